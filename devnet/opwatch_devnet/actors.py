@@ -1,0 +1,204 @@
+"""Background actors: the batcher, the proposer and the RPC-node follower.
+
+- `Batcher` stands in for op-batcher: it posts what the sequencer has produced to the L1 batch
+  inbox (calldata by default, blobs on request) from the batcher key.
+- `Proposer` stands in for op-proposer: it posts real output roots to `L2OutputOracle`.
+- `Follower` stands in for an op-geth replica's sync: it keeps a forked anvil at the sequencer's
+  head minus a chosen lag with `anvil_reset`, so the replica serves the sequencer's own blocks.
+
+Actors talk to the nodes directly, never through the fault proxies: a proxy fault changes what
+the watchdog sees, not what the chain does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from opwatch_devnet import batches, contracts
+from opwatch_devnet.jsonrpc import RpcClient, RpcError
+
+log = logging.getLogger("opwatch_devnet")
+
+MESSAGE_PASSER = "0x4200000000000000000000000000000000000016"
+EMPTY_TRIE_ROOT = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
+
+
+class Actor:
+    """A daemon thread running `step()` every `interval` seconds; `pause()`/`resume()` toggle it."""
+
+    name = "actor"
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.active = True
+        self.last_error: str | None = None
+        self.steps = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def pause(self) -> None:
+        self.active = False
+
+    def resume(self) -> None:
+        self.active = True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if not self.active:
+                continue
+            try:
+                self.step()
+                self.last_error = None
+            except (OSError, RpcError, RuntimeError, TimeoutError, ValueError) as err:
+                # Actors keep going through faults, like the real daemons retry.
+                self.last_error = f"{type(err).__name__}: {err}"
+                log.debug("%s step failed: %s", self.name, err)
+            self.steps += 1
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class Submission:
+    tx_hash: str
+    l2_number: int
+    sent_at: float
+    blob: bool
+
+
+class Batcher(Actor):
+    name = "batcher"
+
+    def __init__(self, l1: contracts.Sender, l2: RpcClient, inbox: str, interval: float = 2.0,
+                 use_blobs: bool = False) -> None:
+        super().__init__(interval)
+        self.l1 = l1
+        self.l2 = l2
+        self.inbox = inbox
+        self.use_blobs = use_blobs
+        self.submissions: list[Submission] = []
+        self._last_nonce = -1
+        self._bump = 1.0
+        self._lock = threading.Lock()
+
+    def step(self) -> None:
+        self.submit(blob=self.use_blobs)
+
+    def submit(self, blob: bool = False) -> Submission:
+        """Posts one batch covering the current L2 head. A still-pending batch at the same nonce
+        is replaced with higher fees (as op-batcher's txmgr does)."""
+        with self._lock:
+            head = self.l2.block("latest")
+            if head is None:
+                raise RpcError("sequencer returned no head")
+            ref = batches.BatchRef(int(head["number"], 16), head["hash"])
+            nonce = self.l1.nonce("latest")
+            self._bump = self._bump * 1.3 if nonce == self._last_nonce else 1.0
+            self._last_nonce = nonce
+            payload = batches.encode_batch(ref)
+            if blob:
+                tx_hash = self._send_blob(payload, nonce)
+            else:
+                tx_hash = self.l1.send(self.inbox, payload, gas=30_000, nonce=nonce, bump=self._bump)
+            submission = Submission(tx_hash, ref.l2_number, time.time(), blob)
+            self.submissions = [*self.submissions[-49:], submission]
+            return submission
+
+    def _send_blob(self, payload: bytes, nonce: int) -> str:
+        from eth_account import Account
+
+        sidecar = batches.blob_sidecar(payload)
+        max_fee, tip = self.l1.fees(self._bump)
+        blob_base = int(self.l1.client.call("eth_blobBaseFee"), 16)
+        tx: dict[str, Any] = {
+            "type": 3, "chainId": self.l1.chain_id, "nonce": nonce, "to": contracts._checksum(self.inbox),
+            "value": 0, "data": b"", "gas": 30_000, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip,
+            "maxFeePerBlobGas": int((2 * blob_base + 1) * self._bump) + 1,
+            "blobVersionedHashes": [sidecar.versioned_hash],
+        }
+        signed = Account.sign_transaction(tx, self.l1.role.key)
+        raw = batches.wrap_blob_tx(bytes(signed.raw_transaction), sidecar)
+        return str(self.l1.client.call("eth_sendRawTransaction", "0x" + raw.hex()))
+
+
+def output_root(l2: RpcClient, number: int) -> tuple[str, str, str, dict[str, Any]]:
+    """Output root v0 = keccak(version || stateRoot || messagePasserStorageRoot || blockHash).
+
+    Returns (root, state root, message-passer storage root, block).
+    """
+    from eth_utils import keccak
+
+    block = l2.block(number)
+    if block is None:
+        raise ValueError(f"L2 block {number} not found")
+    try:
+        storage_root = str(l2.call("eth_getProof", MESSAGE_PASSER, [], hex(number))["storageHash"])
+    except RpcError:
+        storage_root = EMPTY_TRIE_ROOT
+    parts = [b"\0" * 32] + [bytes.fromhex(h[2:]) for h in (block["stateRoot"], storage_root, block["hash"])]
+    return "0x" + keccak(b"".join(parts)).hex(), str(block["stateRoot"]), storage_root, block
+
+
+class Proposer(Actor):
+    name = "proposer"
+
+    def __init__(self, l1: contracts.Sender, l2: RpcClient, oracle: str, interval: float = 1.0) -> None:
+        super().__init__(interval)
+        self.l1 = l1
+        self.l2 = l2
+        self.oracle = oracle
+        self.proposed: list[tuple[int, str]] = []  # (l2 block number, tx hash)
+
+    def _oracle(self, fn: str, *args: Any) -> Any:
+        return contracts.call(self.l1.client, "L2OutputOracle", self.oracle, fn, list(args))[0]
+
+    def step(self) -> None:
+        next_number = int(self._oracle("nextBlockNumber"))
+        if self.l2.block_number() < next_number:
+            return
+        # The oracle refuses outputs whose computed L2 time is not strictly in the L1 past.
+        l1_head = self.l1.client.block("latest")
+        assert l1_head is not None
+        if int(self._oracle("computeL2Timestamp", next_number)) >= int(l1_head["timestamp"], 16):
+            return
+        root = output_root(self.l2, next_number)[0]
+        data = contracts.encode_call(
+            "L2OutputOracle", "proposeL2Output", [bytes.fromhex(root[2:]), next_number, b"\0" * 32, 0]
+        )
+        tx_hash = self.l1.send(self.oracle, data, gas=300_000, nonce=self.l1.nonce("latest"))
+        self.l1.wait(tx_hash, timeout=max(10.0, 5 * self.interval))
+        self.proposed.append((next_number, tx_hash))
+
+class Follower(Actor):
+    """Keeps a forked anvil (`node`) at `sequencer head - lag`."""
+
+    def __init__(self, name: str, node: RpcClient, sequencer: RpcClient, sequencer_url: str,
+                 poll: float, lag: int = 0) -> None:
+        super().__init__(poll)
+        self.name = name
+        self.node = node
+        self.sequencer = sequencer
+        self.sequencer_url = sequencer_url
+        self.lag = lag
+        self.position = -1
+
+    def step(self) -> None:
+        target = max(0, self.sequencer.block_number() - self.lag)
+        if target != self.position:
+            self.node.call("anvil_reset", {"forking": {"jsonRpcUrl": self.sequencer_url, "blockNumber": target}})
+            self.position = target

@@ -1,0 +1,156 @@
+"""Deploys the real OP Stack L1 contracts the watchdog reads.
+
+Uses the artifacts from npm `@eth-optimism/contracts-bedrock`. As in a real deployment, the
+`L2OutputOracle` implementation sits behind the bedrock `Proxy` (admin = deployer) and is
+initialised through `upgradeToAndCall`, because its constructor takes no arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from opwatch_devnet.anvil import _REPO_ROOT
+from opwatch_devnet.jsonrpc import RpcClient
+from opwatch_devnet.keys import Role
+
+ARTIFACTS = _REPO_ROOT / "node_modules/@eth-optimism/contracts-bedrock/forge-artifacts"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+
+
+@cache
+def artifact(name: str) -> Artifact:
+    data = json.loads((ARTIFACTS / f"{name}.sol" / f"{name}.json").read_text())
+    return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"]["object"])
+
+
+@dataclass(frozen=True)
+class OracleParams:
+    submission_interval: int
+    l2_block_time: int
+    starting_block_number: int
+    starting_timestamp: int
+    proposer: str
+    challenger: str
+    finalization_period_seconds: int = 12
+
+
+@dataclass(frozen=True)
+class L1Deployment:
+    l2_output_oracle: str  # the Proxy address: what a config names
+    l2_output_oracle_impl: str
+
+
+class Sender:
+    """Signs with eth-account and sends raw transactions; nonces are tracked locally."""
+
+    def __init__(self, client: RpcClient, role: Role, chain_id: int) -> None:
+        self.client = client
+        self.role = role
+        self.chain_id = chain_id
+
+    def nonce(self, tag: str = "pending") -> int:
+        return int(self.client.call("eth_getTransactionCount", self.role.address, tag), 16)
+
+    def fees(self, bump: float = 1.0) -> tuple[int, int]:
+        base = int(self.client.block("latest")["baseFeePerGas"], 16)  # type: ignore[index]
+        tip = 10**9
+        return int((2 * base + tip) * bump), int(tip * bump)
+
+    def send(
+        self, to: str | None, data: bytes, gas: int, nonce: int | None = None, bump: float = 1.0
+    ) -> str:
+        from eth_account import Account
+
+        max_fee, tip = self.fees(bump)
+        tx: dict[str, Any] = {
+            "type": 2, "chainId": self.chain_id, "nonce": self.nonce() if nonce is None else nonce,
+            "value": 0, "data": data, "gas": gas, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip,
+        }
+        if to is not None:
+            tx["to"] = _checksum(to)
+        signed = Account.sign_transaction(tx, self.role.key)
+        return str(self.client.call("eth_sendRawTransaction", "0x" + bytes(signed.raw_transaction).hex()))
+
+    def wait(self, tx_hash: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            receipt = self.client.call("eth_getTransactionReceipt", tx_hash)
+            if receipt is not None:
+                if receipt["status"] != "0x1":
+                    raise RuntimeError(f"transaction {tx_hash} reverted")
+                return dict(receipt)
+            time.sleep(0.1)
+        raise TimeoutError(f"transaction {tx_hash} not mined within {timeout}s")
+
+
+def _checksum(address: str) -> str:
+    from eth_utils import to_checksum_address
+
+    return str(to_checksum_address(address))
+
+
+def contract_address(sender: str, nonce: int) -> str:
+    import rlp
+    from eth_utils import keccak
+
+    return _checksum("0x" + keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex())
+
+
+def encode_call(name: str, fn: str, args: list[Any]) -> bytes:
+    from web3 import Web3
+
+    contract = Web3().eth.contract(abi=artifact(name).abi)
+    return bytes.fromhex(contract.encode_abi(fn, args=args)[2:])
+
+
+def decode_result(name: str, fn: str, data: str) -> tuple[Any, ...]:
+    from eth_abi import decode
+
+    entry = next(e for e in artifact(name).abi if e.get("name") == fn and e["type"] == "function")
+    return tuple(decode([o["type"] for o in entry["outputs"]], bytes.fromhex(data[2:])))
+
+
+def call(client: RpcClient, name: str, address: str, fn: str, args: list[Any] | None = None) -> tuple[Any, ...]:
+    data = "0x" + encode_call(name, fn, args or []).hex()
+    return decode_result(name, fn, client.call("eth_call", {"to": address, "data": data}, "latest"))
+
+
+def deploy_l2_output_oracle(deployer: Sender, params: OracleParams) -> L1Deployment:
+    """Proxy(admin=deployer), implementation, upgradeToAndCall(initialize(...)).
+
+    The three transactions go out back to back with consecutive nonces (addresses are known in
+    advance), so a deployment costs about one L1 block instead of three.
+    """
+    from eth_abi import encode
+
+    nonce = deployer.nonce()
+    proxy_address = contract_address(deployer.role.address, nonce)
+    impl_address = contract_address(deployer.role.address, nonce + 1)
+    proxy_code = bytes.fromhex(artifact("Proxy").bytecode[2:]) + encode(["address"], [deployer.role.address])
+    deployer.send(None, proxy_code, gas=3_000_000, nonce=nonce)
+    deployer.send(None, bytes.fromhex(artifact("L2OutputOracle").bytecode[2:]), gas=5_000_000, nonce=nonce + 1)
+    init = encode_call("L2OutputOracle", "initialize", [
+        params.submission_interval, params.l2_block_time, params.starting_block_number,
+        params.starting_timestamp, _checksum(params.proposer), _checksum(params.challenger),
+        params.finalization_period_seconds,
+    ])
+    upgrade = encode_call("Proxy", "upgradeToAndCall", [impl_address, init])
+    deployer.wait(deployer.send(proxy_address, upgrade, gas=1_000_000, nonce=nonce + 2))
+    return L1Deployment(l2_output_oracle=proxy_address, l2_output_oracle_impl=impl_address)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    tmp.replace(path)

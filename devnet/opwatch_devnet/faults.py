@@ -1,0 +1,176 @@
+"""The devnet's fault catalogue: each fault is one call, reversible, and idempotent.
+
+| name               | args                      | what it does                                         |
+|--------------------|---------------------------|------------------------------------------------------|
+| halt-sequencer     |                           | L2 stops producing blocks (interval mining 0)        |
+| stop-batcher       |                           | the batcher actor posts nothing                      |
+| drain-batcher      |                           | batcher balance ~0 and an L1 base-fee spike          |
+| stop-proposer      |                           | the proposer actor posts nothing                     |
+| lag-rpc            | n=10, node=0              | one RPC node serves head - n                         |
+| kill-l1            |                           | every L1 proxy refuses connections                   |
+| l1-endpoint-down   | index=0                   | one L1 proxy refuses connections                     |
+| flaky-rpc          | p=0.5, delay=10.0         | on every proxy, share p fail (503/error/late)        |
+| garbage-rpc        | target="l2"               | target proxies answer malformed JSON-RPC             |
+| wrong-chain        | target="l2", chain_id     | target proxies answer another eth_chainId            |
+| kill-sequencer     |                           | the sequencer process dies (heal restarts it empty)  |
+
+Targets name proxies: an exact name (`l1-0`, `l2`, `rollup`, `rpc-1`), a group (`l1`, `rpc`), or `all`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opwatch_devnet.keys import BATCHER
+from opwatch_devnet.proxy import FaultProxy, ProxyMode
+
+if TYPE_CHECKING:
+    from opwatch_devnet.topology import Devnet
+
+HEALTHY_BALANCE_WEI = 10_000 * 10**18
+DRAINED_BALANCE_WEI = 1_000  # enough for nothing: one batch costs ~21k gas x base fee
+SPIKED_BASE_FEE_WEI = 500 * 10**9
+
+FAULT_NAMES = (
+    "halt-sequencer", "stop-batcher", "drain-batcher", "stop-proposer", "lag-rpc", "kill-l1",
+    "l1-endpoint-down", "flaky-rpc", "garbage-rpc", "wrong-chain", "kill-sequencer",
+)
+
+
+class UnknownFault(ValueError):
+    pass
+
+
+class FaultController:
+    def __init__(self, devnet: Devnet) -> None:
+        self.devnet = devnet
+        self.active: dict[str, dict[str, Any]] = {}
+
+    def active_json(self) -> dict[str, dict[str, Any]]:
+        return {name: dict(args) for name, args in self.active.items()}
+
+    def targets(self, target: str) -> list[FaultProxy]:
+        proxies = self.devnet.proxies
+        if target == "all":
+            return list(proxies.values())
+        if target in proxies:
+            return [proxies[target]]
+        group = [p for name, p in proxies.items() if name.startswith(f"{target}-")]
+        if not group:
+            raise UnknownFault(f"no proxy or group named {target!r}; have {sorted(proxies)}")
+        return group
+
+    def inject(self, name: str, *args: Any, **kwargs: Any) -> None:
+        method = getattr(self, "_inject_" + name.replace("-", "_"), None)
+        if method is None:
+            raise UnknownFault(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")
+        if name in self.active:
+            self.heal(name)  # re-injecting with other arguments replaces the old one
+        recorded = method(*args, **kwargs)
+        self.active[name] = recorded
+        self.devnet.write_state()
+
+    def heal(self, name: str) -> None:
+        if name not in FAULT_NAMES:
+            raise UnknownFault(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")
+        args = self.active.pop(name, None)
+        if args is None:
+            return  # idempotent: healing a healthy devnet changes nothing
+        getattr(self, "_heal_" + name.replace("-", "_"))(**args)
+        self.devnet.write_state()
+
+    def heal_all(self) -> None:
+        for name in list(self.active):
+            self.heal(name)
+
+    # -- sequencer ------------------------------------------------------------------------------
+
+    def _inject_halt_sequencer(self) -> dict[str, Any]:
+        if self.devnet.sequencer_control.active:
+            self.devnet.sequencer_control.halt()
+        return {}
+
+    def _heal_halt_sequencer(self) -> None:
+        self.devnet.sequencer_control.resume()
+
+    def _inject_kill_sequencer(self) -> dict[str, Any]:
+        self.devnet.sequencer.stop()
+        return {}
+
+    def _heal_kill_sequencer(self) -> None:
+        # A fresh chain on the same port: a real restart without its datadir would look the same.
+        self.devnet.sequencer.launch()
+        self.devnet.sequencer_control.active = True
+
+    # -- actors ---------------------------------------------------------------------------------
+
+    def _inject_stop_batcher(self) -> dict[str, Any]:
+        self.devnet.batcher.pause()
+        return {}
+
+    def _heal_stop_batcher(self) -> None:
+        self.devnet.batcher.resume()
+
+    def _inject_stop_proposer(self) -> dict[str, Any]:
+        self.devnet.proposer.pause()
+        return {}
+
+    def _heal_stop_proposer(self) -> None:
+        self.devnet.proposer.resume()
+
+    def _inject_drain_batcher(self) -> dict[str, Any]:
+        l1 = self.devnet.batcher.l1.client
+        l1.call("anvil_setBalance", BATCHER.address, hex(DRAINED_BALANCE_WEI))
+        l1.call("anvil_setNextBlockBaseFeePerGas", hex(SPIKED_BASE_FEE_WEI))
+        return {}
+
+    def _heal_drain_batcher(self) -> None:
+        self.devnet.batcher.l1.client.call("anvil_setBalance", BATCHER.address, hex(HEALTHY_BALANCE_WEI))
+
+    def _inject_lag_rpc(self, n: int = 10, node: int = 0) -> dict[str, Any]:
+        self.devnet.followers[int(node)].lag = int(n)
+        return {"node": int(node)}
+
+    def _heal_lag_rpc(self, node: int) -> None:
+        self.devnet.followers[node].lag = 0
+
+    # -- network (proxies) ----------------------------------------------------------------------
+
+    def _set(self, proxies: list[FaultProxy], mode: ProxyMode) -> list[str]:
+        for proxy in proxies:
+            proxy.set_mode(mode)
+        return [p.name for p in proxies]
+
+    def _reset(self, names: list[str]) -> None:
+        for name in names:
+            self.devnet.proxies[name].heal()
+
+    def _inject_kill_l1(self) -> dict[str, Any]:
+        return {"names": self._set(self.targets("l1"), ProxyMode("down"))}
+
+    def _heal_kill_l1(self, names: list[str]) -> None:
+        self._reset(names)
+
+    def _inject_l1_endpoint_down(self, index: int = 0) -> dict[str, Any]:
+        return {"names": self._set(self.targets(f"l1-{int(index)}"), ProxyMode("down"))}
+
+    def _heal_l1_endpoint_down(self, names: list[str]) -> None:
+        self._reset(names)
+
+    def _inject_flaky_rpc(self, p: float = 0.5, delay: float = 10.0) -> dict[str, Any]:
+        return {"names": self._set(self.targets("all"), ProxyMode("flaky", p=float(p), delay=float(delay)))}
+
+    def _heal_flaky_rpc(self, names: list[str]) -> None:
+        self._reset(names)
+
+    def _inject_garbage_rpc(self, target: str = "l2") -> dict[str, Any]:
+        return {"names": self._set(self.targets(target), ProxyMode("garbage"))}
+
+    def _heal_garbage_rpc(self, names: list[str]) -> None:
+        self._reset(names)
+
+    def _inject_wrong_chain(self, target: str = "l2", chain_id: int = 0xDEAD) -> dict[str, Any]:
+        return {"names": self._set(self.targets(target), ProxyMode("wrong_chain", chain_id=int(chain_id)))}
+
+    def _heal_wrong_chain(self, names: list[str]) -> None:
+        self._reset(names)

@@ -1,0 +1,283 @@
+"""The devnet topology: L1, an L2 sequencer, following RPC nodes, the op-node stand-in, the
+batcher and proposer actors, and a fault proxy in front of every endpoint a config names.
+
+Stands in for a whole OP Stack deployment as a watchdog sees it from outside.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from opwatch_devnet import contracts
+from opwatch_devnet.actors import Batcher, Follower, Proposer
+from opwatch_devnet.anvil import AnvilProcess
+from opwatch_devnet.faults import FaultController
+from opwatch_devnet.jsonrpc import RpcClient
+from opwatch_devnet.keys import BATCHER, DEPLOYER, PROPOSER, batch_inbox_for
+from opwatch_devnet.proxy import FaultProxy
+from opwatch_devnet.rollup_node import BatchScanner, RollupNode, SequencerControl
+from opwatch_devnet.rpcserver import JsonRpcServer
+
+log = logging.getLogger("opwatch_devnet")
+
+L1_CHAIN_ID = 900
+L2_CHAIN_ID = 901
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What the written config tells opwatch to tolerate (sized for 1 s blocks)."""
+
+    sequencer_max_head_age: str = "5s"
+    batcher_max_safe_lag: str = "30s"
+    batcher_max_submission_age: str = "15s"
+    wallet_min_runway: str = "24h"
+    proposer_max_output_age: str = "40s"
+    rpc_max_lag_blocks: int = 5
+
+
+@dataclass
+class Devnet:
+    workdir: Path
+    l1_block_time: int
+    l2_block_time: int
+    thresholds: Thresholds
+    l1: AnvilProcess
+    sequencer: AnvilProcess
+    rpc_nodes: list[AnvilProcess]
+    deployment: contracts.L1Deployment
+    batcher: Batcher
+    proposer: Proposer
+    followers: list[Follower]
+    scanner: BatchScanner
+    sequencer_control: SequencerControl
+    rollup_server: JsonRpcServer
+    proxies: dict[str, FaultProxy]
+    config_path: Path
+    faults: FaultController = field(init=False)
+    _stopped: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.faults = FaultController(self)
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        workdir: Path | str,
+        *,
+        l2_block_time: int = 1,
+        l1_block_time: int = 1,
+        rpc_nodes: int = 2,
+        l1_endpoints: int = 3,
+        batch_interval: float = 2.0,
+        use_blobs: bool = False,
+        submission_interval: int = 10,
+        thresholds: Thresholds | None = None,
+        start_actors: bool = True,
+    ) -> Devnet:
+        workdir = Path(workdir).resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        started: list[AnvilProcess] = []
+        try:
+            l1 = AnvilProcess.start("l1", workdir, [
+                "--chain-id", str(L1_CHAIN_ID), "--block-time", str(l1_block_time), "--hardfork", "prague",
+            ])
+            started.append(l1)
+            seq = AnvilProcess.start("l2-sequencer", workdir, [
+                "--chain-id", str(L2_CHAIN_ID), "--block-time", str(l2_block_time), "--optimism",
+            ])
+            started.append(seq)
+            seq_client = RpcClient(seq.url)
+            nodes = []
+            for i in range(rpc_nodes):
+                node = AnvilProcess.start(f"l2-rpc-{i}", workdir, [
+                    "--optimism", "--fork-url", seq.url, "--fork-block-number", str(seq_client.block_number()),
+                ])
+                started.append(node)
+                nodes.append(node)
+            l1_client = RpcClient(l1.url)
+            head = seq_client.block("latest")
+            assert head is not None
+            deployment = contracts.deploy_l2_output_oracle(
+                contracts.Sender(l1_client, DEPLOYER, L1_CHAIN_ID),
+                contracts.OracleParams(
+                    submission_interval=submission_interval, l2_block_time=l2_block_time,
+                    starting_block_number=int(head["number"], 16), starting_timestamp=int(head["timestamp"], 16),
+                    proposer=PROPOSER.address, challenger=DEPLOYER.address,
+                ),
+            )
+        except BaseException:
+            for proc in started:
+                proc.stop()
+            raise
+        inbox = batch_inbox_for(L2_CHAIN_ID)
+        scanner = BatchScanner(l1=RpcClient(l1.url), inbox=inbox, batcher=BATCHER.address,
+                               poll=min(0.5, l1_block_time / 2))
+        control = SequencerControl(RpcClient(seq.url), l2_block_time)
+        rollup = RollupNode(RpcClient(l1.url), RpcClient(seq.url), scanner, control,
+                            L1_CHAIN_ID, L2_CHAIN_ID, l2_block_time).serve()
+        proxies: dict[str, FaultProxy] = {}
+        for i in range(l1_endpoints):
+            proxies[f"l1-{i}"] = FaultProxy(f"l1-{i}", l1.url).start()
+        proxies["l2"] = FaultProxy("l2", seq.url).start()
+        proxies["rollup"] = FaultProxy("rollup", rollup.url).start()
+        for i, node in enumerate(nodes):
+            proxies[f"rpc-{i}"] = FaultProxy(f"rpc-{i}", node.url).start()
+        devnet = cls(
+            workdir=workdir, l1_block_time=l1_block_time, l2_block_time=l2_block_time,
+            thresholds=thresholds or Thresholds(), l1=l1, sequencer=seq, rpc_nodes=nodes, deployment=deployment,
+            batcher=Batcher(contracts.Sender(RpcClient(l1.url), BATCHER, L1_CHAIN_ID), RpcClient(seq.url),
+                            inbox, batch_interval, use_blobs),
+            proposer=Proposer(contracts.Sender(RpcClient(l1.url), PROPOSER, L1_CHAIN_ID), RpcClient(seq.url),
+                              deployment.l2_output_oracle, interval=float(l1_block_time)),
+            followers=[Follower(f"follower-{i}", RpcClient(n.url), RpcClient(seq.url), seq.url,
+                                poll=l2_block_time / 2) for i, n in enumerate(nodes)],
+            scanner=scanner, sequencer_control=control, rollup_server=rollup, proxies=proxies,
+            config_path=workdir / "opwatch.toml",
+        )
+        if start_actors:
+            for actor in devnet.actors:
+                actor.start()
+        devnet.write_config(devnet.config_path)
+        devnet.write_state()
+        return devnet
+
+    # -- handles --------------------------------------------------------------------------------
+
+    @property
+    def actors(self) -> list[Any]:
+        return [self.scanner, *self.followers, self.batcher, self.proposer]
+
+    @property
+    def l1_url(self) -> str:
+        """The L1 anvil itself (no proxy): for tests and actors, not for configs."""
+        return self.l1.url
+
+    @property
+    def l2_url(self) -> str:
+        """The sequencer anvil itself (no proxy)."""
+        return self.sequencer.url
+
+    @property
+    def rollup_url(self) -> str:
+        """The op-node stand-in itself (no proxy)."""
+        return self.rollup_server.url
+
+    @property
+    def l1_proxies(self) -> list[FaultProxy]:
+        return [p for name, p in self.proxies.items() if name.startswith("l1-")]
+
+    @property
+    def rpc_proxies(self) -> list[FaultProxy]:
+        return [p for name, p in self.proxies.items() if name.startswith("rpc-")]
+
+    @property
+    def batch_inbox(self) -> str:
+        return batch_inbox_for(L2_CHAIN_ID)
+
+    def fault(self, name: str, *args: Any, **kwargs: Any) -> None:
+        self.faults.inject(name, *args, **kwargs)
+
+    def heal(self, name: str | None = None) -> None:
+        """Heal one fault, or every active fault when `name` is None."""
+        if name is None:
+            self.faults.heal_all()
+        else:
+            self.faults.heal(name)
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def config_text(self) -> str:
+        from eth_utils import to_checksum_address
+
+        def quoted(items: list[str]) -> str:
+            return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+        t = self.thresholds
+        return "\n".join([
+            "# Written by opwatch_devnet: every URL goes through a fault proxy.",
+            "[networks.devnet]",
+            f"l1_rpc = {quoted([p.url for p in self.l1_proxies])}",
+            f'l2_rpc = "{self.proxies["l2"].url}"',
+            f'rollup_rpc = "{self.proxies["rollup"].url}"',
+            f"rpc_nodes = {quoted([p.url for p in self.rpc_proxies])}",
+            f"l1_chain_id = {L1_CHAIN_ID}",
+            f"l2_chain_id = {L2_CHAIN_ID}",
+            f'block_time = "{self.l2_block_time}s"',
+            f'batcher = "{BATCHER.address}"',
+            f'batch_inbox = "{to_checksum_address(self.batch_inbox)}"',
+            f'proposer = "{PROPOSER.address}"',
+            f'l2_output_oracle = "{self.deployment.l2_output_oracle}"',
+            "",
+            "[networks.devnet.thresholds]",
+            f'sequencer_max_head_age = "{t.sequencer_max_head_age}"',
+            f'batcher_max_safe_lag = "{t.batcher_max_safe_lag}"',
+            f'batcher_max_submission_age = "{t.batcher_max_submission_age}"',
+            f'wallet_min_runway = "{t.wallet_min_runway}"',
+            f'proposer_max_output_age = "{t.proposer_max_output_age}"',
+            f"rpc_max_lag_blocks = {t.rpc_max_lag_blocks}",
+            "",
+        ])
+
+    def write_config(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.write_text(self.config_text())
+        return path
+
+    def state(self) -> dict[str, Any]:
+        procs = [self.l1, self.sequencer, *self.rpc_nodes]
+        return {
+            "workdir": str(self.workdir),
+            "config_path": str(self.config_path),
+            "nodes": {p.name: {"url": p.url, "port": p.port, "pid": p.pid, "log": str(p.log_path)} for p in procs},
+            "proxies": {name: {"url": p.url, "port": p.port, "upstream": p.upstream} for name, p in self.proxies.items()},
+            "rollup_node": self.rollup_url,
+            "addresses": {
+                "batcher": BATCHER.address, "proposer": PROPOSER.address, "deployer": DEPLOYER.address,
+                "batch_inbox": self.batch_inbox, **asdict(self.deployment),
+            },
+            "faults": self.faults.active_json(),
+        }
+
+    def write_state(self, extra: dict[str, Any] | None = None) -> Path:
+        path = self.workdir / "state.json"
+        contracts.write_json(path, {**self.state(), **(extra or {})})
+        return path
+
+    # -- teardown -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for actor in self.actors:
+            actor.stop()
+        for proxy in self.proxies.values():
+            proxy.close()
+        self.rollup_server.close()
+        for proc in [*self.rpc_nodes, self.sequencer, self.l1]:
+            proc.stop()
+
+    def __enter__(self) -> Devnet:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def wait_for(self, predicate: Any, timeout: float = 20.0, poll: float = 0.2) -> Any:
+        """Polls `predicate()` until it returns something truthy (returned) or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value or time.monotonic() > deadline:
+                return value
+            time.sleep(poll)
