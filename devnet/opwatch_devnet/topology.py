@@ -61,6 +61,7 @@ class Devnet:
     config_path: Path
     faults: FaultController = field(init=False)
     _stopped: bool = field(default=False, init=False)
+    _state_extra: dict[str, Any] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.faults = FaultController(self)
@@ -247,8 +248,10 @@ class Devnet:
         }
 
     def write_state(self, extra: dict[str, Any] | None = None) -> Path:
+        """Writes `state.json`; `extra` (e.g. the supervisor's control URL) sticks for later writes."""
+        self._state_extra.update(extra or {})
         path = self.workdir / "state.json"
-        contracts.write_json(path, {**self.state(), **(extra or {})})
+        contracts.write_json(path, {**self.state(), **self._state_extra})
         return path
 
     # -- teardown -------------------------------------------------------------------------------
