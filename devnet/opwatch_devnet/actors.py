@@ -119,6 +119,26 @@ class Batcher(Actor):
             self.submissions = [*self.submissions[-49:], submission]
             return submission
 
+    def send_blob_batch(self, timeout: float = 20.0) -> tuple[Submission, dict[str, Any]]:
+        """Posts ONE blob batch now and waits for it to land; returns (submission, receipt).
+
+        The loop is held meanwhile and nothing of ours may be pending: a blob transaction cannot
+        replace a calldata one at the same nonce (nor the other way round) in the tx pool.
+        """
+        was_active, self.active = self.active, False
+        try:
+            with self._lock:
+                pass  # a loop step in flight has finished
+            deadline = time.monotonic() + timeout
+            while self.l1.nonce("pending") != self.l1.nonce("latest"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("a batcher transaction stayed pending")
+                time.sleep(0.1)
+            submission = self.submit(blob=True)
+            return submission, self.l1.wait(submission.tx_hash, timeout=max(1.0, deadline - time.monotonic()))
+        finally:
+            self.active = was_active
+
     def _send_blob(self, payload: bytes, nonce: int) -> str:
         from eth_account import Account
 

@@ -118,7 +118,14 @@ def decode_result(name: str, fn: str, data: str) -> tuple[Any, ...]:
     from eth_abi import decode
 
     entry = next(e for e in artifact(name).abi if e.get("name") == fn and e["type"] == "function")
-    return tuple(decode([o["type"] for o in entry["outputs"]], bytes.fromhex(data[2:])))
+    return tuple(decode([_abi_type(o) for o in entry["outputs"]], bytes.fromhex(data[2:])))
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[len("tuple"):]
+    return kind
 
 
 def call(client: RpcClient, name: str, address: str, fn: str, args: list[Any] | None = None) -> tuple[Any, ...]:
