@@ -88,4 +88,4 @@ def wrap_blob_tx(signed_raw: bytes, sidecar: BlobSidecar) -> bytes:
     import rlp
 
     body = rlp.decode(signed_raw[1:])
-    return b"\x03" + rlp.encode([body, [sidecar.blob], [sidecar.commitment], [sidecar.proof]])
+    return b"\x03" + bytes(rlp.encode([body, [sidecar.blob], [sidecar.commitment], [sidecar.proof]]))

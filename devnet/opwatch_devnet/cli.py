@@ -112,7 +112,7 @@ def down(workdir: Path) -> int:
     try:
         _control(state, "shutdown")
     except (OSError, RpcError):
-        if _alive(supervisor_pid):
+        if isinstance(supervisor_pid, int) and _alive(supervisor_pid):
             os.kill(supervisor_pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
     while _alive(supervisor_pid) and time.monotonic() < deadline:

@@ -238,7 +238,9 @@ class Devnet:
             "workdir": str(self.workdir),
             "config_path": str(self.config_path),
             "nodes": {p.name: {"url": p.url, "port": p.port, "pid": p.pid, "log": str(p.log_path)} for p in procs},
-            "proxies": {name: {"url": p.url, "port": p.port, "upstream": p.upstream} for name, p in self.proxies.items()},
+            "proxies": {
+                name: {"url": p.url, "port": p.port, "upstream": p.upstream} for name, p in self.proxies.items()
+            },
             "rollup_node": self.rollup_url,
             "addresses": {
                 "batcher": BATCHER.address, "proposer": PROPOSER.address, "deployer": DEPLOYER.address,

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from opwatch_devnet import contracts
 from opwatch_devnet.batches import decode_batch
 from opwatch_devnet.jsonrpc import RpcClient, RpcError
@@ -293,12 +292,14 @@ def test_cli_up_fault_kill_sequencer_and_down_leave_no_process(tmp_path: Path) -
     assert cli("heal", "kill-sequencer").returncode == 0
     assert RpcClient(l2).call("eth_chainId") == "0x385"
     assert json.loads(cli("status").stdout)["faults"] == {}
+    restarted = json.loads((workdir / "state.json").read_text())["nodes"]["l2-sequencer"]["pid"]
+    assert restarted != state["nodes"]["l2-sequencer"]["pid"] and _alive(restarted)
+    pids.append(restarted)
 
     down = cli("down")
     assert down.returncode == 0, down.stderr
-    new_seq_pid = None  # the restarted sequencer was recorded in state.json by the heal
     deadline = time.monotonic() + 5
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids), new_seq_pid
+    assert not any(_alive(pid) for pid in pids)
     assert not (workdir / "state.json").exists()
