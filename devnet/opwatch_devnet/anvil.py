@@ -83,7 +83,7 @@ class AnvilProcess:
     def launch(self, timeout: float = 15.0) -> None:
         """(Re)start the process with the same port and arguments, and wait until it answers."""
         cmd = [str(anvil_binary()), "--host", LOOPBACK, "--port", str(self.port), *self.args]
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        log = open(self.log_path, "ab")
         try:
             # A new session: a Ctrl-C in the caller's terminal does not kill the nodes mid-teardown.
             self.popen = subprocess.Popen(

@@ -31,7 +31,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_POST(self) -> None:
@@ -57,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
             result = method(*(request.get("params") or []))
         except MethodError as err:
             return {"jsonrpc": "2.0", "id": rid, "error": {"code": err.code, "message": str(err)}}
-        except Exception as err:  # noqa: BLE001 - a server answers errors, it does not die of them
+        except Exception as err:
             return {"jsonrpc": "2.0", "id": rid, "error": {"code": -32603, "message": f"{type(err).__name__}: {err}"}}
         return {"jsonrpc": "2.0", "id": rid, "result": result}
 

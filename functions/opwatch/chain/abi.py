@@ -1,0 +1,34 @@
+"""The few contract calls opwatch makes, encoded by hand.
+
+Selectors are constants (tests check each against the `methodIdentifiers` of the real
+contracts-bedrock artifacts), so a check does not import an ABI codec at cold start.
+"""
+
+from __future__ import annotations
+
+from .errors import BadResponse
+
+# L2OutputOracle (legacy proposals)
+LATEST_OUTPUT_INDEX = bytes.fromhex("69f16eec")  # latestOutputIndex() -> uint256; reverts while empty
+GET_L2_OUTPUT = bytes.fromhex("a25ae557")  # getL2Output(uint256) -> (bytes32, uint128 timestamp, uint128 l2Block)
+# DisputeGameFactory (fault proofs)
+GAME_COUNT = bytes.fromhex("4d1975b4")  # gameCount() -> uint256
+GAME_AT_INDEX = bytes.fromhex("bb8aa1fc")  # gameAtIndex(uint256) -> (uint32 gameType, uint64 timestamp, address)
+# SystemConfig
+BATCHER_HASH = bytes.fromhex("e81b2c6d")  # batcherHash() -> bytes32 (left-padded address)
+BATCH_INBOX = bytes.fromhex("dac6e63a")  # batchInbox() -> address
+
+
+def encode_uint(selector: bytes, value: int) -> bytes:
+    return selector + value.to_bytes(32, "big")
+
+
+def words(data: bytes, count: int, what: str, source: str) -> list[int]:
+    """The first `count` 32-byte words of a return value, as integers."""
+    if len(data) < 32 * count:
+        raise BadResponse(source, f"{what}: expected at least {32 * count} bytes, got {len(data)}")
+    return [int.from_bytes(data[32 * i: 32 * i + 32], "big") for i in range(count)]
+
+
+def word_address(word: int) -> str:
+    return "0x" + (word & ((1 << 160) - 1)).to_bytes(20, "big").hex()

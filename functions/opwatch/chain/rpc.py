@@ -1,0 +1,175 @@
+"""JSON-RPC over HTTP: timeouts, bounded retries, batching, redaction.
+
+The network is one seam, `Transport`: `HttpTransport` is the real one (stdlib only, so a
+check's cold start does not pay for web3's ~0.6 s import); tests hand in real local nodes,
+not a patched library. `RpcClient` speaks JSON-RPC 2.0 and validates the envelope (ids,
+result/error, batch order); it never interprets results — that is `wire`'s job.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from ..config import Endpoint
+from ..redact import redact_text
+from .errors import BadResponse, EndpointUnreachable, RpcError
+
+# Retry these HTTP statuses: overload and transient gateway trouble. Anything else is final.
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+_MAX_BODY = 64 * 1024 * 1024
+
+
+class TransportError(Exception):
+    """The request did not produce an HTTP answer (or produced a retryable status)."""
+
+
+class Transport(Protocol):
+    def post(self, url: str, body: bytes, timeout: float) -> bytes: ...
+
+
+class HttpTransport:
+    """POSTs JSON over HTTP(S), one fresh connection per request (no cross-thread sharing)."""
+
+    def post(self, url: str, body: bytes, timeout: float) -> bytes:
+        parts = urlsplit(url)
+        conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = conn_cls(parts.hostname or "", parts.port, timeout=timeout)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if parts.username:
+            import base64
+
+            creds = f"{parts.username}:{parts.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(creds).decode()
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read(_MAX_BODY + 1)
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransportError(_describe(exc)) from None
+        finally:
+            conn.close()
+        if resp.status in _RETRY_STATUS:
+            raise TransportError(f"HTTP {resp.status}")
+        if resp.status != 200:
+            raise TransportError(f"HTTP {resp.status} (final)")
+        if len(data) > _MAX_BODY:
+            raise TransportError("answer larger than 64 MiB")
+        return data
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return redact_text(f"{type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    method: str
+    params: Sequence[Any] = ()
+
+
+_ids = itertools.count(1)
+_ids_lock = threading.Lock()
+
+
+def _next_id() -> int:
+    with _ids_lock:
+        return next(_ids)
+
+
+class RpcClient:
+    """One endpoint. Thread-safe; counts the requests it makes (for benchmarks)."""
+
+    def __init__(self, endpoint: Endpoint, transport: Transport | None = None,
+                 timeout: float = 5.0, retries: int = 2, backoff: float = 0.2) -> None:
+        self.endpoint = endpoint
+        self.name = endpoint.name
+        self._transport = transport or HttpTransport()
+        self._timeout = timeout
+        self._retries = retries
+        self._backoff = backoff
+        self.requests = 0
+
+    def call(self, method: str, *params: Any) -> Any:
+        return self.batch([Call(method, params)])[0]
+
+    def batch(self, calls: Sequence[Call], allow_errors: bool = False) -> list[Any]:
+        """Send calls as one JSON-RPC batch; results in call order.
+
+        With allow_errors, an item that came back as a JSON-RPC error is returned as an
+        `RpcError` instance in its slot instead of raising (e.g. a revert that means
+        "empty" for one call of the batch).
+        """
+        if not calls:
+            return []
+        ids = [_next_id() for _ in calls]
+        payload = [{"jsonrpc": "2.0", "id": i, "method": c.method, "params": list(c.params)}
+                   for i, c in zip(ids, calls, strict=True)]
+        # A single call goes unbatched: some providers handle batches worse than calls.
+        body = json.dumps(payload[0] if len(payload) == 1 else payload).encode()
+        raw = self._send(body)
+        try:
+            decoded = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadResponse(self.name, "answer is not JSON") from None
+        items = [decoded] if len(payload) == 1 and isinstance(decoded, dict) else decoded
+        if not isinstance(items, list):
+            raise BadResponse(self.name, f"expected a JSON-RPC {'batch' if len(payload) > 1 else 'object'}")
+        by_id: dict[int, Any] = {}
+        for item in items:
+            if not isinstance(item, dict):
+                raise BadResponse(self.name, "JSON-RPC answer item is not an object")
+            item_id = item.get("id")
+            if isinstance(item_id, bool) or not isinstance(item_id, int) or item_id not in ids:
+                if "error" in item and item_id is None:  # the whole request was refused
+                    raise self._error(item["error"])
+                raise BadResponse(self.name, f"answer has an unknown id {item_id!r}")
+            by_id[item_id] = item
+        results: list[Any] = []
+        for call_id, call in zip(ids, calls, strict=True):
+            item = by_id.get(call_id)
+            if item is None:
+                raise BadResponse(self.name, f"no answer for {call.method}")
+            if "error" in item and item["error"] is not None:
+                err = self._error(item["error"])
+                if not allow_errors:
+                    raise err
+                results.append(err)
+            elif "result" in item:
+                results.append(item["result"])
+            else:
+                raise BadResponse(self.name, f"answer for {call.method} has neither result nor error")
+        return results
+
+    def _error(self, error: Any) -> RpcError:
+        if not isinstance(error, dict) or not isinstance(error.get("code"), int):
+            return RpcError(self.name, -1, "malformed error object")
+        message = redact_text(str(error.get("message", "")))[:300]
+        return RpcError(self.name, error["code"], message, error.get("data"))
+
+    def _send(self, body: bytes) -> bytes:
+        last = "no attempt"
+        for attempt in range(self._retries + 1):
+            if attempt:
+                time.sleep(self._backoff * 2 ** (attempt - 1))
+            self.requests += 1
+            try:
+                return self._transport.post(self.endpoint.url, body, self._timeout)
+            except TransportError as exc:
+                last = str(exc)
+                if "(final)" in last:
+                    break
+        raise EndpointUnreachable(self.name, last)

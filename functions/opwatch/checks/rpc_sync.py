@@ -1,0 +1,67 @@
+"""rpc_sync: every RPC node follows the sequencer, on the right chain.
+
+Invariant, per node in `rpc_nodes` (one finding each): its head is at most
+`rpc_max_lag_blocks` behind the sequencer's, its chain id is `l2_chain_id`, and at a height
+both have, its block hash is the sequencer's (a node on a fork or another chain serves
+users wrong state even when its height looks fine).
+Fires: the node lags too far, reports another chain id, or disagrees on a block hash.
+Unknown: the sequencer cannot be read (no reference: every node is unknown), or this node is
+down, slow, or answers garbage.
+Remedy: none automatic; take the node out of the load balancer (docs/runbooks/rpc_sync.md).
+Nodes are measured concurrently, so a run takes as long as the slowest node, not the sum.
+"""
+
+from __future__ import annotations
+
+from ..chain import wire
+from ..chain.errors import WrongChain
+from ..findings import Measure, Severity, Status
+from .base import Check, Context, Verdict
+
+
+def prepare(ctx: Context) -> wire.Block:
+    return ctx.l2().head()
+
+
+def measure(ctx: Context, seq_head: wire.Block, target: str) -> Verdict:
+    net = ctx.network
+    endpoint = next(e for e in net.rpc_nodes if e.name == target)
+    node = ctx.rpc_node(endpoint)
+    limit = net.thresholds.rpc_max_lag_blocks
+    threshold = Measure(float(limit), "blocks")
+    try:
+        head = node.head()
+    except WrongChain as exc:
+        # For this check a node on another chain is the failure itself, not a blind spot.
+        return Verdict(Status.FIRING, f"{target} serves chain id {exc.actual}, expected {exc.expected}",
+                       Measure(None, "blocks"), threshold, {"chain_id": exc.actual})
+    lag = max(0, seq_head.number - head.number)
+    observed = Measure(float(lag), "blocks")
+    # Compare hashes at the lower of the two heads (the node may have moved past the
+    # sequencer head read a moment earlier).
+    if head.number <= seq_head.number:
+        common = head.number
+        ours, theirs = head.hash, (seq_head.hash if common == seq_head.number else ctx.l2().block(common).hash)
+    else:
+        common = seq_head.number
+        ours, theirs = node.block(common).hash, seq_head.hash
+    details = {"node_head": head.number, "sequencer_head": seq_head.number, "compared_at": common,
+               "node_hash": ours, "sequencer_hash": theirs}
+    if ours != theirs:
+        return Verdict(Status.FIRING, f"{target} has block #{common} {ours[:10]}…, the sequencer "
+                       f"{theirs[:10]}…: the node is on another fork", observed, threshold, details)
+    text = f"{target} is {lag} blocks behind the sequencer (limit {limit})"
+    return Verdict(Status.FIRING if lag > limit else Status.OK, text, observed, threshold, details)
+
+
+CHECK = Check(
+    id="rpc_sync",
+    missing=lambda net: None if net.rpc_nodes else "needs rpc_nodes",
+    targets=lambda net: [e.name for e in net.rpc_nodes],
+    threshold=lambda net: Measure(float(net.thresholds.rpc_max_lag_blocks), "blocks"),
+    prepare=prepare,
+    measure=measure,
+    parallel_targets=True,
+    # One replica of several: the load balancer can route around it; page as a warning.
+    firing_severity=Severity.WARNING,
+)

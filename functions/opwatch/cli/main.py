@@ -1,0 +1,142 @@
+"""`opwatch`: the command line.
+
+  opwatch check --config FILE [--network N] [--check ID ...] [--format table|json]
+  opwatch watch --config FILE [--interval 10s]
+  opwatch devnet up|down|status|fault|heal ...     (local devnet; a checkout only)
+  opwatch demo                                     (the whole job on the devnet)
+
+Exit codes of check: 0 all ok, 1 any firing, 3 unknown but none firing, 2 bad usage/config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+from ..config import ConfigError, load_config, parse_duration
+from ..findings import Finding, Status, utc_now_iso
+from ..runner import run_checks, select_checks
+from . import render
+
+EXIT_USAGE = 2
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opwatch", description="Watchdog for OP Stack rollups.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", required=True, help="the opwatch TOML file")
+        p.add_argument("--network", action="append", help="only this network (repeatable)")
+        p.add_argument("--check", action="append", dest="checks", metavar="ID", help="only this check (repeatable)")
+
+    check = sub.add_parser("check", help="run the checks once")
+    common(check)
+    check.add_argument("--format", choices=("table", "json"), default="table")
+
+    watch = sub.add_parser("watch", help="run the checks in a loop, printing transitions")
+    common(watch)
+    watch.add_argument("--interval", type=_duration, default=10.0, help="e.g. 10s (default)")
+    watch.add_argument("--iterations", type=int, default=0, help=argparse.SUPPRESS)
+
+    devnet = sub.add_parser("devnet", help="local OP Stack devnet (anvil) with fault injection",
+                            add_help=False)
+    devnet.add_argument("rest", nargs=argparse.REMAINDER)
+    demo = sub.add_parser("demo", help="the whole job on a local devnet, with a scripted incident timeline",
+                          add_help=False)
+    demo.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in ("devnet", "demo"):
+        return _devnet_tool(args.command, args.rest)
+    try:
+        config = load_config(args.config)
+        select_checks(args.checks)
+        for name in args.network or ():
+            config.network(name)
+    except (ConfigError, ValueError) as exc:
+        render.err(str(exc))
+        return EXIT_USAGE
+    if args.command == "check":
+        return _check(config, args)
+    return _watch(config, args)
+
+
+def _check(config, args) -> int:  # type: ignore[no-untyped-def]
+    result = run_checks(config, args.network, args.checks)
+    for network, check_id, why in result.skipped:
+        if args.checks:  # asked for by name: say why nothing came back
+            render.err(f"{network}/{check_id} not run: {why}")
+    if args.format == "json":
+        print(json.dumps([f.to_dict() for f in result.findings], indent=2, sort_keys=True))
+    else:
+        colour = render.use_colour(sys.stdout)
+        print(render.table(result.findings, colour))
+        print(f"\n{render.tally(result.findings)}  ({result.wall_s:.2f} s, {result.rpc_requests} RPC requests)")
+    return render.exit_code(result.findings)
+
+
+def _watch(config, args) -> int:  # type: ignore[no-untyped-def]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    colour = render.use_colour(sys.stdout)
+    last: dict[str, Status] = {}
+    iteration = 0
+    try:
+        while True:
+            started = time.monotonic()
+            findings = run_checks(config, args.network, args.checks).findings
+            if iteration == 0:
+                print(render.table(findings, colour), flush=True)
+            for line in transitions(last, findings, colour):
+                print(line, flush=True)
+            iteration += 1
+            if args.iterations and iteration >= args.iterations:
+                return render.exit_code(findings)
+            time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        return 0
+
+
+def transitions(last: dict[str, Status], findings: Sequence[Finding], colour: bool = False) -> list[str]:
+    """Lines for findings whose status changed since the previous round; updates `last`."""
+    lines = []
+    for f in findings:
+        before = last.get(f.dedup_key)
+        last[f.dedup_key] = f.status
+        if before is None or before == f.status:
+            continue
+        arrow = f"{before} → {render.paint(str(f.status), f.status, colour)}"
+        lines.append(f"{utc_now_iso()}  {f.network}/{f.check}/{f.target}  {arrow}  {f.summary}")
+    return lines
+
+
+def _devnet_tool(command: str, rest: list[str]) -> int:
+    # The devnet ships with a checkout, not with the deployed functions.
+    try:
+        from opwatch_devnet import cli as devnet_cli
+    except ImportError:
+        render.err(f"'{command}' needs the devnet package from an opwatch checkout (make setup)")
+        return EXIT_USAGE
+    if command == "demo":
+        from opwatch_devnet import demo
+
+        return demo.run(rest)
+    return devnet_cli.run(rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

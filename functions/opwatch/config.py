@@ -1,0 +1,376 @@
+"""The one configuration file: TOML in, typed and validated objects out.
+
+Everything (CLI, Lambda handlers, Cloud Functions, the CDK app and the gcloud plan) loads
+the same file through `load_config`. Validation happens once, here, and every problem is
+reported with the dotted path of the field that caused it, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .redact import redact_url
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """Bad configuration. `problems` lists every problem found, each naming its field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def parse_duration(text: str) -> float:
+    """'30s' -> 30.0, '10m' -> 600.0, '2h' -> 7200.0, '250ms' -> 0.25."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"expected a duration like '30s', '10m' or '2h', got {text!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def to_checksum_address(address: str) -> str:
+    """EIP-55 checksum encoding (keccak of the lower-case hex)."""
+    from Crypto.Hash import keccak  # lazy: only config loading and tests pay for it
+
+    lower = address[2:].lower()
+    digest = keccak.new(digest_bits=256, data=lower.encode()).hexdigest()
+    return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(lower))
+
+
+def validate_address(text: str) -> str:
+    """Accept an all-lower/all-upper address or a correctly checksummed one; return it checksummed."""
+    if not isinstance(text, str) or not _ADDRESS.match(text):
+        raise ValueError(f"expected a 0x-prefixed 20-byte hex address, got {text!r}")
+    checksummed = to_checksum_address(text)
+    body = text[2:]
+    if body != body.lower() and body != body.upper() and text != checksummed:
+        raise ValueError(f"bad EIP-55 checksum in {text!r} (did you mean {checksummed}?)")
+    return checksummed
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """An RPC endpoint. `url` may carry credentials; only `name` is ever shown."""
+
+    url: str
+    name: str
+
+    def __repr__(self) -> str:  # never let a credential-bearing URL reach a log via repr
+        return f"Endpoint({self.name!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    sequencer_max_head_age: float
+    # Mean block interval over the recent window may be at most this many block times
+    # before the sequencer counts as "producing far below its rate".
+    sequencer_max_interval_ratio: float
+    batcher_max_safe_lag: float
+    batcher_max_submission_age: float
+    wallet_min_runway: float
+    proposer_max_output_age: float
+    rpc_max_lag_blocks: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalletProfile:
+    """How a wallet spends L1 fees, for the runway projection.
+
+    The check uses max(txs_per_hour, the rate it measures from the wallet's nonce), so a
+    wallet that spends faster than configured is not given a rosy runway.
+    """
+
+    txs_per_hour: float
+    gas_per_tx: int
+    blobs_per_tx: int
+    priority_fee_wei: int
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    name: str
+    l1_rpc: tuple[Endpoint, ...]
+    l2_rpc: Endpoint
+    l1_chain_id: int
+    l2_chain_id: int
+    block_time: float
+    thresholds: Thresholds
+    rollup_rpc: Endpoint | None = None
+    rpc_nodes: tuple[Endpoint, ...] = ()
+    batcher: str | None = None
+    batch_inbox: str | None = None
+    proposer: str | None = None
+    l2_output_oracle: str | None = None
+    dispute_game_factory: str | None = None
+    game_type: int | None = None
+    wallets: Mapping[str, WalletProfile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RpcSettings:
+    timeout: float = 5.0
+    retries: int = 2
+    # Upper bound on L1 blocks one batch_submission run reads (bounded cost per invocation).
+    max_l1_blocks_scanned: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    networks: Mapping[str, Network]
+    rpc: RpcSettings
+    source: str = ""
+
+    def network(self, name: str) -> Network:
+        try:
+            return self.networks[name]
+        except KeyError:
+            known = ", ".join(sorted(self.networks)) or "none"
+            raise ConfigError([f"networks.{name}: no such network (configured: {known})"]) from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: not valid TOML ({exc})"]) from None
+    reader = _Reader()
+    config = reader.config(raw, source)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    assert config is not None
+    return config
+
+
+# --- the schema ------------------------------------------------------------------------
+
+_NETWORK_KEYS = {
+    "l1_rpc", "l2_rpc", "rollup_rpc", "rpc_nodes", "l1_chain_id", "l2_chain_id", "block_time",
+    "batcher", "batch_inbox", "proposer", "l2_output_oracle", "dispute_game_factory", "game_type",
+    "thresholds", "wallets",
+}
+_THRESHOLD_KEYS = {
+    "sequencer_max_head_age", "sequencer_max_interval_ratio", "batcher_max_safe_lag",
+    "batcher_max_submission_age", "wallet_min_runway", "proposer_max_output_age", "rpc_max_lag_blocks",
+}
+_WALLET_KEYS = {"txs_per_hour", "gas_per_tx", "blobs_per_tx", "priority_fee_gwei"}
+_WALLET_ROLES = ("batcher", "proposer")
+# Defaults: a batcher posting a blob batch about once a minute, a proposer posting about
+# once an hour with a dispute-game-sized transaction. Operators should set their own.
+_WALLET_DEFAULTS = {
+    "batcher": {"txs_per_hour": 60.0, "gas_per_tx": 21_000, "blobs_per_tx": 1, "priority_fee_gwei": 1.0},
+    "proposer": {"txs_per_hour": 1.0, "gas_per_tx": 500_000, "blobs_per_tx": 0, "priority_fee_gwei": 1.0},
+}
+
+
+class _Reader:
+    """Walks the parsed TOML, collecting every problem with its dotted path."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def keys(self, table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
+                suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+                self.fail(f"{where}.{key}" if where else key, f"unknown key{suggestion}")
+
+    def get(self, table: Mapping[str, Any], key: str, where: str, parse: Callable[[Any], Any],
+            required: bool = False, default: Any = None) -> Any:
+        if key not in table:
+            if required:
+                self.fail(f"{where}.{key}", "required but missing")
+            return default
+        try:
+            return parse(table[key])
+        except (ValueError, TypeError) as exc:
+            self.fail(f"{where}.{key}", str(exc))
+            return default
+
+    def config(self, raw: Mapping[str, Any], source: str) -> Config | None:
+        self.keys(raw, {"networks", "rpc"}, "")
+        rpc_raw = raw.get("rpc", {})
+        rpc = RpcSettings()
+        if isinstance(rpc_raw, Mapping):
+            self.keys(rpc_raw, {"timeout", "retries", "max_l1_blocks_scanned"}, "rpc")
+            rpc = RpcSettings(
+                timeout=self.get(rpc_raw, "timeout", "rpc", _positive_duration, default=rpc.timeout),
+                retries=self.get(rpc_raw, "retries", "rpc", _int_range(0, 10), default=rpc.retries),
+                max_l1_blocks_scanned=self.get(rpc_raw, "max_l1_blocks_scanned", "rpc",
+                                               _int_range(1, 100_000), default=rpc.max_l1_blocks_scanned),
+            )
+        else:
+            self.fail("rpc", "expected a table")
+        networks_raw = raw.get("networks")
+        if not isinstance(networks_raw, Mapping) or not networks_raw:
+            self.fail("networks", "at least one [networks.NAME] table is required")
+            return None
+        networks: dict[str, Network] = {}
+        for name, table in networks_raw.items():
+            where = f"networks.{name}"
+            if not _NAME.match(name):
+                self.fail(where, "network names are lower-case letters, digits, '-' and '_'")
+                continue
+            if not isinstance(table, Mapping):
+                self.fail(where, "expected a table")
+                continue
+            network = self.network(name, table, where)
+            if network is not None:
+                networks[name] = network
+        return Config(networks=networks, rpc=rpc, source=source)
+
+    def network(self, name: str, t: Mapping[str, Any], where: str) -> Network | None:
+        before = len(self.problems)
+        self.keys(t, _NETWORK_KEYS, where)
+        l1 = self.get(t, "l1_rpc", where, _endpoints, required=True, default=())
+        if l1 == ():
+            if "l1_rpc" in t:
+                self.fail(f"{where}.l1_rpc", "at least one L1 endpoint is required")
+        block_time = self.get(t, "block_time", where, _positive_duration, required=True, default=2.0)
+        oracle = self.get(t, "l2_output_oracle", where, validate_address)
+        factory = self.get(t, "dispute_game_factory", where, validate_address)
+        if oracle and factory:
+            self.fail(where, "set l2_output_oracle or dispute_game_factory, not both")
+        network = Network(
+            name=name,
+            l1_rpc=l1,
+            l2_rpc=self.get(t, "l2_rpc", where, _endpoint, required=True),
+            rollup_rpc=self.get(t, "rollup_rpc", where, _endpoint),
+            rpc_nodes=self.get(t, "rpc_nodes", where, _endpoints, default=()),
+            l1_chain_id=self.get(t, "l1_chain_id", where, _int_range(1, 2**63), required=True),
+            l2_chain_id=self.get(t, "l2_chain_id", where, _int_range(1, 2**63), required=True),
+            block_time=block_time,
+            batcher=self.get(t, "batcher", where, validate_address),
+            batch_inbox=self.get(t, "batch_inbox", where, validate_address),
+            proposer=self.get(t, "proposer", where, validate_address),
+            l2_output_oracle=oracle,
+            dispute_game_factory=factory,
+            game_type=self.get(t, "game_type", where, _int_range(0, 2**32 - 1)),
+            thresholds=self.thresholds(t.get("thresholds", {}), f"{where}.thresholds", block_time),
+            wallets=self.wallets(t.get("wallets", {}), f"{where}.wallets"),
+        )
+        return network if len(self.problems) == before else None
+
+    def thresholds(self, t: Any, where: str, block_time: float) -> Thresholds:
+        if not isinstance(t, Mapping):
+            self.fail(where, "expected a table")
+            t = {}
+        self.keys(t, _THRESHOLD_KEYS, where)
+        d = _positive_duration
+        return Thresholds(
+            # 15 block times: long enough to ride out a slow block or an L1 reorg pause,
+            # short enough to page within a minute on a 2 s chain.
+            sequencer_max_head_age=self.get(t, "sequencer_max_head_age", where, d,
+                                            default=max(15 * block_time, 10.0)),
+            sequencer_max_interval_ratio=self.get(t, "sequencer_max_interval_ratio", where,
+                                                  _float_range(1.0, 1000.0), default=2.0),
+            batcher_max_safe_lag=self.get(t, "batcher_max_safe_lag", where, d, default=600.0),
+            batcher_max_submission_age=self.get(t, "batcher_max_submission_age", where, d, default=600.0),
+            wallet_min_runway=self.get(t, "wallet_min_runway", where, d, default=72 * 3600.0),
+            proposer_max_output_age=self.get(t, "proposer_max_output_age", where, d, default=7200.0),
+            rpc_max_lag_blocks=self.get(t, "rpc_max_lag_blocks", where, _int_range(1, 10**9),
+                                        default=max(20, math.ceil(30 / block_time))),
+        )
+
+    def wallets(self, t: Any, where: str) -> dict[str, WalletProfile]:
+        if not isinstance(t, Mapping):
+            self.fail(where, "expected a table")
+            t = {}
+        self.keys(t, set(_WALLET_ROLES), where)
+        profiles = {}
+        for role in _WALLET_ROLES:
+            table = t.get(role, {})
+            sub = f"{where}.{role}"
+            if not isinstance(table, Mapping):
+                self.fail(sub, "expected a table")
+                table = {}
+            self.keys(table, _WALLET_KEYS, sub)
+            dflt = _WALLET_DEFAULTS[role]
+            profiles[role] = WalletProfile(
+                txs_per_hour=self.get(table, "txs_per_hour", sub, _float_range(0.0, 1e6),
+                                      default=dflt["txs_per_hour"]),
+                gas_per_tx=self.get(table, "gas_per_tx", sub, _int_range(21_000, 100_000_000),
+                                    default=dflt["gas_per_tx"]),
+                blobs_per_tx=self.get(table, "blobs_per_tx", sub, _int_range(0, 64), default=dflt["blobs_per_tx"]),
+                priority_fee_wei=int(1e9 * self.get(table, "priority_fee_gwei", sub, _float_range(0.0, 1e6),
+                                                    default=dflt["priority_fee_gwei"])),
+            )
+        return profiles
+
+
+# --- field parsers (raise ValueError with a message that reads well after the path) -------
+
+def _positive_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be a positive duration, got {value!r}")
+    return seconds
+
+
+def _int_range(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected an integer, got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+        return value
+    return parse
+
+
+def _float_range(low: float, high: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"expected a number, got {value!r}")
+        if not low <= float(value) <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+        return float(value)
+    return parse
+
+
+def _endpoint(value: Any) -> Endpoint:
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"url", "name"}
+        if unknown:
+            raise ValueError(f"unknown endpoint keys {sorted(unknown)} (allowed: url, name)")
+        url, name = value.get("url"), value.get("name")
+    else:
+        url, name = value, None
+    if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url):
+        raise ValueError("expected an http(s) URL" + ("" if not isinstance(url, str) else
+                                                       f", got {redact_url(url)!r}"))
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError("endpoint name must be a non-empty string")
+    return Endpoint(url=url, name=name or redact_url(url))
+
+
+def _endpoints(value: Any) -> tuple[Endpoint, ...]:
+    items = value if isinstance(value, list) else [value]
+    endpoints = tuple(_endpoint(item) for item in items)
+    names = [e.name for e in endpoints]
+    if len(set(names)) != len(names):
+        raise ValueError("endpoints must be distinct (give each a distinct name)")
+    return endpoints

@@ -1,0 +1,34 @@
+"""Credential redaction for RPC URLs.
+
+Provider URLs carry secrets in three places: userinfo (`https://user:pass@host`), the path
+(`/v2/<api key>`, `/<project id>`) and the query (`?apikey=...`). A redacted URL keeps the
+scheme, host and port, which is what an operator needs to tell endpoints apart.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
+
+
+def redact_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<unparseable url>"
+    if not parts.scheme or not host:
+        return "<unparseable url>"
+    netloc = f"[{host}]" if ":" in host else host
+    if port:
+        netloc += f":{port}"
+    hidden = parts.path not in ("", "/") or parts.query or parts.fragment or parts.username
+    return f"{parts.scheme}://{netloc}" + ("/…" if hidden else "")
+
+
+def redact_text(text: str) -> str:
+    """Redact every URL inside free text (exception messages from HTTP libraries quote them)."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)

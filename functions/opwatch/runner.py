@@ -1,0 +1,56 @@
+"""Run checks for one or more networks, concurrently, and collect their findings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .chain.rpc import Transport
+from .checks import CHECKS, Context, evaluate
+from .config import Config
+from .findings import Finding
+
+
+@dataclass
+class RunResult:
+    findings: list[Finding]
+    # (network, check id, why it was not run): a check whose inputs are not configured.
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    rpc_requests: int = 0
+    wall_s: float = 0.0
+
+
+def select_checks(ids: Iterable[str] | None) -> list[str]:
+    if not ids:
+        return list(CHECKS)
+    chosen = list(dict.fromkeys(ids))
+    unknown = [c for c in chosen if c not in CHECKS]
+    if unknown:
+        raise ValueError(f"unknown check id(s): {', '.join(unknown)} (known: {', '.join(CHECKS)})")
+    return chosen
+
+
+def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids: Iterable[str] | None = None,
+               transport: Transport | None = None, clock: Callable[[], float] = time.time) -> RunResult:
+    started = time.monotonic()
+    ids = select_checks(check_ids)
+    names = list(networks) if networks else list(config.networks)
+    contexts = [Context(config.network(n), config.rpc, transport, clock) for n in names]
+    jobs, skipped = [], []
+    for ctx in contexts:
+        for cid in ids:
+            why = CHECKS[cid].missing(ctx.network)
+            if why:
+                skipped.append((ctx.network.name, cid, why))
+            else:
+                jobs.append((ctx, CHECKS[cid]))
+    findings: list[Finding] = []
+    if jobs:
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            for batch in pool.map(lambda job: evaluate(job[1], job[0]), jobs):
+                findings.extend(batch)
+    return RunResult(findings=findings, skipped=skipped,
+                     rpc_requests=sum(ctx.requests_made() for ctx in contexts),
+                     wall_s=time.monotonic() - started)
