@@ -1,0 +1,324 @@
+"""`opwatch demo`: the whole job on a local devnet, no cloud account needed.
+
+Starts the devnet, shows a healthy baseline, then runs a scripted incident timeline (one fault
+at a time: inject, detect, heal, recover) and ends with a report. The logic lives in
+`timeline`; this module is the presentation (a live view, the report table, `--json`).
+
+Exit codes: 0 every fault detected and recovered with no false alarm, 1 otherwise, 2 bad
+usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from opwatch.cli.render import paint, table, use_colour
+from opwatch.config import load_config
+from opwatch.findings import Status
+
+from opwatch_devnet.timeline import Outcome, Round, Scenario, Watchdog, run_scenario, standard_scenarios
+
+# Sized so the whole timeline takes 2-3 minutes on 1 s blocks; a real chain uses minutes.
+DEMO_SUBMISSION_INTERVAL = 4  # L2 blocks per output root: with 1 s blocks, an output every ~4 s
+FAST_FAULTS = ("halt-sequencer", "drain-batcher", "lag-rpc", "kill-l1")
+ROUND_INTERVAL = 1.0
+BASELINE_TIMEOUT = 60.0  # the first batch and output must land after start-up
+PAGING_PENDING = "paging and remediation: joins this timeline when the alerting/remediation issues land"
+
+
+def demo_thresholds() -> Any:
+    from opwatch_devnet.topology import Thresholds
+
+    return Thresholds(
+        sequencer_max_head_age="3s",  # three missed 1 s blocks
+        batcher_max_submission_age="8s",  # four missed 2 s batches
+        batcher_max_safe_lag="15s",
+        wallet_min_runway="24h",
+        proposer_max_output_age="20s",  # outputs land every ~4 s: five missed
+        rpc_max_lag_blocks=5,
+    )
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome]
+    wall_s: float
+    baseline_ok: bool
+    paging: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.baseline_ok and bool(self.outcomes) and all(o.passed for o in self.outcomes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "wall_s": round(self.wall_s, 1), "baseline_ok": self.baseline_ok,
+                "faults": [o.to_dict() for o in self.outcomes], "paging": self.paging}
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    argv = list(argv)
+    if argv[:1] == ["--"]:
+        # `opwatch demo --fast` does not reach us (the top-level parser rejects an option right
+        # after `demo`), so the documented spelling is `opwatch demo -- --fast`.
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(prog="opwatch demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, help="devnet directory (default: a temporary one, removed after)")
+    parser.add_argument("--only", action="append", metavar="FAULT", help="run only this fault (repeatable)")
+    parser.add_argument("--fast", action="store_true", help=f"a short timeline: {', '.join(FAST_FAULTS)}")
+    parser.add_argument("--no-colour", "--no-color", dest="no_colour", action="store_true")
+    parser.add_argument("--json", action="store_true",
+                        help="print a machine-readable report on stdout at the end (the live view goes to stderr)")
+    return parser.parse_args(argv)
+
+
+def choose(scenarios: dict[str, Scenario], only: Sequence[str] | None, fast: bool) -> list[Scenario]:
+    names = list(only) if only else list(FAST_FAULTS if fast else scenarios)
+    unknown = [n for n in names if n not in scenarios]
+    if unknown:
+        raise ValueError(f"no demo scenario for {', '.join(unknown)} (have: {', '.join(scenarios)})")
+    return [scenarios[n] for n in names]
+
+
+def paging_status() -> str | None:
+    """The pending-features line, only while no alerting module exists."""
+    try:
+        found = importlib.util.find_spec("opwatch.alerting")
+    except (ImportError, ValueError):
+        found = None
+    return None if found is not None else PAGING_PENDING
+
+
+# -- the live view --------------------------------------------------------------------------------
+
+class LiveView:
+    """Narrates rounds and timeline events. Transitions are permanent lines; on a TTY a status
+    line under them is rewritten every round."""
+
+    def __init__(self, out: TextIO, colour: bool) -> None:
+        self.out = out
+        self.colour = colour
+        self.tty = out.isatty()
+        self.last: dict[str, Status] = {}
+        self.phase_start = time.monotonic()
+        self._status_shown = False
+
+    def line(self, text: str = "") -> None:
+        self._clear_status()
+        print(text, file=self.out, flush=True)
+
+    def _clear_status(self) -> None:
+        if self._status_shown:
+            self.out.write("\r\033[K")
+            self._status_shown = False
+
+    def _bold(self, text: str) -> str:
+        return f"\033[1m{text}\033[0m" if self.colour else text
+
+    def on_round(self, result: Round) -> None:
+        since = result.ended - self.phase_start
+        for f in result.findings:
+            key = f"{f.check}/{f.target}"
+            before, self.last[key] = self.last.get(key), f.status
+            if before is not None and before != f.status:
+                arrow = f"{before} → {paint(str(f.status), f.status, self.colour)}"
+                self.line(f"      +{since:5.1f}s  {key}  {arrow}")
+        if self.tty:
+            counts = {s: sum(1 for f in result.findings if f.status == s) for s in Status}
+            parts = [paint(f"{counts[s]} {s}", s, self.colour) for s in Status if counts[s]]
+            self._clear_status()
+            self.out.write(f"      +{since:5.1f}s  round {result.ended - result.started:.1f} s: {', '.join(parts)}")
+            self.out.flush()
+            self._status_shown = True
+
+    def on_event(self, phase: str, o: Outcome) -> None:
+        now = time.monotonic()
+        if phase == "injected":
+            self.phase_start = now
+            self.line(f"      {'+0.0s':>7}  inject {o.fault}")
+        elif phase == "detected" and not o.noise:
+            self.line(self._bold(f"   ✔ detected in {o.detect_s:.1f} s") + self._detections(o))
+            for text in dict.fromkeys(o.detected_by):
+                self.line(f"       {text}")
+        elif phase == "detected":
+            verdict = "no false alarm" if not o.unexpected else f"{len(o.unexpected)} false alarm(s)"
+            self.line(self._bold(f"   ✔ held for {now - self.phase_start:.1f} s: {verdict}"))
+        elif phase == "missed":
+            self.line(paint(f"   ✖ NOT detected: {', '.join(k for k, v in o.detections.items() if v is None)}",
+                            Status.FIRING, self.colour))
+        elif phase == "healed":
+            self.phase_start = now
+            self.line(f"      {'+0.0s':>7}  heal {o.fault}")
+        elif phase == "recovered":
+            self.line(self._bold(f"   ✔ recovered in {o.recover_s:.1f} s: every check ok"))
+        elif phase == "not-recovered":
+            self.line(paint("   ✖ did NOT recover within the timeout", Status.FIRING, self.colour))
+        if phase in ("detected", "missed") and o.unexpected:
+            for text in o.unexpected:
+                self.line(paint(f"   ! unexpected: {text}", Status.FIRING, self.colour))
+
+    @staticmethod
+    def _detections(o: Outcome) -> str:
+        if len(o.detections) < 2:
+            return ""
+        return " (" + ", ".join(f"{k} after {v:.1f} s" for k, v in o.detections.items() if v is not None) + ")"
+
+
+def report_table(report: Report, colour: bool) -> str:
+    headers = ("FAULT", "EXPECTED", "DETECTED", "DETECT", "RECOVER", "FALSE ALARMS")
+    rows = []
+    for o in report.outcomes:
+        expected = ", ".join(o.expected) if o.expected else "nothing fires"
+        detected = ("held" if o.detected else "no") if o.noise else ("yes" if o.detected else "NO")
+        rows.append((o.fault, expected, detected, _secs(o.detect_s), _secs(o.recover_s),
+                     str(len(o.unexpected)) if o.unexpected else "none"))
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    for o, row in zip(report.outcomes, rows, strict=True):
+        text = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+        lines.append(paint(text, Status.OK if o.passed else Status.FIRING, colour))
+    return "\n".join(lines)
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+def describe_devnet(devnet: Any) -> list[str]:
+    t = devnet.thresholds
+    seq_port = devnet.sequencer.port
+    return [
+        f"  L1          anvil :{devnet.l1.port} (chain 900, {devnet.l1_block_time} s blocks), "
+        f"behind {len(devnet.l1_proxies)} fault proxies (opwatch's L1 quorum)",
+        f"  sequencer   anvil :{seq_port} (chain 901, {devnet.l2_block_time} s blocks)",
+        f"  RPC nodes   {len(devnet.rpc_nodes)} anvil replicas following the sequencer "
+        f"(:{', :'.join(str(n.port) for n in devnet.rpc_nodes)})",
+        "  op-node     stand-in serving optimism_syncStatus; safe head = newest batch landed on L1",
+        f"  batcher     posts a batch to {devnet.batch_inbox} every {devnet.batcher.interval:g} s",
+        f"  proposer    posts output roots to L2OutputOracle {devnet.deployment.l2_output_oracle}",
+        f"  opwatch     {devnet.config_path} (limits: head age {t.sequencer_max_head_age}, "
+        f"batch age {t.batcher_max_submission_age}, safe lag {t.batcher_max_safe_lag}, "
+        f"output age {t.proposer_max_output_age}, runway {t.wallet_min_runway}, "
+        f"RPC lag {t.rpc_max_lag_blocks} blocks)",
+    ]
+
+
+def run_demo(devnet: Any, scenarios: Sequence[Scenario] | None = None, out: TextIO | None = None,
+             colour: bool = False) -> Report:
+    """The baseline and the timeline against a running devnet (the demo's and the tests')."""
+    out = out or sys.stdout
+    started = time.monotonic()
+    view = LiveView(out, colour)
+    config = load_config(devnet.config_path)
+    network = config.network("devnet")
+    chosen = list(scenarios) if scenarios is not None else list(standard_scenarios(network).values())
+    watchdog = Watchdog(config, ROUND_INTERVAL, on_round=view.on_round)
+
+    view.line(view._bold("Baseline") + ": the watchdog runs every second until every check is ok")
+    view.phase_start = time.monotonic()
+    baseline = watchdog.settle(BASELINE_TIMEOUT)
+    view.line()
+    outcomes: list[Outcome] = []
+    if baseline is None:
+        view.line(paint(f"   ✖ no healthy round within {BASELINE_TIMEOUT:.0f} s; not starting the timeline",
+                        Status.FIRING, colour))
+    else:
+        view.line(table(baseline.findings, colour))
+        view.line()
+        view.line(view._bold("Incident timeline") + f": {len(chosen)} fault(s), one at a time")
+        for i, scenario in enumerate(chosen, 1):
+            view.line()
+            view.line(view._bold(f"[{i}/{len(chosen)}] {scenario.fault}") + f": {scenario.title}")
+            outcomes.append(run_scenario(devnet, watchdog, scenario, view.on_event))
+    view.line()
+    return Report(outcomes, time.monotonic() - started, baseline is not None, paging_status())
+
+
+def print_report(report: Report, out: TextIO, colour: bool) -> None:
+    if report.outcomes:
+        print(report_table(report, colour), file=out)
+    for o in report.outcomes:
+        for text in o.unexpected:
+            print(paint(f"false alarm during {o.fault}: {text}", Status.FIRING, colour), file=out)
+    if report.paging:
+        print(report.paging, file=out)
+    verdict = "every fault detected and recovered, no false alarm" if report.passed else "FAILED"
+    print(f"\n{paint(verdict, Status.OK if report.passed else Status.FIRING, colour)} "
+          f"(timeline {report.wall_s:.0f} s)", file=out, flush=True)
+
+
+class _Terminated(Exception):
+    pass
+
+
+@contextmanager
+def _signals_end_the_run() -> Iterator[None]:
+    """SIGTERM/SIGINT unwind the stack, so the devnet's context manager stops every process."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _Terminated(signal.Signals(signum).name)
+
+    try:
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    view_out = sys.stderr if args.json else sys.stdout
+    colour = not args.no_colour and use_colour(view_out)
+    from opwatch_devnet.topology import Devnet
+
+    total = time.monotonic()
+    temp = None if args.workdir else tempfile.TemporaryDirectory(prefix="opwatch-demo-")
+    workdir = args.workdir or Path(temp.name)  # type: ignore[union-attr]
+    try:
+        with _signals_end_the_run():
+            print("opwatch demo: a local OP Stack devnet, the watchdog, and an incident timeline\n",
+                  file=view_out, flush=True)
+            print(f"Starting the devnet in {workdir} ...", file=view_out, flush=True)
+            with Devnet.start(workdir, thresholds=demo_thresholds(),
+                              submission_interval=DEMO_SUBMISSION_INTERVAL) as devnet:
+                print("\n".join(describe_devnet(devnet)), file=view_out)
+                print(f"  up in {time.monotonic() - total:.1f} s\n", file=view_out, flush=True)
+                config = load_config(devnet.config_path)
+                try:
+                    scenarios = choose(standard_scenarios(config.network("devnet")), args.only, args.fast)
+                except ValueError as exc:
+                    print(f"opwatch demo: {exc}", file=sys.stderr)
+                    return 2
+                report = run_demo(devnet, scenarios, view_out, colour)
+                print("Stopping the devnet ...", file=view_out, flush=True)
+        print_report(report, view_out, colour)
+        print(f"demo wall time {time.monotonic() - total:.0f} s; nothing left running", file=view_out, flush=True)
+        if args.json:
+            print(json.dumps({**report.to_dict(), "total_wall_s": round(time.monotonic() - total, 1)}, indent=2))
+        return 0 if report.passed else 1
+    except _Terminated as exc:
+        print(f"\nopwatch demo: {exc}; the devnet was stopped", file=sys.stderr)
+        return 130
+    finally:
+        if temp is not None:
+            temp.cleanup()
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(sys.argv[1:]))
