@@ -27,7 +27,15 @@ from opwatch.cli.render import paint, table, use_colour
 from opwatch.config import load_config
 from opwatch.findings import Status
 
-from opwatch_devnet.timeline import Outcome, Round, Scenario, Watchdog, run_scenario, standard_scenarios
+from opwatch_devnet.timeline import (
+    STANDARD_FAULTS,
+    Outcome,
+    Round,
+    Scenario,
+    Watchdog,
+    run_scenario,
+    standard_scenarios,
+)
 
 # Sized so the whole timeline takes 2-3 minutes on 1 s blocks; a real chain uses minutes.
 DEMO_SUBMISSION_INTERVAL = 4  # L2 blocks per output root: with 1 s blocks, an output every ~4 s
@@ -91,12 +99,17 @@ def choose(scenarios: dict[str, Scenario], only: Sequence[str] | None, fast: boo
 
 
 def paging_status() -> str | None:
-    """The pending-features line, only while no alerting module exists."""
+    """The pending-features line, only while no alerting module exists.
+
+    A bare directory without `__init__.py` (a namespace package: work in progress in a shared
+    tree) is not a module yet. Hook for later: `Watchdog(on_round=...)` hands every round's
+    findings to whoever wants them, e.g. an alert state machine and its sinks.
+    """
     try:
-        found = importlib.util.find_spec("opwatch.alerting")
+        spec = importlib.util.find_spec("opwatch.alerting")
     except (ImportError, ValueError):
-        found = None
-    return None if found is not None else PAGING_PENDING
+        spec = None
+    return None if spec is not None and spec.origin is not None else PAGING_PENDING
 
 
 # -- the live view --------------------------------------------------------------------------------
@@ -148,7 +161,7 @@ class LiveView:
             self.line(f"      {'+0.0s':>7}  inject {o.fault}")
         elif phase == "detected" and not o.noise:
             self.line(self._bold(f"   ✔ detected in {o.detect_s:.1f} s") + self._detections(o))
-            for text in dict.fromkeys(o.detected_by):
+            for text in _grouped(o.detected_by):
                 self.line(f"       {text}")
         elif phase == "detected":
             verdict = "no false alarm" if not o.unexpected else f"{len(o.unexpected)} false alarm(s)"
@@ -174,11 +187,21 @@ class LiveView:
         return " (" + ", ".join(f"{k} after {v:.1f} s" for k, v in o.detections.items() if v is not None) + ")"
 
 
+def _grouped(described: Sequence[str]) -> list[str]:
+    """'a/x unknown: why', 'b/y unknown: why' → 'a/x, b/y unknown: why' (one line per reason)."""
+    reasons: dict[str, list[str]] = {}
+    for text in dict.fromkeys(described):
+        subject, _, reason = text.partition(": ")
+        name, _, status = subject.rpartition(" ")
+        reasons.setdefault(f"{status}: {reason}", []).append(name)
+    return [f"{', '.join(names)} {why}" for why, names in reasons.items()]
+
+
 def report_table(report: Report, colour: bool) -> str:
     headers = ("FAULT", "EXPECTED", "DETECTED", "DETECT", "RECOVER", "FALSE ALARMS")
     rows = []
     for o in report.outcomes:
-        expected = ", ".join(o.expected) if o.expected else "nothing fires"
+        expected = compact_expected(o.expected) if o.expected else "nothing fires"
         detected = ("held" if o.detected else "no") if o.noise else ("yes" if o.detected else "NO")
         rows.append((o.fault, expected, detected, _secs(o.detect_s), _secs(o.recover_s),
                      str(len(o.unexpected)) if o.unexpected else "none"))
@@ -188,6 +211,18 @@ def report_table(report: Report, colour: bool) -> str:
         text = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
         lines.append(paint(text, Status.OK if o.passed else Status.FIRING, colour))
     return "\n".join(lines)
+
+
+def compact_expected(labels: Sequence[str]) -> str:
+    """['batch_submission unknown', 'wallet_runway/batcher unknown', ...] → 'batch_submission,
+    wallet_runway unknown': the table names checks; targets are in the live view and the JSON."""
+    by_status: dict[str, list[str]] = {}
+    for label in labels:
+        subject, status = label.rsplit(" ", 1)
+        check = subject.split("/", 1)[0]
+        if check not in by_status.setdefault(status, []):
+            by_status[status].append(check)
+    return "; ".join(f"{', '.join(checks)} {status}" for status, checks in by_status.items())
 
 
 def _secs(value: float | None) -> str:
@@ -283,6 +318,11 @@ def _signals_end_the_run() -> Iterator[None]:
 
 def run(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    unknown = [n for n in args.only or () if n not in STANDARD_FAULTS]
+    if unknown:
+        print(f"opwatch demo: no scenario for {', '.join(unknown)} (have: {', '.join(STANDARD_FAULTS)})",
+              file=sys.stderr)
+        return 2
     view_out = sys.stderr if args.json else sys.stdout
     colour = not args.no_colour and use_colour(view_out)
     from opwatch_devnet.topology import Devnet
@@ -299,12 +339,8 @@ def run(argv: Sequence[str]) -> int:
                               submission_interval=DEMO_SUBMISSION_INTERVAL) as devnet:
                 print("\n".join(describe_devnet(devnet)), file=view_out)
                 print(f"  up in {time.monotonic() - total:.1f} s\n", file=view_out, flush=True)
-                config = load_config(devnet.config_path)
-                try:
-                    scenarios = choose(standard_scenarios(config.network("devnet")), args.only, args.fast)
-                except ValueError as exc:
-                    print(f"opwatch demo: {exc}", file=sys.stderr)
-                    return 2
+                network = load_config(devnet.config_path).network("devnet")
+                scenarios = choose(standard_scenarios(network), args.only, args.fast)
                 report = run_demo(devnet, scenarios, view_out, colour)
                 print("Stopping the devnet ...", file=view_out, flush=True)
         print_report(report, view_out, colour)

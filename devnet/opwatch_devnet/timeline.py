@@ -29,6 +29,9 @@ from opwatch.findings import Finding, Status
 from opwatch.runner import run_checks
 
 ANY = "*"
+# The demo's timeline, in order (see `standard_scenarios`).
+STANDARD_FAULTS = ("halt-sequencer", "stop-batcher", "drain-batcher", "stop-proposer", "lag-rpc", "kill-l1",
+                   "flaky-rpc")
 
 
 class FaultSwitch(Protocol):
@@ -285,4 +288,5 @@ def standard_scenarios(network: Network) -> dict[str, Scenario]:
                  allowed=(Want(ANY, Status.UNKNOWN, why="a failed read is 'cannot tell', not an alarm"),),
                  kwargs={"p": 0.5}, hold_s=12.0),
     ]
+    assert tuple(s.fault for s in found) == STANDARD_FAULTS
     return {s.fault: s for s in found}
