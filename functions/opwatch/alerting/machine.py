@@ -45,9 +45,10 @@ def advance(state: AlertState | None, finding: Finding, timing: Timing) -> tuple
         if s.unknown_count == 0:
             s.unknown_since = at
         s.unknown_count += 1
-        s.unknown_reason = finding.summary
+        s.unknown_reason, s.unknown_details = finding.summary, dict(finding.details)
         if not s.blind and timing.blind.reached(s.unknown_count, now - parse_time(s.unknown_since)):
             s.blind = True
+            s.blind_episode += 1
             record(Kind.BLIND, f"opwatch cannot see {s.check}/{s.target} "
                                f"({s.unknown_count} unknown results): {finding.summary}")
         return s, out
@@ -56,7 +57,7 @@ def advance(state: AlertState | None, finding: Finding, timing: Timing) -> tuple
     if s.blind:
         s.blind = False
         record(Kind.SIGHTED)
-    s.unknown_count, s.unknown_since, s.unknown_reason = 0, "", ""
+    s.unknown_count, s.unknown_since, s.unknown_reason, s.unknown_details = 0, "", "", {}
     s.summary, s.runbook, s.details = finding.summary, finding.runbook, dict(finding.details)
     s.observed, s.threshold = finding.observed.render(), finding.threshold.render()
 

@@ -64,14 +64,16 @@ class AlertState:
     unknown_count: int = 0
     unknown_since: str = ""
     unknown_reason: str = ""
+    unknown_details: dict[str, Any] = field(default_factory=dict)
     blind: bool = False
+    blind_episode: int = 0  # counts blind alerts of this key, like `incident` for the main one
     summary: str = ""
     observed: str = ""
     threshold: str = ""
     runbook: str = ""
     details: dict[str, Any] = field(default_factory=dict)
-    # channel ("pagerduty", "chat#blind", ...) → last action delivered there, or "dead:<action>"
-    # when the sink refused it for good (a 400): such an action is not retried.
+    # channel ("pagerduty", "chat#blind", ...) → "<action>:<episode>" last delivered there, or
+    # "dead:<action>:<episode>" when the sink refused it for good (a 400): not retried.
     notified: dict[str, str] = field(default_factory=dict)
     # channel → epoch seconds until which one evaluator owns sending on it (a lease).
     claims: dict[str, float] = field(default_factory=dict)

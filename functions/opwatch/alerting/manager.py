@@ -1,0 +1,241 @@
+"""The alert lifecycle: findings in, transitions recorded, notifications out.
+
+    manager = AlertManager(store, sinks=[PagerDutySink(...), chat], policy=AlertPolicy())
+    transitions = manager.process(findings)
+
+Per finding, two steps, each a compare-and-set on the key's stored version (re-read and
+re-applied when another evaluator won):
+
+1. **apply**: run the state machine (`machine.advance`) and commit the new state together
+   with the transitions it caused.
+2. **reconcile**: compare what each sink should show (trigger while firing or blind and
+   routed there, not silenced, not inhibited; resolve once it closed) with what it was
+   last told (`state.notified`). Owed notifications are first *claimed* (a lease written
+   into the state by CAS), then sent, then recorded as delivered. Only the evaluator whose
+   claim committed sends, so N concurrent evaluations page once; the claimer re-checks
+   after sending, so a resolve that arrived meanwhile is not lost; a claim left by a
+   crashed evaluator expires after `policy.claim_seconds` and another one sends.
+
+A notification that cannot be delivered lands in the store's dead letters, is recorded as
+an `undeliverable` transition, and raises a `opwatch_paging` alarm on the other sinks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from ..findings import Finding, make_dedup_key, utc_now_iso
+from . import inhibit
+from .machine import advance
+from .model import BLIND_CHECK, PAGING_CHECK, AlertState, DeadLetter, Kind, Notification, Phase, Transition
+from .policy import AlertPolicy
+from .sinks import DeliveryError, Sink
+from .store.base import Conflict, StateStore
+
+BLIND_RUNBOOK = f"docs/runbooks/{BLIND_CHECK}.md"
+
+
+@dataclass(frozen=True, slots=True)
+class _Due:
+    channel: str
+    sink: Sink
+    notification: Notification
+    episode: int
+
+
+class AlertManager:
+    def __init__(self, store: StateStore, sinks: Iterable[Sink] = (), policy: AlertPolicy | None = None,
+                 clock: Callable[[], float] = time.time, max_conflicts: int = 20) -> None:
+        self.store = store
+        self.sinks = {sink.name: sink for sink in sinks}
+        self.policy = policy or AlertPolicy()
+        self.clock = clock
+        self.max_conflicts = max_conflicts
+
+    # --- the entry point --------------------------------------------------------------
+
+    def process(self, findings: Iterable[Finding]) -> list[Transition]:
+        """Apply a batch of findings; return every transition recorded (lifecycle and deliveries)."""
+        batch = list(findings)
+        batch = sorted(batch + inhibit.group_causes(batch), key=inhibit.source_first)
+        out: list[Transition] = []
+        seen: set[str] = set()
+        for finding in batch:
+            out += self._apply(finding)
+            out += self._reconcile(finding.dedup_key)
+            seen.add(finding.dedup_key)
+        # Alerts not in this batch may owe a notification too: a silence expired, an
+        # inhibiting alert closed, a claim expired, a delivery failed last time.
+        for state in self.store.open_alerts():
+            if state.key not in seen:
+                out += self._reconcile(state.key)
+        return out
+
+    # --- step 1: the lifecycle --------------------------------------------------------
+
+    def _apply(self, finding: Finding) -> list[Transition]:
+        timing = self.policy.timing(finding.check)
+        for _ in range(self.max_conflicts):
+            before = self.store.get(finding.dedup_key)
+            state, transitions = advance(before, finding, timing)
+            if before is not None and state.to_dict() == before.to_dict():
+                return []  # a duplicate or an older finding: nothing to write
+            transitions = [self._annotate(state, t) for t in transitions]
+            if self.store.commit(state, transitions):
+                return transitions
+        raise Conflict(f"{finding.dedup_key}: lost {self.max_conflicts} compare-and-sets in a row")
+
+    def _annotate(self, state: AlertState, t: Transition) -> Transition:
+        if t.kind not in (Kind.FIRING, Kind.BLIND):
+            return t
+        why = self._suppressed(state, blind=t.kind == Kind.BLIND)
+        return replace(t, detail=why) if why else t
+
+    def _suppressed(self, state: AlertState, blind: bool) -> str:
+        silence = self.policy.silenced(state.network, state.check, self.clock())
+        if silence:
+            return f"silenced until {utc_now_iso(silence.until)}" + (f" ({silence.reason})" if silence.reason else "")
+        cause = inhibit.inhibited_by(state, blind, self.store.get)
+        return f"inhibited by {cause}" if cause else ""
+
+    # --- step 2: notifications --------------------------------------------------------
+
+    def _due(self, state: AlertState, now: float) -> list[_Due]:
+        due = []
+        for blind in (False, True):
+            timing = self.policy.timing(state.check)
+            active = state.blind if blind else state.phase == Phase.FIRING
+            episode = state.blind_episode if blind else state.incident
+            severity = timing.blind_severity if blind else state.severity
+            suppressed: str | None = None  # computed once, only when a trigger is owed
+            for sink in self.sinks.values():
+                channel = sink.name + ("#blind" if blind else "")
+                done = state.notified.get(channel, "")
+                if state.claims.get(channel, 0.0) > now:
+                    continue  # another evaluator holds the lease
+                ep = episode
+                if active:
+                    if done in (f"trigger:{episode}", f"dead:trigger:{episode}"):
+                        continue
+                    if sink.name not in self.policy.route(severity):
+                        continue
+                    if suppressed is None:
+                        suppressed = self._suppressed(state, blind)
+                    if suppressed:
+                        continue
+                    action = "trigger"
+                elif done.startswith("trigger:"):
+                    action, ep = "resolve", int(done.split(":")[1])
+                else:
+                    continue
+                due.append(_Due(channel, sink, self._notification(state, action, blind, severity), ep))
+        return due
+
+    def _notification(self, state: AlertState, action: str, blind: bool, severity: str) -> Notification:
+        if blind:
+            explains = state.unknown_details.get("explains", [])
+            subject = "L1" if state.check == inhibit.L1_CAUSE_CHECK else f"{state.check}/{state.target}"
+            return Notification(
+                action=action, dedup_key=state.blind_key, severity=severity,
+                summary=f"[{state.network}] opwatch cannot see {subject}: {state.unknown_reason}",
+                network=state.network, check=BLIND_CHECK, target=f"{state.check}/{state.target}",
+                runbook=BLIND_RUNBOOK, timestamp=state.last_observed_at,
+                details={"unknown_results": state.unknown_count, "unknown_since": state.unknown_since,
+                         "reason": state.unknown_details, **({"explains": explains} if explains else {})},
+            )
+        details = {"incident": state.incident, "details": state.details}
+        if action == "trigger":
+            attached = inhibit.consequences(state, self.store.open_alerts())
+            if attached:
+                details["explains"] = attached
+        return Notification(
+            action=action, dedup_key=state.key, severity=severity, summary=f"[{state.network}] {state.summary}",
+            network=state.network, check=state.check, target=state.target, runbook=state.runbook,
+            timestamp=state.last_observed_at, observed=state.observed, threshold=state.threshold, details=details,
+        )
+
+    def _claim(self, key: str) -> list[_Due]:
+        for _ in range(self.max_conflicts):
+            state = self.store.get(key)
+            if state is None:
+                return []
+            now = self.clock()
+            due = self._due(state, now)
+            if not due:
+                return []
+            for d in due:
+                state.claims[d.channel] = now + self.policy.claim_seconds
+            if self.store.commit(state):
+                return due
+        raise Conflict(f"{key}: lost {self.max_conflicts} compare-and-sets while claiming")
+
+    def _reconcile(self, key: str) -> list[Transition]:
+        out: list[Transition] = []
+        for _ in range(3):  # send, then look again: a resolve may have landed meanwhile
+            due = self._claim(key)
+            if not due:
+                break
+            results: list[tuple[_Due, DeliveryError | None]] = []
+            for d in due:
+                try:
+                    d.sink.send(d.notification)
+                    results.append((d, None))
+                except DeliveryError as exc:
+                    results.append((d, exc))
+                except Exception as exc:  # noqa: BLE001 - one broken sink must not stop the others
+                    results.append((d, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)))
+            out += self._settle(key, results)
+            if any(error is not None for _, error in results):
+                break  # retried on the next evaluation, not in a tight loop
+        return out
+
+    def _settle(self, key: str, results: Sequence[tuple[_Due, DeliveryError | None]]) -> list[Transition]:
+        at = utc_now_iso(self.clock())
+        for _ in range(self.max_conflicts):
+            state = self.store.get(key)
+            assert state is not None  # we claimed it
+            transitions = []
+            for d, error in results:
+                n = d.notification
+                state.claims.pop(d.channel, None)
+                if error is None:
+                    state.notified[d.channel] = f"{n.action}:{d.episode}"
+                    kind, detail = Kind.NOTIFIED, f"{n.action} via {d.sink.name} ({n.dedup_key})"
+                else:
+                    if not error.retryable:
+                        state.notified[d.channel] = f"dead:{n.action}:{d.episode}"
+                    kind = Kind.UNDELIVERABLE
+                    detail = f"{n.action} via {d.sink.name}: {error}" + ("" if error.retryable else " (final)")
+                transitions.append(Transition(key=key, kind=kind, at=at, network=state.network, check=state.check,
+                                              target=state.target, incident=d.episode, summary=n.summary,
+                                              observed=n.observed, detail=detail))
+            if self.store.commit(state, transitions):
+                break
+        else:
+            raise Conflict(f"{key}: lost {self.max_conflicts} compare-and-sets while settling")
+        for d, error in results:
+            if error is not None:
+                self._dead_letter(key, d, error, at)
+        return transitions
+
+    def _dead_letter(self, key: str, d: _Due, error: DeliveryError, at: str) -> None:
+        n = d.notification
+        letter = DeadLetter(key=key, channel=d.channel, action=n.action, dedup_key=n.dedup_key, at=at,
+                            error=str(error), final=not error.retryable, summary=n.summary)
+        if not self.store.put_dead_letter(letter):
+            return  # already alarmed about this one
+        alarm = Notification(
+            action="trigger", dedup_key=make_dedup_key(n.network, PAGING_CHECK, d.sink.name), severity="warning",
+            summary=f"[{n.network}] opwatch could not deliver a {n.action} to {d.sink.name}: {n.summary}"[:1024],
+            network=n.network, check=PAGING_CHECK, target=d.sink.name, runbook=BLIND_RUNBOOK, timestamp=at,
+            details={"dead_letter": letter.to_dict()},
+        )
+        for other in self.sinks.values():
+            if other is d.sink:
+                continue
+            try:
+                other.send(alarm)
+            except Exception:  # noqa: BLE001, S110 - best effort: the dead letter is the record
+                pass

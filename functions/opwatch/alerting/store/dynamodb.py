@@ -1,0 +1,159 @@
+"""DynamoDB state store: conditional writes on a `version` attribute, a TTL attribute.
+
+One table, string keys `pk` (partition) and `sk` (sort):
+
+- `pk="state"`, `sk=<dedup_key>`: the alert state (`doc` JSON, `version` N, `open` BOOL).
+  A few dozen keys per deployment, so one partition is cheap and `open_alerts` is a Query.
+- `pk="transition"`, `sk=<recorded ns>#<key>#<n>`: the history, newest last.
+- `pk="deadletter"`, `sk=<dead letter id>`: undeliverable notifications.
+
+`expires_at` (epoch seconds) is the table's TTL attribute: history and dead letters age
+out after `RETENTION_SECONDS`, a closed alert's state too (an open one never does).
+
+`commit` is one `TransactWriteItems`: the state Put conditioned on the version it read
+(`attribute_not_exists(pk)` for a new key) plus the transition Puts, so a loser writes
+nothing. boto3 is imported lazily and the client injected (tests hand in one pointed at a
+moto server), as Powertools' DynamoDBPersistenceLayer does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..model import AlertState, DeadLetter, Transition
+from .base import RETENTION_SECONDS, StateStore
+
+_LOST = {"ConditionalCheckFailedException", "TransactionCanceledException", "TransactionConflictException"}
+
+
+def create_table(client: Any, name: str) -> None:
+    """Create the table (on-demand) with its TTL; the CDK app does the same in production."""
+    client.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    client.get_waiter("table_exists").wait(TableName=name)
+    client.update_time_to_live(TableName=name,
+                               TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+
+
+class DynamoDBStore(StateStore):
+    def __init__(self, table_name: str, client: Any = None, boto_config: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client
+        self._boto_config = boto_config
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # lazy: only the AWS deployment pays for it
+
+            self._client = boto3.client("dynamodb", config=self._boto_config)
+        return self._client
+
+    def get(self, key: str) -> AlertState | None:
+        item = self.client.get_item(TableName=self.table_name, Key=_key("state", key), ConsistentRead=True).get("Item")
+        return _state(item) if item else None
+
+    def commit(self, state: AlertState, transitions: Sequence[Transition] = ()) -> bool:
+        now = time.time()
+        new_version = state.version + 1
+        item = _key("state", state.key) | {
+            "version": {"N": str(new_version)},
+            "open": {"BOOL": state.is_open},
+            "doc": {"S": json.dumps(state.to_dict() | {"version": new_version}, sort_keys=True)},
+        }
+        if not state.is_open:
+            item["expires_at"] = {"N": str(int(now + RETENTION_SECONDS))}
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
+        if state.version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = {":v": {"N": str(state.version)}}
+        try:
+            if not transitions:
+                self.client.put_item(**put)
+            else:
+                stamp = time.time_ns()
+                items = [{"Put": put}] + [
+                    {"Put": {"TableName": self.table_name, "Item": _key("transition", f"{stamp:020d}#{t.key}#{i:03d}") | {
+                        "doc": {"S": json.dumps(t.to_dict())},
+                        "expires_at": {"N": str(int(now + RETENTION_SECONDS))}}}}
+                    for i, t in enumerate(transitions)]
+                self.client.transact_write_items(TransactItems=items)
+        except Exception as exc:
+            if _error_code(exc) in _LOST:
+                return False
+            raise
+        state.version = new_version
+        return True
+
+    def open_alerts(self) -> list[AlertState]:
+        items = self._query("state", filter_open=True)
+        return sorted((_state(i) for i in items), key=lambda s: s.key)
+
+    def transitions(self, key: str | None = None, limit: int = 50) -> list[Transition]:
+        found: list[Transition] = []
+        for item in self._query("transition", newest_first=True):
+            t = Transition.from_dict(json.loads(item["doc"]["S"]))
+            if key is None or t.key == key:
+                found.append(t)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def put_dead_letter(self, letter: DeadLetter) -> bool:
+        item = _key("deadletter", letter.id) | {
+            "doc": {"S": json.dumps(letter.to_dict())},
+            "recorded": {"N": str(time.time())},
+            "expires_at": {"N": str(int(time.time() + RETENTION_SECONDS))},
+        }
+        old = self.client.put_item(TableName=self.table_name, Item=item, ReturnValues="ALL_OLD")
+        return not old.get("Attributes")
+
+    def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
+        items = sorted(self._query("deadletter"), key=lambda i: -float(i["recorded"]["N"]))
+        return [DeadLetter.from_dict(json.loads(i["doc"]["S"])) for i in items[:limit]]
+
+    def _query(self, pk: str, filter_open: bool = False, newest_first: bool = False) -> list[dict[str, Any]]:
+        args: dict[str, Any] = {
+            "TableName": self.table_name, "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}}, "ScanIndexForward": not newest_first,
+            "ConsistentRead": True,
+        }
+        if filter_open:
+            args["FilterExpression"] = "#open = :true"
+            args["ExpressionAttributeNames"] = {"#open": "open"}
+            args["ExpressionAttributeValues"][":true"] = {"BOOL": True}
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.client.query(**args)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _state(item: dict[str, Any]) -> AlertState:
+    state = AlertState.from_dict(json.loads(item["doc"]["S"]))
+    state.version = int(item["version"]["N"])
+    return state
+
+
+def _error_code(exc: Exception) -> str:
+    # botocore.exceptions.ClientError carries .response; matched by shape so this module
+    # needs no botocore import at the top.
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
