@@ -68,7 +68,8 @@ class Scenario:
     kwargs: dict[str, Any] = field(default_factory=dict)
     detect_timeout: float = 30.0
     recover_timeout: float = 30.0
-    hold_s: float = 0.0  # noise scenarios: how long to hold the fault and watch
+    hold_s: float = 0.0  # noise scenarios: how long to hold the fault and watch,
+    hold_rounds: int = 0  # and at least this many rounds (noise makes rounds slow)
 
     @property
     def is_noise(self) -> bool:
@@ -224,9 +225,12 @@ def run_scenario(switch: FaultSwitch, watchdog: Watchdog, scenario: Scenario,
     try:
         switch.fault(scenario.fault, **scenario.kwargs)
         emit("injected", outcome)
-        limit = scenario.hold_s if scenario.is_noise else scenario.detect_timeout
-        while time.monotonic() - injected < limit and not (window.done() and not scenario.is_noise):
-            window.observe(watchdog.round())
+        if scenario.is_noise:
+            while time.monotonic() - injected < scenario.hold_s or outcome.rounds < scenario.hold_rounds:
+                window.observe(watchdog.round())
+        else:
+            while not window.done() and time.monotonic() - injected < scenario.detect_timeout:
+                window.observe(watchdog.round())
         timed = [t for t in outcome.detections.values() if t is not None]
         outcome.detect_s = min(timed) if timed else None
         if scenario.is_noise:
@@ -286,7 +290,7 @@ def standard_scenarios(network: Network) -> dict[str, Scenario]:
         Scenario("kill-l1", "every L1 endpoint goes down", expect=l1_blind, detect_timeout=slack),
         Scenario("flaky-rpc", "every endpoint drops or stalls half its requests (noise)",
                  allowed=(Want(ANY, Status.UNKNOWN, why="a failed read is 'cannot tell', not an alarm"),),
-                 kwargs={"p": 0.5}, hold_s=12.0),
+                 kwargs={"p": 0.5}, hold_s=12.0, hold_rounds=3),
     ]
     assert tuple(s.fault for s in found) == STANDARD_FAULTS
     return {s.fault: s for s in found}

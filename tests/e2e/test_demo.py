@@ -1,0 +1,103 @@
+"""The demo end to end: faults go into a real devnet, opwatch's findings show them, and the
+demo leaves nothing running.
+
+The timeline runs against the session devnet (tests/conftest.py). Proving that `run()` stops
+every process it started needs a devnet of its own: one short fault in-process, one SIGTERM
+in a subprocess.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from opwatch.config import load_config
+from opwatch_devnet import demo
+from opwatch_devnet.timeline import standard_scenarios
+from opwatch_devnet.topology import Devnet
+
+pytestmark = pytest.mark.anvil
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for every purpose but the process table.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ", 1)[1][:1] != "Z"
+
+
+def pids_in(workdir: Path) -> list[int]:
+    state = json.loads((workdir / "state.json").read_text())
+    return [node["pid"] for node in state["nodes"].values()]
+
+
+def test_the_timeline_detects_and_recovers_a_halted_sequencer_and_a_dead_l1(devnet: Devnet) -> None:
+    scenarios = standard_scenarios(load_config(devnet.config_path).network("devnet"))
+    out = io.StringIO()
+    try:
+        report = demo.run_demo(devnet, [scenarios["halt-sequencer"], scenarios["kill-l1"]], out)
+    finally:
+        devnet.heal()
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["baseline_ok"] is True
+    halt, dead_l1 = data["faults"]
+    assert halt["fault"] == "halt-sequencer" and halt["expected"] == ["sequencer_liveness firing"]
+    assert halt["detected"] and halt["recovered"] and halt["unexpected"] == []
+    limit = float(devnet.thresholds.sequencer_max_head_age.rstrip("s"))
+    # The last head is up to one block older than the halt; then a few 1 s rounds at most.
+    assert limit - devnet.l2_block_time <= halt["detect_s"] <= limit + 6
+    assert any("sequencer_liveness/sequencer firing" in text for text in halt["detected_by"])
+    assert dead_l1["detected"] and dead_l1["recovered"] and dead_l1["unexpected"] == []
+    assert set(dead_l1["detections"]) == {
+        "batch_submission unknown", "wallet_runway/batcher unknown", "wallet_runway/proposer unknown",
+        "proposer_freshness unknown"}
+    assert all(isinstance(v, float) for v in dead_l1["detections"].values())
+    assert all("cannot tell" in text for text in dead_l1["detected_by"])
+    assert data["passed"] is True and report.passed
+    text = out.getvalue()
+    assert "detected in" in text and "recovered in" in text and "\033[" not in text  # no colour off a TTY
+
+
+def test_demo_run_reports_json_and_stops_every_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = demo.run(["--only", "lag-rpc", "--json", "--no-colour", "--workdir", str(tmp_path)])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert code == 0, captured.err
+    assert report["passed"] is True and report["paging"] in (None, demo.PAGING_PENDING)
+    (lag,) = report["faults"]
+    assert lag["fault"] == "lag-rpc" and lag["detected"] and lag["recovered"]
+    assert lag["expected"][0].startswith("rpc_sync/") and lag["expected"][0].endswith(" firing")
+    assert set(lag) >= {"detect_s", "recover_s", "detections", "unexpected", "rounds", "passed"}
+    assert "lag-rpc" in captured.err  # the live view went to stderr, the report alone to stdout
+    assert not [pid for pid in pids_in(tmp_path) if alive(pid)]
+
+
+def test_sigterm_stops_the_demo_and_its_devnet(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "opwatch_devnet.demo", "--workdir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "state.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the devnet did not come up"
+            time.sleep(0.2)
+        pids = pids_in(tmp_path)
+        assert pids and all(alive(pid) for pid in pids)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "SIGTERM" in err
+    assert not [pid for pid in pids if alive(pid)]
