@@ -133,11 +133,13 @@ def call(client: RpcClient, name: str, address: str, fn: str, args: list[Any] | 
     return decode_result(name, fn, client.call("eth_call", {"to": address, "data": data}, "latest"))
 
 
-def deploy_l2_output_oracle(deployer: Sender, params: OracleParams) -> L1Deployment:
-    """Proxy(admin=deployer), implementation, upgradeToAndCall(initialize(...)).
+def deploy_behind_proxy(deployer: Sender, name: str, init: bytes) -> tuple[str, str]:
+    """Proxy(admin=deployer), the implementation, then upgradeToAndCall(impl, init): how OP
+    Stack deployments install a contract (the implementations initialise themselves in their
+    constructors, so only the proxy's storage is ever used).
 
     The three transactions go out back to back with consecutive nonces (addresses are known in
-    advance), so a deployment costs about one L1 block instead of three.
+    advance), so a deployment costs about one L1 block instead of three. Returns (proxy, impl).
     """
     from eth_abi import encode
 
@@ -146,15 +148,40 @@ def deploy_l2_output_oracle(deployer: Sender, params: OracleParams) -> L1Deploym
     impl_address = contract_address(deployer.role.address, nonce + 1)
     proxy_code = bytes.fromhex(artifact("Proxy").bytecode[2:]) + encode(["address"], [deployer.role.address])
     deployer.send(None, proxy_code, gas=3_000_000, nonce=nonce)
-    deployer.send(None, bytes.fromhex(artifact("L2OutputOracle").bytecode[2:]), gas=5_000_000, nonce=nonce + 1)
+    deployer.send(None, bytes.fromhex(artifact(name).bytecode[2:]), gas=8_000_000, nonce=nonce + 1)
+    upgrade = encode_call("Proxy", "upgradeToAndCall", [impl_address, init])
+    deployer.wait(deployer.send(proxy_address, upgrade, gas=1_000_000, nonce=nonce + 2))
+    return proxy_address, impl_address
+
+
+def deploy_l2_output_oracle(deployer: Sender, params: OracleParams) -> L1Deployment:
     init = encode_call("L2OutputOracle", "initialize", [
         params.submission_interval, params.l2_block_time, params.starting_block_number,
         params.starting_timestamp, _checksum(params.proposer), _checksum(params.challenger),
         params.finalization_period_seconds,
     ])
-    upgrade = encode_call("Proxy", "upgradeToAndCall", [impl_address, init])
-    deployer.wait(deployer.send(proxy_address, upgrade, gas=1_000_000, nonce=nonce + 2))
-    return L1Deployment(l2_output_oracle=proxy_address, l2_output_oracle_impl=impl_address)
+    proxy, impl = deploy_behind_proxy(deployer, "L2OutputOracle", init)
+    return L1Deployment(l2_output_oracle=proxy, l2_output_oracle_impl=impl)
+
+
+def deploy_dispute_game_factory(deployer: Sender) -> str:
+    """The real DisputeGameFactory behind a Proxy, owned by the deployer; returns the proxy."""
+    init = encode_call("DisputeGameFactory", "initialize", [_checksum(deployer.role.address)])
+    proxy, _ = deploy_behind_proxy(deployer, "DisputeGameFactory", init)
+    return proxy
+
+
+def register_game_type(deployer: Sender, factory: str, game_type: int, implementation: str) -> None:
+    """setImplementation(type, impl). `create` clones the implementation and calls
+    `initialize()` on the clone; an implementation address without code accepts that call,
+    which is enough for games whose only job on the devnet is to exist with a timestamp."""
+    data = encode_call("DisputeGameFactory", "setImplementation", [game_type, _checksum(implementation)])
+    deployer.wait(deployer.send(factory, data, gas=200_000))
+
+
+def create_game(sender: Sender, factory: str, game_type: int, root_claim: bytes, extra_data: bytes) -> None:
+    data = encode_call("DisputeGameFactory", "create", [game_type, root_claim, extra_data])
+    sender.wait(sender.send(factory, data, gas=1_000_000))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -81,6 +81,7 @@ def test_selectors_match_the_real_contract_artifacts() -> None:
     expected = {
         abi.LATEST_OUTPUT_INDEX: ids("L2OutputOracle")["latestOutputIndex()"],
         abi.GET_L2_OUTPUT: ids("L2OutputOracle")["getL2Output(uint256)"],
+        abi.STARTING_TIMESTAMP: ids("L2OutputOracle")["startingTimestamp()"],
         abi.GAME_COUNT: ids("DisputeGameFactory")["gameCount()"],
         abi.GAME_AT_INDEX: ids("DisputeGameFactory")["gameAtIndex(uint256)"],
         abi.BATCHER_HASH: ids("SystemConfig")["batcherHash()"],

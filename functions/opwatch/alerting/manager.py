@@ -184,7 +184,7 @@ class AlertManager:
                     results.append((d, None))
                 except DeliveryError as exc:
                     results.append((d, exc))
-                except Exception as exc:  # noqa: BLE001 - one broken sink must not stop the others
+                except Exception as exc:
                     results.append((d, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)))
             out += self._settle(key, results)
             if any(error is not None for _, error in results):
@@ -237,5 +237,5 @@ class AlertManager:
                 continue
             try:
                 other.send(alarm)
-            except Exception:  # noqa: BLE001, S110 - best effort: the dead letter is the record
+            except Exception:
                 pass

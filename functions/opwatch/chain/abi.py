@@ -10,6 +10,7 @@ from .errors import BadResponse
 
 # L2OutputOracle (legacy proposals)
 LATEST_OUTPUT_INDEX = bytes.fromhex("69f16eec")  # latestOutputIndex() -> uint256; reverts while empty
+STARTING_TIMESTAMP = bytes.fromhex("88786272")  # startingTimestamp() -> uint256 (L2 time of the first block)
 GET_L2_OUTPUT = bytes.fromhex("a25ae557")  # getL2Output(uint256) -> (bytes32, uint128 timestamp, uint128 l2Block)
 # DisputeGameFactory (fault proofs)
 GAME_COUNT = bytes.fromhex("4d1975b4")  # gameCount() -> uint256

@@ -2,7 +2,8 @@
 
 Invariant: the newest output proposal is younger than `proposer_max_output_age`.
   - Legacy chains (`l2_output_oracle`): `latestOutputIndex()` (reverts while no output
-    exists), then `getL2Output(i)` whose `timestamp` is the L1 time it was proposed.
+    exists), then `getL2Output(i)` whose `timestamp` is the L1 time it was proposed. With no
+    output yet, the age counts from the oracle's `startingTimestamp()`.
   - Fault-proof chains (`dispute_game_factory`): `gameCount()`, then `gameAtIndex(i)` from
     the newest back, keeping games of `game_type` when configured (anyone may create games
     of other types, so they would flatter the proposer).
@@ -28,10 +29,16 @@ _MAX_GAMES_SCANNED = 256
 
 def _newest_output(node: Node, oracle: str, block: int) -> tuple[int, dict[str, object]] | None:
     (index_raw,) = node.eth_calls([(oracle, abi.LATEST_OUTPUT_INDEX)], block)
-    if isinstance(index_raw, RpcError):
-        return None  # the oracle reverts while it holds no output
     if not index_raw:
         raise BadResponse(node.name, f"no contract code at {oracle} (is l2_output_oracle right?)")
+    if isinstance(index_raw, RpcError):
+        # The oracle reverts while it holds no output. A chain that started less than the
+        # threshold ago has had no chance to propose yet: age it from its starting time.
+        (start_raw,) = node.eth_calls([(oracle, abi.STARTING_TIMESTAMP)], block)
+        if isinstance(start_raw, RpcError) or not start_raw:
+            return None
+        (start,) = abi.words(start_raw, 1, "startingTimestamp", node.name)
+        return start, {"output_index": None, "note": "no output yet; aged from startingTimestamp"}
     (index,) = abi.words(index_raw, 1, "latestOutputIndex", node.name)
     (out,) = node.eth_calls([(oracle, abi.encode_uint(abi.GET_L2_OUTPUT, index))], block)
     if isinstance(out, RpcError):

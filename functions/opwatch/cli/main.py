@@ -125,17 +125,16 @@ def transitions(last: dict[str, Status], findings: Sequence[Finding], colour: bo
 
 
 def _devnet_tool(command: str, rest: list[str]) -> int:
-    # The devnet ships with a checkout, not with the deployed functions.
+    # The devnet ships with a checkout, not with the deployed functions: import it by name.
+    import importlib
+
+    module = "opwatch_devnet.demo" if command == "demo" else "opwatch_devnet.cli"
     try:
-        from opwatch_devnet import cli as devnet_cli
+        tool = importlib.import_module(module)
     except ImportError:
         render.err(f"'{command}' needs the devnet package from an opwatch checkout (make setup)")
         return EXIT_USAGE
-    if command == "demo":
-        from opwatch_devnet import demo
-
-        return demo.run(rest)
-    return devnet_cli.run(rest)
+    return int(tool.run(rest))
 
 
 if __name__ == "__main__":
