@@ -61,11 +61,14 @@ class AlertManager:
         batch = list(findings)
         batch = sorted(batch + inhibit.group_causes(batch), key=inhibit.source_first)
         out: list[Transition] = []
-        seen: set[str] = set()
+        # Apply everything before notifying anything: inhibition then sees this batch's
+        # causes, and a cause's page can list the consequences it explains.
         for finding in batch:
             out += self._apply(finding)
-            out += self._reconcile(finding.dedup_key)
-            seen.add(finding.dedup_key)
+        keys = list(dict.fromkeys(f.dedup_key for f in batch))
+        for key in keys:
+            out += self._reconcile(key)
+        seen = set(keys)
         # Alerts not in this batch may owe a notification too: a silence expired, an
         # inhibiting alert closed, a claim expired, a delivery failed last time.
         for state in self.store.open_alerts():
@@ -117,6 +120,10 @@ class AlertManager:
                     continue  # another evaluator holds the lease
                 ep = episode
                 if active:
+                    # An incident whose latest result is ok (closing, within its hysteresis) is
+                    # not opened late, e.g. when a silence or an inhibition ends meanwhile.
+                    if not blind and state.good_count > 0 and not done.startswith("trigger:"):
+                        continue
                     if done in (f"trigger:{episode}", f"dead:trigger:{episode}"):
                         continue
                     if sink.name not in self.policy.route(severity):

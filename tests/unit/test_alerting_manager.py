@@ -1,0 +1,193 @@
+"""AlertManager: severity routing, silences, inhibition, L1 grouping, claims and dead letters.
+
+Runs against the real SQLite store in a temp dir and recording sinks.
+"""
+
+from __future__ import annotations
+
+import pytest
+from alerting_fixtures import T0, Clock, RecordingSink, finding
+
+from opwatch.alerting import AlertManager, AlertPolicy, Kind, Silence, SqliteStore
+from opwatch.alerting.inhibit import l1_cause_key
+from opwatch.alerting.model import blind_dedup_key
+from opwatch.alerting.sinks import DeliveryError
+from opwatch.findings import Severity
+
+SEQ = "opwatch/mainnet/sequencer_liveness/sequencer"
+
+
+@pytest.fixture
+def env(tmp_path):
+    store = SqliteStore(tmp_path / "alerts.db")
+    pager, chat, clock = RecordingSink("pagerduty"), RecordingSink("chat"), Clock()
+
+    def manager(policy=None):
+        return AlertManager(store, [pager, chat], policy or AlertPolicy(), clock)
+
+    yield store, pager, chat, clock, manager
+    store.close()
+
+
+def test_critical_pages_warning_goes_to_chat_info_is_only_recorded(env):
+    store, pager, chat, _, manager = env
+    m = manager()
+    for i in range(5):  # rpc_sync: warning, fires after 5 evaluations
+        m.process([finding("firing", i * 60, check="rpc_sync", target="node-a", severity=Severity.WARNING)])
+    for i in range(3):
+        m.process([finding("firing", i * 60, check="batcher_lag", target="op-node", severity=Severity.INFO)])
+    m.process([finding("firing", 0)])  # sequencer_liveness: critical, fires at once
+    assert pager.actions() == ["trigger"] and pager.sent[0].dedup_key == SEQ
+    assert chat.actions() == ["trigger"] and chat.sent[0].check == "rpc_sync"
+    info = store.get("opwatch/mainnet/batcher_lag/op-node")
+    assert info.phase == "firing" and [t.kind for t in store.transitions(info.key)] == [Kind.FIRING, Kind.PENDING]
+
+
+def test_resolve_goes_to_the_sink_that_was_triggered_with_the_findings_dedup_key(env):
+    _, pager, chat, _, manager = env
+    m = manager()
+    m.process([finding("firing", 0)])
+    m.process([finding("ok", 60)])
+    assert pager.actions() == ["trigger"]  # hysteresis: one ok is not enough
+    m.process([finding("ok", 120)])
+    assert pager.actions() == ["trigger", "resolve"] and {n.dedup_key for n in pager.sent} == {SEQ}
+    assert chat.sent == []
+    m.process([finding("ok", 180)])
+    m.process([finding("firing", 240)])  # a new incident
+    assert pager.actions() == ["trigger", "resolve", "trigger"]
+
+
+def test_a_silence_mutes_until_it_expires_then_the_still_firing_alert_pages(env):
+    store, pager, _, clock, manager = env
+    silence = Silence(network="mainnet", check="sequencer_liveness", until=T0 + 600, reason="maintenance")
+    m = manager(AlertPolicy(silences=[silence, Silence(network="other", until=T0 + 10_000)]))
+    transitions = m.process([finding("firing", 0)])
+    assert pager.sent == []
+    assert any(t.kind == Kind.FIRING and t.detail.startswith("silenced until") for t in transitions)
+    clock.now = T0 + 601
+    m.process([finding("firing", 601)])
+    assert pager.actions() == ["trigger"]
+
+
+def test_a_silence_on_another_network_or_check_does_not_mute(env):
+    _, pager, _, _, manager = env
+    m = manager(AlertPolicy(silences=[Silence(network="other", until=T0 + 10_000),
+                                      Silence(network="mainnet", check="rpc_sync", until=T0 + 10_000)]))
+    m.process([finding("firing", 0)])
+    assert pager.actions() == ["trigger"]
+
+
+def test_a_halted_sequencer_inhibits_its_consequences_and_lists_them(env):
+    store, pager, chat, clock, manager = env
+    m = manager()
+    for i in range(5):
+        clock.now = T0 + i * 60
+        m.process([
+            finding("firing", i * 60),
+            finding("firing", i * 60, check="rpc_sync", target="node-a", severity=Severity.WARNING),
+            finding("firing", i * 60, check="batcher_lag", target="op-node"),
+        ])
+    assert pager.actions() == ["trigger"] and pager.sent[0].dedup_key == SEQ
+    assert chat.sent == []
+    assert pager.sent[0].details.get("explains") == ["opwatch/mainnet/batcher_lag/op-node",
+                                                     "opwatch/mainnet/rpc_sync/node-a"]  # pending at the time
+    rpc = store.transitions("opwatch/mainnet/rpc_sync/node-a")
+    assert any(t.kind == Kind.FIRING and t.detail == f"inhibited by {SEQ}" for t in rpc)
+    # The sequencer recovers; the RPC node is still behind: now it is its own alert.
+    for i in range(5, 7):
+        clock.now = T0 + i * 60
+        m.process([finding("ok", i * 60), finding("ok", i * 60, check="batcher_lag", target="op-node"),
+                   finding("firing", i * 60, check="rpc_sync", target="node-a", severity=Severity.WARNING)])
+    assert pager.actions() == ["trigger", "resolve"]
+    assert chat.actions() == ["trigger"] and chat.sent[0].check == "rpc_sync"
+
+
+def test_an_alert_paged_before_its_cause_is_left_open_not_resolved_behind_the_responders_back(env):
+    _, pager, _, _, manager = env
+    m = manager()
+    for i in range(3):
+        m.process([finding("firing", i * 60, check="batcher_lag", target="op-node")])
+    m.process([finding("firing", 200), finding("firing", 200, check="batcher_lag", target="op-node")])
+    assert pager.actions() == ["trigger", "trigger"]
+    assert pager.actions("opwatch/mainnet/batcher_lag/op-node") == ["trigger"]
+
+
+def l1_down(t):
+    error = {"error": "NoHealthyEndpoint", "endpoint": "l1", "reason": "no healthy endpoint"}
+    return [finding("unknown", t, check="batch_submission", target="batcher", **error),
+            finding("unknown", t, check="wallet_runway", target="batcher", **error),
+            finding("unknown", t, check="wallet_runway", target="proposer", **error),
+            finding("unknown", t, check="proposer_freshness", target="proposer", **error)]
+
+
+def test_every_l1_endpoint_unreachable_is_one_alert_not_one_per_check(env):
+    store, pager, chat, clock, manager = env
+    m = manager()
+    for i in range(12):
+        clock.now = T0 + i * 60
+        m.process(l1_down(i * 60))
+    notes = pager.sent + chat.sent
+    assert [n.action for n in notes] == ["trigger"]
+    assert notes[0].dedup_key == blind_dedup_key("mainnet", "l1", "endpoints")
+    assert "opwatch cannot see L1" in notes[0].summary and len(notes[0].details["explains"]) == 4
+    assert notes[0].runbook == "docs/runbooks/opwatch_blind.md"
+    member = store.get("opwatch/mainnet/wallet_runway/batcher")
+    assert member.blind  # its own blind state is kept, only its notification is inhibited
+    clock.now = T0 + 1000
+    m.process([finding("ok", 1000, check=f.check, target=f.target) for f in l1_down(0)])
+    assert [n.action for n in chat.sent] == ["trigger", "resolve"]
+    assert store.get(l1_cause_key("mainnet")).blind is False
+
+
+def test_a_long_unknown_run_is_its_own_alert_never_ok(env):
+    store, pager, _, _, manager = env
+    m = manager()
+    m.process([finding("firing", 0)])
+    for i in range(1, 4):
+        m.process([finding("unknown", i * 60)])
+    assert pager.actions(SEQ) == ["trigger"]  # the incident stays open
+    blind_key = blind_dedup_key("mainnet", "sequencer_liveness", "sequencer")
+    assert pager.actions(blind_key) == ["trigger"]  # sequencer blindness is critical: pages
+    assert store.get(SEQ).phase == "firing"
+
+
+def test_a_final_refusal_is_dead_lettered_alarmed_on_the_other_sink_and_not_retried(env):
+    store, pager, chat, _, manager = env
+    pager.fail = DeliveryError("HTTP 400: bad", retryable=False)
+    m = manager()
+    transitions = m.process([finding("firing", 0)])
+    assert any(t.kind == Kind.UNDELIVERABLE and "(final)" in t.detail for t in transitions)
+    [letter] = store.dead_letters()
+    assert letter.final and letter.dedup_key == SEQ and letter.action == "trigger"
+    assert [n.check for n in chat.sent] == ["opwatch_paging"]
+    pager.fail = None
+    m.process([finding("firing", 60)])
+    assert pager.sent == [] and len(chat.sent) == 1  # not retried, not alarmed twice
+
+
+def test_a_retryable_failure_is_dead_lettered_then_delivered_on_the_next_evaluation(env):
+    store, pager, chat, _, manager = env
+    pager.fail = DeliveryError("gave up after 4 attempts: HTTP 503", retryable=True)
+    m = manager()
+    m.process([finding("firing", 0)])
+    assert pager.sent == [] and not store.dead_letters()[0].final
+    pager.fail = None
+    m.process([finding("firing", 60)])
+    assert pager.actions() == ["trigger"]
+
+
+def test_a_claim_left_by_a_crashed_evaluator_expires_and_another_sends(env):
+    store, pager, _, clock, manager = env
+    m = manager()
+    state = store.get(SEQ)
+    assert state is None
+    pager.fail = None
+    # An evaluator applied the finding and claimed the page, then died before sending.
+    crashed = AlertManager(store, [RecordingSink("pagerduty")], AlertPolicy(), clock)
+    crashed._apply(finding("firing", 0))
+    crashed._claim(SEQ)
+    m.process([finding("firing", 60)])
+    assert pager.sent == []  # the lease still holds
+    clock.now = T0 + AlertPolicy().claim_seconds + 1
+    m.process([finding("firing", 180)])
+    assert pager.actions() == ["trigger"]
