@@ -131,6 +131,15 @@ class Config:
     networks: Mapping[str, Network]
     rpc: RpcSettings
     source: str = ""
+    # Optional top-level sections owned by other parts of opwatch (deployment, alerting,
+    # remediation), each parsed by its owner's `parse_section` (see SECTION_PARSERS).
+    sections: Mapping[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Any:
+        """The parsed section, or its default when the file has none."""
+        if name in self.sections:
+            return self.sections[name]
+        return _section_parser(name)({}, name, self)
 
     def network(self, name: str) -> Network:
         try:
@@ -138,6 +147,26 @@ class Config:
         except KeyError:
             known = ", ".join(sorted(self.networks)) or "none"
             raise ConfigError([f"networks.{name}: no such network (configured: {known})"]) from None
+
+
+# Section name -> module whose `parse_section(table, where, config) -> object` validates it.
+# The parser raises ConfigError (its problems named by dotted path under `where`) or
+# returns a typed object; an absent section is parsed from `{}`, so defaults live there too.
+# Imported lazily: a check's cold start never pays for deployment or remediation code.
+SECTION_PARSERS: dict[str, str] = {
+    "aws": "opwatch.deploy.aws",
+    "gcp": "opwatch.deploy.gcp",
+    "schedules": "opwatch.deploy.schedules",
+    "remediation": "opwatch.remedies.policy",
+}
+
+
+def _section_parser(name: str) -> Callable[[Mapping[str, Any], str, Config], Any]:
+    import importlib
+
+    parser: Callable[[Mapping[str, Any], str, Config], Any] = importlib.import_module(
+        SECTION_PARSERS[name]).parse_section
+    return parser
 
 
 def load_config(path: str | Path) -> Config:
@@ -212,7 +241,7 @@ class _Reader:
             return default
 
     def config(self, raw: Mapping[str, Any], source: str) -> Config | None:
-        self.keys(raw, {"networks", "rpc"}, "")
+        self.keys(raw, {"networks", "rpc", *SECTION_PARSERS}, "")
         rpc_raw = raw.get("rpc", {})
         rpc = RpcSettings()
         if isinstance(rpc_raw, Mapping):
@@ -241,7 +270,22 @@ class _Reader:
             network = self.network(name, table, where)
             if network is not None:
                 networks[name] = network
-        return Config(networks=networks, rpc=rpc, source=source)
+        config = Config(networks=networks, rpc=rpc, source=source)
+        if self.problems:
+            return config
+        sections = {}
+        for name in SECTION_PARSERS:
+            table = raw.get(name, {})
+            if not isinstance(table, Mapping):
+                self.fail(name, "expected a table")
+                continue
+            if name not in raw:
+                continue
+            try:
+                sections[name] = _section_parser(name)(table, name, config)
+            except ConfigError as exc:
+                self.problems.extend(exc.problems)
+        return Config(networks=networks, rpc=rpc, source=source, sections=sections)
 
     def network(self, name: str, t: Mapping[str, Any], where: str) -> Network | None:
         before = len(self.problems)

@@ -158,3 +158,16 @@ def test_cli_missing_file_exit_2(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "opwatch.cli.main", "check", "--config", str(tmp_path / "nope")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "cannot read" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_schedules_default_per_check_and_reject_sub_minute() -> None:
+    config = parse_config(EXAMPLE)
+    default = config.section("schedules")
+    assert default.every("sequencer_liveness") == 1 and default.every("wallet_runway") == 10
+    assert default.rate_expression("wallet_runway") == "rate(10 minutes)"
+    assert default.cron("batch_submission") == "*/2 * * * *"
+    custom = parse_config(EXAMPLE + '\n[schedules]\ndefault = "2m"\nfast_lane = true\n').section("schedules")
+    assert custom.every("rpc_sync") == 2 and custom.fast_lane
+    found = problems(EXAMPLE + '\n[schedules]\nrpc_sync = "30s"\nbogus = "1m"\n')
+    assert any(p.startswith("schedules.rpc_sync") and "whole minutes" in p for p in found)
+    assert any(p.startswith("schedules.bogus") for p in found)
