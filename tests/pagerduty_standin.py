@@ -94,7 +94,7 @@ class EventsStandIn:
     def start(cls) -> EventsStandIn:
         standin = cls()
         standin._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(standin))
-        threading.Thread(target=standin._server.serve_forever, daemon=True).start()
+        threading.Thread(target=standin._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return standin
 
     def stop(self) -> None:
