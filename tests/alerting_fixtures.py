@@ -20,7 +20,8 @@ def finding(status: str | Status, t: float = 0.0, check: str = "sequencer_livene
             network: str = "mainnet", severity: Severity | None = None, **details: object) -> Finding:
     status = Status(status)
     if severity is None:
-        severity = {Status.OK: Severity.INFO, Status.FIRING: Severity.CRITICAL, Status.UNKNOWN: Severity.WARNING}[status]
+        severity = {Status.OK: Severity.INFO, Status.FIRING: Severity.CRITICAL,
+                    Status.UNKNOWN: Severity.WARNING}[status]
     return Finding(network=network, check=check, target=target, status=status, severity=severity,
                    summary=f"{check} is {status}", observed=Measure(None if status == Status.UNKNOWN else 42.0, "s"),
                    threshold=Measure(30.0, "s"), observed_at=at(t), details=dict(details))

@@ -123,7 +123,8 @@ class EventsStandIn:
             if self._forced:
                 status, retry_after = self._forced.popleft()
                 headers = {"Retry-After": retry_after} if retry_after else {}
-                return status, {"status": "error", "message": f"forced {status}", "errors": [f"forced {status}"]}, headers
+                reply = {"status": "error", "message": f"forced {status}", "errors": [f"forced {status}"]}
+                return status, reply, headers
             if path != "/v2/enqueue":
                 return 404, {"status": "not found"}, {}
             if len(body) > BODY_MAX:

@@ -14,10 +14,9 @@ from collections.abc import Callable
 
 import pytest
 from alerting_fixtures import Clock, finding
-from pagerduty_standin import EventsStandIn
-
 from opwatch.alerting import AlertManager, AlertPolicy, SqliteStore, StateStore
 from opwatch.alerting.pagerduty import PagerDutyClient, PagerDutySink
+from pagerduty_standin import EventsStandIn
 
 N = 8
 KEY = "opwatch/mainnet/sequencer_liveness/sequencer"

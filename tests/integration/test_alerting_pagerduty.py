@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 from alerting_fixtures import Clock, RecordingSink, finding
-from pagerduty_standin import EventsStandIn
-
 from opwatch.alerting import AlertManager, AlertPolicy, Kind, SqliteStore
 from opwatch.alerting.model import Notification
 from opwatch.alerting.pagerduty import PagerDutyClient, PagerDutySink, event_for
 from opwatch.alerting.sinks import DeliveryError
+from pagerduty_standin import EventsStandIn
 
 ROUTING_KEY = "R0UT1NGKEY0000000000000000000000"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from alerting_fixtures import finding
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,7 +31,7 @@ def test_fires_only_after_the_condition_held_for_n_evaluations():
 
 def test_fires_after_t_seconds_even_with_fewer_evaluations():
     timing = Timing(fire=Hold(10, seconds=300.0), resolve=Hold(2), blind=Hold(4))
-    state, kinds = run(["firing", "firing"], timing=timing, step=300.0)
+    state, _kinds = run(["firing", "firing"], timing=timing, step=300.0)
     assert state.phase == Phase.FIRING
 
 
@@ -106,10 +108,10 @@ def drive(sequence, timing):
 def test_never_two_open_incidents_for_one_key(sequence, timing):
     _, _, log = drive(sequence, timing)
     opens = [t.kind for *_, ts in log for t in ts if t.kind in (Kind.FIRING, Kind.RESOLVED)]
-    assert all(a != b for a, b in zip(opens, opens[1:], strict=False)), opens
+    assert all(a != b for a, b in itertools.pairwise(opens)), opens
     assert not opens or opens[0] == Kind.FIRING
     blinds = [t.kind for *_, ts in log for t in ts if t.kind in (Kind.BLIND, Kind.SIGHTED)]
-    assert all(a != b for a, b in zip(blinds, blinds[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(blinds))
 
 
 @settings(max_examples=200, deadline=None)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from alerting_fixtures import T0, Clock, RecordingSink, finding
-
 from opwatch.alerting import AlertManager, AlertPolicy, Kind, Silence, SqliteStore
 from opwatch.alerting.inhibit import l1_cause_key
 from opwatch.alerting.model import blind_dedup_key
@@ -58,7 +57,7 @@ def test_resolve_goes_to_the_sink_that_was_triggered_with_the_findings_dedup_key
 
 
 def test_a_silence_mutes_until_it_expires_then_the_still_firing_alert_pages(env):
-    store, pager, _, clock, manager = env
+    _store, pager, _, clock, manager = env
     silence = Silence(network="mainnet", check="sequencer_liveness", until=T0 + 600, reason="maintenance")
     m = manager(AlertPolicy(silences=[silence, Silence(network="other", until=T0 + 10_000)]))
     transitions = m.process([finding("firing", 0)])
@@ -166,7 +165,7 @@ def test_a_final_refusal_is_dead_lettered_alarmed_on_the_other_sink_and_not_retr
 
 
 def test_a_retryable_failure_is_dead_lettered_then_delivered_on_the_next_evaluation(env):
-    store, pager, chat, _, manager = env
+    store, pager, _chat, _, manager = env
     pager.fail = DeliveryError("gave up after 4 attempts: HTTP 503", retryable=True)
     m = manager()
     m.process([finding("firing", 0)])

@@ -22,7 +22,8 @@ EXIT_USAGE = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("alerts", help="open alerts and recent transitions from a state file")
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "alerts", help="open alerts and recent transitions from a state file")
     parser.add_argument("--state", required=True, help="the SQLite alert state file")
     parser.add_argument("--key", help="only this dedup_key's history")
     parser.add_argument("--limit", type=int, default=20, help="recent transitions to show (default 20)")
@@ -71,7 +72,8 @@ def render(alerts: list[AlertState], history: list[Transition]) -> str:
     for a in alerts:
         what = a.unknown_reason if a.blind and a.phase not in (Phase.PENDING, Phase.FIRING) else a.summary
         lines.append(f"  {_status(a):<14} {a.severity:<8} {a.network}/{a.check}/{a.target}  "
-                     f"{a.observed or '?'} (limit {a.threshold or '?'})  since {a.bad_since or a.unknown_since}  {what}")
+                     f"{a.observed or '?'} (limit {a.threshold or '?'})  "
+                     f"since {a.bad_since or a.unknown_since}  {what}")
     lines.append("")
     lines.append("RECENT TRANSITIONS" if history else "no transitions recorded")
     for t in history:

@@ -51,7 +51,7 @@ class DynamoDBStore(StateStore):
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3  # lazy: only the AWS deployment pays for it
+            import boto3  # type: ignore[import-untyped]  # lazy: only the AWS deployment pays for it
 
             self._client = boto3.client("dynamodb", config=self._boto_config)
         return self._client
@@ -82,9 +82,10 @@ class DynamoDBStore(StateStore):
             else:
                 stamp = time.time_ns()
                 items = [{"Put": put}] + [
-                    {"Put": {"TableName": self.table_name, "Item": _key("transition", f"{stamp:020d}#{t.key}#{i:03d}") | {
-                        "doc": {"S": json.dumps(t.to_dict())},
-                        "expires_at": {"N": str(int(now + RETENTION_SECONDS))}}}}
+                    {"Put": {"TableName": self.table_name,
+                             "Item": _key("transition", f"{stamp:020d}#{t.key}#{i:03d}") | {
+                                 "doc": {"S": json.dumps(t.to_dict())},
+                                 "expires_at": {"N": str(int(now + RETENTION_SECONDS))}}}}
                     for i, t in enumerate(transitions)]
                 self.client.transact_write_items(TransactItems=items)
         except Exception as exc:

@@ -63,7 +63,8 @@ class SqliteStore(StateStore):
                 cur = conn.execute("INSERT OR IGNORE INTO alert_state (key, version, open, doc) VALUES (?, ?, ?, ?)",
                                    (state.key, new_version, int(state.is_open), doc))
             else:
-                cur = conn.execute("UPDATE alert_state SET version = ?, open = ?, doc = ? WHERE key = ? AND version = ?",
+                cur = conn.execute("UPDATE alert_state SET version = ?, open = ?, doc = ? "
+                                   "WHERE key = ? AND version = ?",
                                    (new_version, int(state.is_open), doc, state.key, state.version))
             if cur.rowcount != 1:
                 conn.execute("ROLLBACK")
