@@ -158,6 +158,7 @@ SECTION_PARSERS: dict[str, str] = {
     "gcp": "opwatch.deploy.gcp",
     "schedules": "opwatch.deploy.schedules",
     "remediation": "opwatch.remedies.policy",
+    "alerting": "opwatch.alerting.policy",
 }
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +103,149 @@ class AlertPolicy:
 
     def with_overrides(self, timings: Mapping[str, Timing]) -> AlertPolicy:
         return replace(self, timings={**self.timings, **timings})
+
+
+# --- [alerting] in the config file ---------------------------------------------------------
+
+_TOP_KEYS = {"runbook_base_url", "claim_time", "routes", "checks", "silences"}
+_CHECK_KEYS = {"fire_after", "fire_after_time", "resolve_after", "resolve_after_time",
+               "blind_after", "blind_after_time", "blind_severity"}
+_SEVERITIES = ("critical", "warning", "info")
+
+
+def parse_section(table: Mapping[str, Any], where: str, config: Any) -> AlertPolicy:
+    """`[alerting]` → AlertPolicy. Every problem names its dotted field; raises ConfigError.
+
+    ```toml
+    [alerting]
+    runbook_base_url = "https://github.com/org/opwatch/blob/main"
+    routes = { critical = ["pagerduty"], warning = ["chat"], info = [] }
+    [alerting.checks.rpc_sync]
+    fire_after = 5            # evaluations in a row
+    fire_after_time = "5m"    # or this long, whichever comes first
+    resolve_after = 3
+    blind_after = 5
+    blind_severity = "warning"
+    [[alerting.silences]]
+    network = "mainnet"
+    check = "rpc_sync"        # omit: the whole network
+    until = "2026-01-01T00:00:00Z"
+    reason = "node migration"
+    ```
+    """
+    from ..config import ConfigError, parse_duration
+
+    problems: list[str] = []
+
+    def fail(field_: str, message: str) -> None:
+        problems.append(f"{where}.{field_}: {message}")
+
+    for key in table:
+        if key not in _TOP_KEYS:
+            fail(key, f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
+    base = AlertPolicy()
+    runbook_base_url = table.get("runbook_base_url", "")
+    if not isinstance(runbook_base_url, str):
+        fail("runbook_base_url", "expected a string")
+        runbook_base_url = ""
+    claim = base.claim_seconds
+    if "claim_time" in table:
+        try:
+            claim = parse_duration(table["claim_time"])
+        except ValueError as exc:
+            fail("claim_time", str(exc))
+    routes = dict(base.routes)
+    raw_routes = table.get("routes", {})
+    if not isinstance(raw_routes, Mapping):
+        fail("routes", "expected a table")
+        raw_routes = {}
+    for severity, sinks in raw_routes.items():
+        if severity not in _SEVERITIES:
+            fail(f"routes.{severity}", f"not a severity (one of {', '.join(_SEVERITIES)})")
+        elif not isinstance(sinks, list) or not all(isinstance(s, str) and s for s in sinks):
+            fail(f"routes.{severity}", "expected a list of sink names")
+        else:
+            routes[severity] = tuple(sinks)
+    timings = dict(base.timings)
+    raw_checks = table.get("checks", {})
+    if not isinstance(raw_checks, Mapping):
+        fail("checks", "expected a table")
+        raw_checks = {}
+    for check, t in raw_checks.items():
+        sub = f"checks.{check}"
+        if check not in timings:
+            fail(sub, f"unknown check (known: {', '.join(sorted(timings))})")
+            continue
+        if not isinstance(t, Mapping):
+            fail(sub, "expected a table")
+            continue
+        for key in t:
+            if key not in _CHECK_KEYS:
+                fail(f"{sub}.{key}", f"unknown key (known: {', '.join(sorted(_CHECK_KEYS))})")
+        old = timings[check]
+
+        def hold(name: str, default: Hold, sub: str = sub, t: Mapping[str, Any] = t) -> Hold:
+            count, seconds = default.evaluations, default.seconds
+            if name in t:
+                value = t[name]
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+                    fail(f"{sub}.{name}", f"expected an integer 1..1000, got {value!r}")
+                else:
+                    count = value
+            if f"{name}_time" in t:
+                try:
+                    seconds = parse_duration(t[f"{name}_time"])
+                except ValueError as exc:
+                    fail(f"{sub}.{name}_time", str(exc))
+            return Hold(count, seconds)
+
+        blind_severity = t.get("blind_severity", old.blind_severity)
+        if blind_severity not in _SEVERITIES:
+            fail(f"{sub}.blind_severity", f"expected one of {', '.join(_SEVERITIES)}, got {blind_severity!r}")
+            blind_severity = old.blind_severity
+        timings[check] = Timing(hold("fire_after", old.fire), hold("resolve_after", old.resolve),
+                                hold("blind_after", old.blind), blind_severity)
+    silences = []
+    raw_silences = table.get("silences", [])
+    if not isinstance(raw_silences, list):
+        fail("silences", "expected an array of tables ([[alerting.silences]])")
+        raw_silences = []
+    networks = set(getattr(config, "networks", {}) or {})
+    for i, s in enumerate(raw_silences):
+        sub = f"silences[{i}]"
+        if not isinstance(s, Mapping):
+            fail(sub, "expected a table")
+            continue
+        for key in s:
+            if key not in {"network", "check", "until", "reason"}:
+                fail(f"{sub}.{key}", "unknown key (known: check, network, reason, until)")
+        network, check = s.get("network"), s.get("check")
+        if not isinstance(network, str) or (networks and network not in networks):
+            fail(f"{sub}.network", f"expected a configured network name, got {network!r}")
+            continue
+        if check is not None and check not in timings:
+            fail(f"{sub}.check", f"unknown check {check!r}")
+            continue
+        until = s.get("until")
+        try:
+            until_s = _timestamp(until)
+        except ValueError:
+            fail(f"{sub}.until", f"expected an ISO 8601 time like '2026-01-01T00:00:00Z', got {until!r}")
+            continue
+        silences.append(Silence(network=network, until=until_s, check=check, reason=str(s.get("reason", ""))))
+    if problems:
+        raise ConfigError(problems)
+    return AlertPolicy(timings=timings, routes=routes, silences=tuple(silences),
+                       runbook_base_url=runbook_base_url, claim_seconds=claim)
+
+
+def _timestamp(value: Any) -> float:
+    if isinstance(value, datetime):  # TOML datetimes arrive parsed
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.timestamp()
+    if not isinstance(value, str):
+        raise ValueError(value)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    return moment.timestamp()
