@@ -4,6 +4,7 @@
   opwatch watch --config FILE [--interval 10s]
   opwatch devnet up|down|status|fault|heal ...     (local devnet; a checkout only)
   opwatch demo                                     (the whole job on the devnet)
+  opwatch alerts --state FILE                      (open alerts, transitions, undelivered pages)
 
 Exit codes of check: 0 all ok, 1 any firing, 3 unknown but none firing, 2 bad usage/config.
 """
@@ -56,13 +57,37 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole job on a local devnet, with a scripted incident timeline",
                           add_help=False)
     demo.add_argument("rest", nargs=argparse.REMAINDER)
+    for module_name in _EXTENSIONS:
+        _add_extension(sub, module_name)
     return parser
+
+
+# Subcommands owned by other parts of opwatch: each module offers add_parser(subparsers)
+# and run(args) -> int. A module that is not installed simply adds no command.
+_EXTENSIONS = ("opwatch.alerting.cli", "opwatch.remedies.cli", "opwatch.deploy.gcp_cli")
+
+
+def _add_extension(sub: argparse._SubParsersAction, module_name: str) -> None:  # type: ignore[type-arg]
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return
+        raise
+    before = set(sub.choices)
+    module.add_parser(sub)
+    for name in set(sub.choices) - before:
+        sub.choices[name].set_defaults(_extension=module.run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("devnet", "demo"):
         return _devnet_tool(args.command, args.rest)
+    if getattr(args, "_extension", None):
+        return int(args._extension(args))
     try:
         config = load_config(args.config)
         select_checks(args.checks)
