@@ -1,0 +1,339 @@
+"""`[remediation]`: what each remedy may do on each network, validated once.
+
+```toml
+[remediation]
+store = "sqlite:.opwatch/remedies.db"     # or "dynamodb:TABLE" (caps, idempotency, leases, audit)
+
+[remediation.networks.mainnet]
+approval = "manual"                       # "manual" (default) or "auto": auto still needs `auto = true` per remedy
+
+[remediation.networks.mainnet.topup]
+auto = false                              # act on a firing wallet_runway finding without a person
+funder = "0x..."                          # the wallet that pays
+signer = "local"                          # "local" (key from `secret`) or "aws-kms" (key stays in KMS)
+secret = "env:OPWATCH_FUNDER_KEY"         # local signer: "env:NAME" or "aws-secretsmanager:SECRET_ID"
+kms_key_id = "alias/opwatch-funder"       # aws-kms signer
+target_balance_eth = 10.0                 # top up TO this balance
+max_per_tx_eth = 5.0
+max_per_day_eth = 20.0                    # rolling 24 h, per network, across recipients
+max_gas_price_gwei = 100                  # refuse when base fee + tip is above this
+priority_fee_gwei = 1.0
+recipients = ["batcher", "proposer"]      # roles of this network; nothing else is ever paid
+receipt_timeout = "3m"
+
+[remediation.networks.mainnet.snapshot]
+provider = "s3"                           # object storage of a state dump ("s3") or "ebs"
+bucket = "opwatch-snapshots"
+prefix = "snapshots"
+endpoint_url = "http://127.0.0.1:5000"    # optional (a local S3 API)
+volume_id = "vol-..."                     # ebs
+retention = 7                             # newest N kept
+max_age = "1d"                            # snapshot_freshness fires beyond this
+
+[remediation.networks.mainnet.failover]
+auto = false
+strategy = "admin"                        # "admin" (op-node pair), "conductor" or "restore"
+active_admin = "http://op-node-a:9545"    # admin RPC of the sequencer's op-node (default: rollup_rpc)
+standby_admin = "http://op-node-b:9545"
+standby_rpc = "http://op-geth-b:8545"     # the standby's execution client
+conductor_rpc = "http://conductor:8547"   # conductor strategy
+min_observers = 2                         # independent observers that must see the sequencer stalled
+stall_after = "30s"                       # how long the head must be still to count as stalled
+lease_ttl = "10m"
+```
+
+A network without a table gets the safe defaults: manual approval, every `auto` off, and
+no top-up (no funder). Problems are reported by dotted path, all at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..config import Config, ConfigError, Endpoint, _endpoint, parse_duration, validate_address
+
+_WEI_PER_ETH = 10**18
+_GWEI = 10**9
+APPROVAL_MODES = ("manual", "auto")
+SIGNERS = ("local", "aws-kms")
+SNAPSHOT_PROVIDERS = ("s3", "ebs")
+STRATEGIES = ("admin", "conductor", "restore")
+
+
+@dataclass(frozen=True, slots=True)
+class TopupPolicy:
+    funder: str
+    signer: str
+    target_balance_wei: int
+    max_per_tx_wei: int
+    max_per_day_wei: int
+    max_gas_price_wei: int
+    priority_fee_wei: int
+    # role -> checksummed address, resolved from the network's own batcher/proposer.
+    recipients: Mapping[str, str]
+    receipt_timeout_s: float = 180.0
+    secret: str | None = None
+    kms_key_id: str | None = None
+    auto: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPolicy:
+    provider: str
+    bucket: str | None = None
+    prefix: str = "snapshots"
+    endpoint_url: str | None = None
+    volume_id: str | None = None
+    retention: int = 7
+    max_age_s: float = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverPolicy:
+    strategy: str
+    active_admin: Endpoint | None = None
+    standby_admin: Endpoint | None = None
+    standby_rpc: Endpoint | None = None
+    conductor_rpc: Endpoint | None = None
+    min_observers: int = 2
+    stall_after_s: float = 30.0
+    lease_ttl_s: float = 600.0
+    auto: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRemedies:
+    approval: str = "manual"
+    topup: TopupPolicy | None = None
+    snapshot: SnapshotPolicy | None = None
+    failover: FailoverPolicy | None = None
+
+    def may_run_unattended(self, remedy: str) -> bool:
+        """Auto needs both the network's approval mode and the remedy's own switch."""
+        if self.approval != "auto":
+            return False
+        section = {"topup": self.topup, "failover": self.failover}.get(remedy)
+        return bool(section is not None and getattr(section, "auto", False))
+
+
+@dataclass(frozen=True, slots=True)
+class RemediationPolicy:
+    store: str = "sqlite:.opwatch/remedies.db"
+    networks: Mapping[str, NetworkRemedies] = field(default_factory=dict)
+
+    def for_network(self, name: str) -> NetworkRemedies:
+        return self.networks.get(name, NetworkRemedies())
+
+
+_TOP_KEYS = {"store", "networks"}
+_NET_KEYS = {"approval", "topup", "snapshot", "failover"}
+_TOPUP_KEYS = {"auto", "funder", "signer", "secret", "kms_key_id", "target_balance_eth", "max_per_tx_eth",
+               "max_per_day_eth", "max_gas_price_gwei", "priority_fee_gwei", "recipients", "receipt_timeout"}
+_SNAPSHOT_KEYS = {"provider", "bucket", "prefix", "endpoint_url", "volume_id", "retention", "max_age"}
+_FAILOVER_KEYS = {"auto", "strategy", "active_admin", "standby_admin", "standby_rpc", "conductor_rpc",
+                  "min_observers", "stall_after", "lease_ttl"}
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{where}: {message}")
+
+    def table(self, value: Any, where: str, allowed: set[str]) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.add(where, "expected a table")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.add(f"{where}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        return value
+
+    def value(self, table: Mapping[str, Any], key: str, where: str, parse: Any, default: Any = None,
+              required: bool = False) -> Any:
+        if key not in table:
+            if required:
+                self.add(f"{where}.{key}", "required but missing")
+            return default
+        try:
+            return parse(table[key])
+        except (TypeError, ValueError) as exc:
+            self.add(f"{where}.{key}", str(exc))
+            return default
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
+def _eth(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0 or v > 1e6:
+        raise ValueError(f"expected an amount of ETH above 0 (at most 1e6), got {v!r}")
+    return int(Decimal(str(v)) * _WEI_PER_ETH)  # exact: 0.1 ETH is 10**17 wei, not a float's guess
+
+
+def _gwei(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or v > 1e6:
+        raise ValueError(f"expected gwei between 0 and 1e6, got {v!r}")
+    return int(Decimal(str(v)) * _GWEI)
+
+
+def _choice(options: tuple[str, ...]) -> Any:
+    def parse(v: Any) -> str:
+        if v not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {v!r}")
+        return str(v)
+    return parse
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise ValueError("expected a non-empty string")
+    return v
+
+
+def _secret_ref(v: Any) -> str:
+    text = _text(v)
+    if not text.startswith(("env:", "aws-secretsmanager:")):
+        raise ValueError("expected 'env:NAME' or 'aws-secretsmanager:SECRET_ID' (never the key itself)")
+    return text
+
+
+def _duration(v: Any) -> float:
+    seconds = parse_duration(v)
+    if seconds <= 0:
+        raise ValueError(f"must be a positive duration, got {v!r}")
+    return seconds
+
+
+def _count(low: int, high: int) -> Any:
+    def parse(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise ValueError(f"expected an integer between {low} and {high}, got {v!r}")
+        return v
+    return parse
+
+
+def _store(v: Any) -> str:
+    text = _text(v)
+    if not text.startswith(("sqlite:", "dynamodb:")) or len(text.split(":", 1)[1]) == 0:
+        raise ValueError("expected 'sqlite:PATH' or 'dynamodb:TABLE'")
+    return text
+
+
+def parse_section(table: Mapping[str, Any], where: str, config: Config) -> RemediationPolicy:
+    p = _Problems()
+    top = p.table(table, where, _TOP_KEYS)
+    store = p.value(top, "store", where, _store, default=RemediationPolicy.store)
+    nets_raw = p.table(top.get("networks", {}), f"{where}.networks", set(config.networks))
+    networks: dict[str, NetworkRemedies] = {}
+    for name, raw in nets_raw.items():
+        if name in config.networks:
+            networks[name] = _network(p, raw, f"{where}.networks.{name}", config, name)
+    if p.items:
+        raise ConfigError(p.items)
+    return RemediationPolicy(store=store, networks=networks)
+
+
+def _network(p: _Problems, raw: Any, where: str, config: Config, name: str) -> NetworkRemedies:
+    t = p.table(raw, where, _NET_KEYS)
+    approval = p.value(t, "approval", where, _choice(APPROVAL_MODES), default="manual")
+    topup = _topup(p, t["topup"], f"{where}.topup", config, name) if "topup" in t else None
+    snapshot = _snapshot(p, t["snapshot"], f"{where}.snapshot") if "snapshot" in t else None
+    failover = _failover(p, t["failover"], f"{where}.failover") if "failover" in t else None
+    return NetworkRemedies(approval=approval, topup=topup, snapshot=snapshot, failover=failover)
+
+
+def _topup(p: _Problems, raw: Any, where: str, config: Config, name: str) -> TopupPolicy | None:
+    t = p.table(raw, where, _TOPUP_KEYS)
+    before = len(p.items)
+    network = config.networks[name]
+    signer = p.value(t, "signer", where, _choice(SIGNERS), default="local")
+    secret = p.value(t, "secret", where, _secret_ref)
+    kms = p.value(t, "kms_key_id", where, _text)
+    if signer == "local" and not secret:
+        p.add(f"{where}.secret", "required with signer = 'local'")
+    if signer == "aws-kms" and not kms:
+        p.add(f"{where}.kms_key_id", "required with signer = 'aws-kms'")
+    roles = p.value(t, "recipients", where, _roles, default=("batcher", "proposer"))
+    recipients: dict[str, str] = {}
+    for role in roles:
+        address = getattr(network, role)
+        if address is None:
+            p.add(f"{where}.recipients", f"networks.{name}.{role} is not set, so it cannot be a recipient")
+        else:
+            recipients[role] = address
+    funder = p.value(t, "funder", where, validate_address, required=True)
+    if funder and funder in recipients.values():
+        p.add(f"{where}.funder", "the funder cannot also be a recipient")
+    per_tx = p.value(t, "max_per_tx_eth", where, _eth, required=True, default=0)
+    per_day = p.value(t, "max_per_day_eth", where, _eth, required=True, default=0)
+    if per_tx and per_day and per_tx > per_day:
+        p.add(f"{where}.max_per_tx_eth", "must not exceed max_per_day_eth")
+    policy = TopupPolicy(
+        auto=p.value(t, "auto", where, _bool, default=False),
+        funder=funder or "", signer=signer, secret=secret, kms_key_id=kms,
+        target_balance_wei=p.value(t, "target_balance_eth", where, _eth, required=True, default=0),
+        max_per_tx_wei=per_tx, max_per_day_wei=per_day,
+        max_gas_price_wei=p.value(t, "max_gas_price_gwei", where, _gwei, required=True, default=0),
+        priority_fee_wei=p.value(t, "priority_fee_gwei", where, _gwei, default=_GWEI),
+        recipients=recipients,
+        receipt_timeout_s=p.value(t, "receipt_timeout", where, _duration, default=180.0),
+    )
+    return policy if len(p.items) == before else None
+
+
+def _roles(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not v or any(r not in ("batcher", "proposer") for r in v):
+        raise ValueError("expected a non-empty list of 'batcher' and/or 'proposer' (the network's own wallets)")
+    return tuple(dict.fromkeys(v))
+
+
+def _snapshot(p: _Problems, raw: Any, where: str) -> SnapshotPolicy | None:
+    t = p.table(raw, where, _SNAPSHOT_KEYS)
+    before = len(p.items)
+    provider = p.value(t, "provider", where, _choice(SNAPSHOT_PROVIDERS), required=True, default="s3")
+    bucket = p.value(t, "bucket", where, _text)
+    volume = p.value(t, "volume_id", where, _text)
+    if provider == "s3" and not bucket:
+        p.add(f"{where}.bucket", "required with provider = 's3'")
+    if provider == "ebs" and not volume:
+        p.add(f"{where}.volume_id", "required with provider = 'ebs'")
+    endpoint = p.value(t, "endpoint_url", where, lambda v: _endpoint(v).url)
+    policy = SnapshotPolicy(
+        provider=provider, bucket=bucket, volume_id=volume, endpoint_url=endpoint,
+        prefix=p.value(t, "prefix", where, _text, default="snapshots").strip("/"),
+        retention=p.value(t, "retention", where, _count(1, 1000), default=7),
+        max_age_s=p.value(t, "max_age", where, _duration, default=86400.0),
+    )
+    return policy if len(p.items) == before else None
+
+
+def _failover(p: _Problems, raw: Any, where: str) -> FailoverPolicy | None:
+    t = p.table(raw, where, _FAILOVER_KEYS)
+    before = len(p.items)
+    strategy = p.value(t, "strategy", where, _choice(STRATEGIES), required=True, default="admin")
+    policy = FailoverPolicy(
+        strategy=strategy,
+        auto=p.value(t, "auto", where, _bool, default=False),
+        active_admin=p.value(t, "active_admin", where, _endpoint),
+        standby_admin=p.value(t, "standby_admin", where, _endpoint),
+        standby_rpc=p.value(t, "standby_rpc", where, _endpoint),
+        conductor_rpc=p.value(t, "conductor_rpc", where, _endpoint),
+        min_observers=p.value(t, "min_observers", where, _count(1, 16), default=2),
+        stall_after_s=p.value(t, "stall_after", where, _duration, default=30.0),
+        lease_ttl_s=p.value(t, "lease_ttl", where, _duration, default=600.0),
+    )
+    if strategy == "admin":
+        for key in ("standby_admin", "standby_rpc"):
+            if getattr(policy, key) is None:
+                p.add(f"{where}.{key}", "required with strategy = 'admin'")
+    if strategy == "conductor" and policy.conductor_rpc is None:
+        p.add(f"{where}.conductor_rpc", "required with strategy = 'conductor'")
+    return policy if len(p.items) == before else None

@@ -1,0 +1,114 @@
+"""The one remedy payload, the same on AWS (Lambda event / SNS message) and GCP (Pub/Sub data).
+
+```json
+{"remedy": "topup", "network": "mainnet", "request_id": "ops-2024-0001", "target": "batcher",
+ "dry_run": false, "approved_by": "alice", "finding": { ...a Finding... }}
+```
+
+`request_id` is the idempotency key: a duplicate delivery or a retry of the same request
+never acts twice. A request made from a finding takes its id from the finding's dedup key
+and observation time, so the same finding delivered twice (SNS at-least-once, a Pub/Sub
+redelivery, the AWS and the GCP watchdog both) is one request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..findings import Finding, Status
+
+REMEDIES = ("topup", "snapshot", "failover", "restore")
+# The check whose firing finding may trigger each remedy automatically (policy permitting).
+TRIGGERS = {"wallet_runway": "topup", "sequencer_liveness": "failover", "snapshot_freshness": "snapshot"}
+_ID = re.compile(r"^[A-Za-z0-9._:/@-]{1,200}$")
+
+
+class BadRequest(ValueError):
+    """The payload is not a valid remedy request (the message says which field)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemedyRequest:
+    remedy: str
+    network: str
+    request_id: str
+    target: str | None = None
+    dry_run: bool = False
+    # Who approved it; None means nobody did (a finding-triggered request): only a policy
+    # with auto on may then act.
+    approved_by: str | None = None
+    finding: Finding | None = None
+
+    def __post_init__(self) -> None:
+        if self.remedy not in REMEDIES:
+            raise BadRequest(f"remedy: expected one of {', '.join(REMEDIES)}, got {self.remedy!r}")
+        if not _ID.match(self.request_id):
+            raise BadRequest("request_id: 1-200 characters of letters, digits and ._:/@-")
+        if not self.network:
+            raise BadRequest("network: required")
+
+    @property
+    def approved(self) -> bool:
+        return bool(self.approved_by)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"remedy": self.remedy, "network": self.network, "request_id": self.request_id,
+                "target": self.target, "dry_run": self.dry_run, "approved_by": self.approved_by,
+                "finding": self.finding.to_dict() if self.finding else None}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RemedyRequest:
+        if not isinstance(data, dict):
+            raise BadRequest("expected a JSON object")
+        unknown = set(data) - {"remedy", "network", "request_id", "target", "dry_run", "approved_by", "finding"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        finding = None
+        if data.get("finding") is not None:
+            try:
+                finding = Finding.from_dict(data["finding"])
+            except ValueError as exc:
+                raise BadRequest(f"finding: {exc}") from None
+        dry_run = data.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise BadRequest("dry_run: expected true or false")
+        for key in ("remedy", "network", "request_id"):
+            if not isinstance(data.get(key), str):
+                raise BadRequest(f"{key}: required string")
+        target, approved = data.get("target"), data.get("approved_by")
+        if target is not None and not isinstance(target, str):
+            raise BadRequest("target: expected a string")
+        if approved is not None and not isinstance(approved, str):
+            raise BadRequest("approved_by: expected a string")
+        return cls(remedy=data["remedy"], network=data["network"], request_id=data["request_id"],
+                   target=target, dry_run=dry_run, approved_by=approved or None, finding=finding)
+
+    @classmethod
+    def from_finding(cls, finding: Finding, dry_run: bool = False) -> RemedyRequest:
+        """The request a finding implies. Raises BadRequest for a check with no remedy.
+
+        The finding's status is kept, not judged, here: the remedy refuses anything but
+        `firing` (an `unknown` finding never acts), and records that it did.
+        """
+        remedy = TRIGGERS.get(finding.check)
+        if remedy is None:
+            raise BadRequest(f"check {finding.check!r} has no remedy")
+        digest = hashlib.sha256(f"{finding.dedup_key}|{finding.observed_at}".encode()).hexdigest()[:24]
+        return cls(remedy=remedy, network=finding.network, request_id=f"finding:{digest}",
+                   target=finding.target, dry_run=dry_run, finding=finding)
+
+
+def refuses_finding(request: RemedyRequest) -> str | None:
+    """Why a finding-triggered request must not act, or None. Only `firing` ever acts."""
+    if request.finding is None:
+        return None
+    if request.finding.status is Status.UNKNOWN:
+        return "the finding is unknown (the watchdog could not tell): never a reason to act"
+    if request.finding.status is not Status.FIRING:
+        return f"the finding is {request.finding.status}, not firing"
+    if request.finding.network != request.network:
+        return "the finding belongs to another network"
+    return None

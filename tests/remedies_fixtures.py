@@ -1,0 +1,57 @@
+"""Shared helpers for the remedy tests: a config text for one network, a plain anvil L1.
+
+Keys are anvil's published test keys (never use elsewhere): account 0 is the funder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opwatch.config import Config, parse_config
+
+# anvil's published test keys, never use elsewhere.
+FUNDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+FUNDER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+BATCHER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+PROPOSER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+L1_CHAIN_ID = 900
+
+
+def config_text(l1_url: str = "http://127.0.0.1:1", remediation: str = "", l2_url: str = "http://127.0.0.1:2",
+                extra_network: str = "") -> str:
+    return f"""
+[networks.devnet]
+l1_rpc = ["{l1_url}"]
+l2_rpc = "{l2_url}"
+l1_chain_id = {L1_CHAIN_ID}
+l2_chain_id = 901
+block_time = "1s"
+batcher = "{BATCHER}"
+proposer = "{PROPOSER}"
+{extra_network}
+{remediation}
+"""
+
+
+def topup_section(store: Path | str, auto: bool = False, approval: str = "manual", target: float = 10.0,
+                  per_tx: float = 5.0, per_day: float = 8.0, gas_gwei: float = 100.0) -> str:
+    return f"""
+[remediation]
+store = "sqlite:{store}"
+[remediation.networks.devnet]
+approval = "{approval}"
+[remediation.networks.devnet.topup]
+auto = {str(auto).lower()}
+funder = "{FUNDER}"
+secret = "env:OPWATCH_FUNDER_KEY"
+target_balance_eth = {target}
+max_per_tx_eth = {per_tx}
+max_per_day_eth = {per_day}
+max_gas_price_gwei = {gas_gwei}
+priority_fee_gwei = 1
+receipt_timeout = "20s"
+"""
+
+
+def load(text: str) -> Config:
+    return parse_config(text, source="<test>")
