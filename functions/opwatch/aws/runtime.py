@@ -1,0 +1,108 @@
+"""What a function reads from its environment (set by the CDK app), built once per container.
+
+Check functions: `OPWATCH_CONFIG` (the TOML bundled beside the code), `OPWATCH_NETWORK`,
+`OPWATCH_CHECK`, `FINDINGS_TOPIC_ARN`, optional `RPC_ENDPOINTS_SECRET` (see
+`secrets.with_endpoint_urls`), `FAST_LANE_EVERY_S` (sequencer_liveness with the fast lane).
+Pager: `ALERTS_TABLE`, `IDEMPOTENCY_TABLE`, `PAGERDUTY_SECRET`, optional `PAGERDUTY_BASE_URL`
+and `RUNBOOK_BASE_URL`.
+
+Everything is built on first use (not at import: cold starts) and cached. boto3 clients
+honour `AWS_ENDPOINT_URL`, which is how the integration tests point real handlers at a
+moto server without patching anything. `reset()` drops the caches (a new container).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Config, load_config
+from ..findings import Finding
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise RuntimeError(f"environment variable {name} is not set (the CDK app sets it)")
+    return value
+
+
+@functools.cache
+def base_config() -> Config:
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return load_config(os.environ.get("OPWATCH_CONFIG") or os.path.join(here, "opwatch.toml"))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFunction:
+    network: str
+    check: str
+    publisher: Any  # SnsPublisher
+    rpc_secret: Callable[[], str] | None
+    fast_lane_every_s: float | None
+
+    def config(self) -> Config:
+        from .secrets import with_endpoint_urls
+
+        config = base_config()
+        return with_endpoint_urls(config, self.rpc_secret()) if self.rpc_secret else config
+
+
+@functools.cache
+def check_function() -> CheckFunction:
+    from .publisher import SnsPublisher
+    from .secrets import SecretsManagerSource
+
+    secret = os.environ.get("RPC_ENDPOINTS_SECRET")
+    every = os.environ.get("FAST_LANE_EVERY_S")
+    return CheckFunction(network=_env("OPWATCH_NETWORK"), check=_env("OPWATCH_CHECK"),
+                         publisher=SnsPublisher(_env("FINDINGS_TOPIC_ARN")),
+                         rpc_secret=SecretsManagerSource(secret) if secret else None,
+                         fast_lane_every_s=float(every) if every else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    process: Callable[..., Any]  # idempotent: (delivery={"message_id", "finding"}) -> list of transitions
+    idempotency: Any  # IdempotencyConfig, told about each invocation's context
+
+
+@functools.cache
+def pager() -> Pager:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from ..alerting import AlertManager, AlertPolicy
+    from ..alerting.pagerduty import DEFAULT_BASE_URL, PagerDutyClient, PagerDutySink
+    from ..alerting.store.dynamodb import DynamoDBStore
+    from .secrets import SecretsManagerSource
+
+    policy = AlertPolicy(runbook_base_url=os.environ.get("RUNBOOK_BASE_URL", ""))
+    client = PagerDutyClient(SecretsManagerSource(_env("PAGERDUTY_SECRET")),
+                             base_url=os.environ.get("PAGERDUTY_BASE_URL") or DEFAULT_BASE_URL)
+    manager = AlertManager(DynamoDBStore(_env("ALERTS_TABLE")), [PagerDutySink(client, policy.runbook_url)], policy)
+    # Keyed on the SNS message id: SNS delivers at least once, and a redelivery of a message
+    # already processed returns the stored result without touching the alert state. A day
+    # covers SNS's retry horizon for Lambda endpoints (about 23 days is the worst case for
+    # custom policies; the default is minutes).
+    idempotency = IdempotencyConfig(event_key_jmespath="message_id", expires_after_seconds=24 * 3600)
+
+    def process(delivery: dict[str, Any]) -> list[dict[str, Any]]:
+        transitions = manager.process([Finding.from_dict(delivery["finding"])])
+        return [{"kind": str(t.kind), "key": t.key, "detail": t.detail} for t in transitions]
+
+    wrapped = idempotent_function(data_keyword_argument="delivery", config=idempotency,
+                                  persistence_store=DynamoDBPersistenceLayer(_env("IDEMPOTENCY_TABLE")))(process)
+    return Pager(process=wrapped, idempotency=idempotency)
+
+
+def reset() -> None:
+    """Forget everything built so far, as a fresh container would."""
+    for cached in (base_config, check_function, pager):
+        cached.cache_clear()

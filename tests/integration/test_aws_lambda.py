@@ -1,0 +1,198 @@
+"""The Lambda handlers against AWS services in a moto server (over HTTP) and the real devnet.
+
+Handlers run in-process (moto cannot run Lambda code without Docker), exactly as deployed:
+they build real boto3 clients, which reach the moto server through `AWS_ENDPOINT_URL`.
+SNS → SQS subscriptions with filter policies stand in for the subscribers (pager, remedies,
+e-mail), so what each one would receive is observable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from dataclasses import dataclass
+
+import pytest
+from pagerduty_standin import EventsStandIn
+
+pytestmark = pytest.mark.anvil
+
+REGION = "us-east-1"
+
+
+@dataclass
+class LambdaContext:
+    """A stand-in for the Lambda context object (the fields Powertools reads)."""
+
+    function_name: str = "opwatch-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:opwatch-test"
+    aws_request_id: str = "req-1"
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint, monkeypatch):
+    """Environment every handler sees; returns a boto3 client factory for the moto server."""
+    import boto3
+    from opwatch.aws import runtime
+
+    for name, value in {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_DEFAULT_REGION": REGION,
+                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "POWERTOOLS_SERVICE_NAME": "opwatch", "POWERTOOLS_METRICS_NAMESPACE": "opwatch",
+                        "POWERTOOLS_TRACE_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    yield lambda service: boto3.client(service, endpoint_url=moto_endpoint, region_name=REGION)
+    runtime.reset()
+
+
+def subscribe_queue(aws, topic_arn: str, name: str, policy: dict | None) -> str:
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attrs = {"FilterPolicy": json.dumps(policy)} if policy else {}
+    aws("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attrs)
+    return url
+
+
+def drain(aws, url: str) -> list[dict]:
+    """SNS envelopes delivered to a queue so far."""
+    sqs, out = aws("sqs"), []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not msgs:
+            return out
+        for m in msgs:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_check_handler_publishes_findings_only_matching_subscribers_receive(devnet, aws, tmp_path, monkeypatch):
+    from opwatch.aws import check_handler, runtime
+
+    # The sequencer's URL lives in a secret; the bundled config has only a keyless placeholder.
+    seq_url = re.search(r'^l2_rpc = "(.*)"$', devnet.config_text(), re.M).group(1)
+    text = devnet.config_text().replace(f'l2_rpc = "{seq_url}"',
+                                        'l2_rpc = { url = "http://127.0.0.1:9", name = "sequencer" }')
+    (tmp_path / "opwatch.toml").write_text(text)
+    secret_arn = aws("secretsmanager").create_secret(Name="opwatch/rpc",
+                                                     SecretString=json.dumps({"sequencer": seq_url}))["ARN"]
+    topic = aws("sns").create_topic(Name="opwatch-findings-check")["TopicArn"]
+    everything = subscribe_queue(aws, topic, "devnet-all", {"network": ["devnet"]})
+    firing = subscribe_queue(aws, topic, "devnet-firing", {"status": ["firing"], "severity": ["critical"]})
+    elsewhere = subscribe_queue(aws, topic, "mainnet-all", {"network": ["mainnet"]})
+    for name, value in {"OPWATCH_CONFIG": str(tmp_path / "opwatch.toml"), "OPWATCH_NETWORK": "devnet",
+                        "OPWATCH_CHECK": "sequencer_liveness", "FINDINGS_TOPIC_ARN": topic,
+                        "RPC_ENDPOINTS_SECRET": secret_arn}.items():
+        monkeypatch.setenv(name, value)
+    event = {"network": "devnet", "check": "sequencer_liveness", "execution_id": "exec-1",
+             "scheduled_time": "2026-01-01T00:00:00Z", "schedule_arn": "arn:aws:scheduler:::schedule/x", "attempt": "1"}
+
+    devnet.heal()
+    reply = check_handler.handler(event, LambdaContext())
+    assert reply["status"] == {"sequencer": "ok"} and reply["published"] == 1
+    [envelope] = drain(aws, everything)
+    attributes = {k: v["Value"] for k, v in envelope["MessageAttributes"].items()}
+    assert attributes == {"network": "devnet", "check": "sequencer_liveness", "status": "ok", "severity": "info"}
+    assert json.loads(envelope["Message"])["dedup_key"] == "opwatch/devnet/sequencer_liveness/sequencer"
+    assert drain(aws, firing) == [] and drain(aws, elsewhere) == []
+
+    # Fast lane: halted sequencer, sampled every second for the time the context leaves.
+    devnet.fault("halt-sequencer")
+    try:
+        time.sleep(6.5)  # the devnet's sequencer_max_head_age is 5 s
+        monkeypatch.setenv("FAST_LANE_EVERY_S", "1")
+        runtime.reset()
+        reply = check_handler.handler({}, LambdaContext(remaining_ms=int((check_handler.RESERVE_S + 2.5) * 1000)))
+    finally:
+        devnet.heal()
+    assert reply["samples"] == 3 and reply["status"] == {"sequencer": "firing"}
+    assert reply["published"] == 2  # the first and the last sample: no change in between
+    paged = drain(aws, firing)
+    assert len(paged) == 2 and all(json.loads(e["Message"])["status"] == "firing" for e in paged)
+    assert len(drain(aws, everything)) == 2 and drain(aws, elsewhere) == []
+
+    with pytest.raises(ValueError, match="runs network 'devnet'"):
+        check_handler.handler({"network": "mainnet"}, LambdaContext())
+
+
+@pytest.fixture
+def standin():
+    server = EventsStandIn.start()
+    yield server
+    server.stop()
+
+
+def sns_lambda_event(envelope: dict, subscription_arn: str) -> dict:
+    """The Lambda SNS event for a message SNS delivered (the same envelope, in Lambda's record shape)."""
+    sns = {k: v for k, v in envelope.items() if k not in ("SigningCertURL", "UnsubscribeURL")}
+    sns["SigningCertUrl"] = envelope.get("SigningCertURL", "")
+    sns["UnsubscribeUrl"] = envelope.get("UnsubscribeURL", "")
+    sns.setdefault("Subject", None)
+    return {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": subscription_arn,
+                         "Sns": sns}]}
+
+
+def test_pager_records_state_in_dynamodb_and_processes_a_duplicate_delivery_once(aws, standin, monkeypatch):
+    from opwatch.alerting.store.dynamodb import DynamoDBStore, create_table
+    from opwatch.aws import pager_handler
+    from opwatch.aws.publisher import SnsPublisher
+    from opwatch.findings import Finding, Measure, Severity, Status
+
+    dynamodb = aws("dynamodb")
+    create_table(dynamodb, "opwatch-alerts")
+    dynamodb.create_table(TableName="opwatch-idempotency", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    secret = aws("secretsmanager").create_secret(Name="opwatch/pagerduty", SecretString="r" * 32)["ARN"]
+    topic = aws("sns").create_topic(Name="opwatch-findings-pager")["TopicArn"]
+    queue = subscribe_queue(aws, topic, "pager-deliveries", {"network": ["devnet"]})
+    for name, value in {"ALERTS_TABLE": "opwatch-alerts", "IDEMPOTENCY_TABLE": "opwatch-idempotency",
+                        "PAGERDUTY_SECRET": secret, "PAGERDUTY_BASE_URL": standin.base_url}.items():
+        monkeypatch.setenv(name, value)
+
+    finding = Finding(network="devnet", check="sequencer_liveness", target="sequencer", status=Status.FIRING,
+                      severity=Severity.CRITICAL, summary="unsafe head #7 is 40 s old (limit 5.0 s)",
+                      observed=Measure(40.0, "s"), threshold=Measure(5.0, "s"), observed_at="2026-01-01T00:00:00Z")
+    SnsPublisher(topic, client=aws("sns")).publish([finding])
+    [envelope] = drain(aws, queue)
+    event = sns_lambda_event(envelope, f"{topic}:pager")
+
+    first = pager_handler.handler(event, LambdaContext())
+    kinds = [t["kind"] for t in first["transitions"]]
+    assert "firing" in kinds and "notified" in kinds
+    assert standin.actions(finding.dedup_key) == ["trigger"]
+    store = DynamoDBStore("opwatch-alerts", client=dynamodb)
+    assert store.get(finding.dedup_key).phase == "firing"
+    history = store.transitions(finding.dedup_key)
+
+    # SNS delivers at least once: the same message again is answered from the idempotency record.
+    again = pager_handler.handler(event, LambdaContext(aws_request_id="req-2"))
+    assert again == first
+    assert standin.actions(finding.dedup_key) == ["trigger"]
+    assert store.transitions(finding.dedup_key) == history
+    [record] = dynamodb.scan(TableName="opwatch-idempotency")["Items"]
+    assert record["status"] == {"S": "COMPLETED"}
