@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -64,6 +64,7 @@ class Report:
     wall_s: float
     baseline_ok: bool
     paging: str | None
+    settings: dict[str, Any] = field(default_factory=dict)  # what the timings depend on
 
     @property
     def passed(self) -> bool:
@@ -71,7 +72,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "wall_s": round(self.wall_s, 1), "baseline_ok": self.baseline_ok,
-                "faults": [o.to_dict() for o in self.outcomes], "paging": self.paging}
+                "faults": [o.to_dict() for o in self.outcomes], "paging": self.paging,
+                "settings": self.settings}
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -162,7 +164,7 @@ class LiveView:
         elif phase == "detected" and not o.noise:
             self.line(self._bold(f"   ✔ detected in {o.detect_s:.1f} s") + self._detections(o))
             for text in _grouped(o.detected_by):
-                self.line(f"       {text}")
+                self.line(f"       {_clip(text)}")
         elif phase == "detected":
             verdict = "no false alarm" if not o.unexpected else f"{len(o.unexpected)} false alarm(s)"
             self.line(self._bold(f"   ✔ held for {now - self.phase_start:.1f} s: {verdict}"))
@@ -185,6 +187,10 @@ class LiveView:
         if len(o.detections) < 2:
             return ""
         return " (" + ", ".join(f"{k} after {v:.1f} s" for k, v in o.detections.items() if v is not None) + ")"
+
+
+def _clip(text: str, width: int = 200) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _grouped(described: Sequence[str]) -> list[str]:
@@ -278,7 +284,10 @@ def run_demo(devnet: Any, scenarios: Sequence[Scenario] | None = None, out: Text
             view.line(view._bold(f"[{i}/{len(chosen)}] {scenario.fault}") + f": {scenario.title}")
             outcomes.append(run_scenario(devnet, watchdog, scenario, view.on_event))
     view.line()
-    return Report(outcomes, time.monotonic() - started, baseline is not None, paging_status())
+    settings = {"round_interval_s": ROUND_INTERVAL, "l1_block_time_s": devnet.l1_block_time,
+                "l2_block_time_s": devnet.l2_block_time, "thresholds": asdict(devnet.thresholds),
+                "rpc": asdict(config.rpc)}
+    return Report(outcomes, time.monotonic() - started, baseline is not None, paging_status(), settings)
 
 
 def print_report(report: Report, out: TextIO, colour: bool) -> None:

@@ -64,6 +64,7 @@ def test_the_timeline_detects_and_recovers_a_halted_sequencer_and_a_dead_l1(devn
     assert all(isinstance(v, float) for v in dead_l1["detections"].values())
     assert all("cannot tell" in text for text in dead_l1["detected_by"])
     assert data["passed"] is True and report.passed
+    assert data["settings"]["thresholds"]["sequencer_max_head_age"] == devnet.thresholds.sequencer_max_head_age
     text = out.getvalue()
     assert "detected in" in text and "recovered in" in text and "\033[" not in text  # no colour off a TTY
 
