@@ -1,0 +1,272 @@
+"""The GCP deployment as a list of gcloud commands, rendered from the config (pure).
+
+    plan = render_plan(config, settings)        # list[Step]
+    print(to_shell(plan))                       # what `opwatch gcp deploy --dry-run` prints
+
+Every step converges when run again: resources are described first and created only when
+missing (or updated in place when they exist), IAM bindings are `add-iam-policy-binding`
+(a no-op when present), and `gcloud functions deploy` is itself create-or-update. Secrets
+are only referenced: the plan checks they exist and grants access, it never holds a value.
+
+Topology (docs/gcp.md):
+
+    Cloud Scheduler job <check> ──► topic <prefix>-tick-<check> ──► function <prefix>-<check>
+        (Eventarc trigger)                                             │ publishes Finding
+    topic <prefix>-findings ◄──────────────────────────────────────────┘  (attributes + JSON)
+        └─ push subscription <prefix>-pager (filter on attributes, dead-letter topic)
+               ──► function <prefix>-pager (HTTP, IAM invoker only) ──► Firestore, PagerDuty
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..config import Config
+from ..gcp import filters, roles
+from .gcp import GcpSettings
+from .schedules import Schedules
+
+BEAT_WRITER = "sequencer_liveness"  # runs every minute: its beat proves scheduler → function → publish
+APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com",
+        "artifactregistry.googleapis.com", "eventarc.googleapis.com", "pubsub.googleapis.com",
+        "cloudscheduler.googleapis.com", "secretmanager.googleapis.com", "firestore.googleapis.com",
+        "iam.googleapis.com")
+TTL_COLLECTIONS = ("alert_transition", "dead_letter", "alert_state")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One idempotent step: `create` alone, or guarded by `describe` (create when it fails,
+    `update` when it succeeds, if given). `require`: describe must succeed, else stop."""
+
+    comment: str
+    create: tuple[str, ...] = ()
+    describe: tuple[str, ...] = ()
+    update: tuple[str, ...] = ()
+    require: str = ""  # the message when a required resource is missing
+
+    def argvs(self) -> list[tuple[str, ...]]:
+        return [a for a in (self.describe, self.create, self.update) if a]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """What the plan deploys; tests read these to assert the wiring."""
+
+    name: str
+    entry_point: str
+    service_account: str
+    trigger_topic: str = ""  # empty: HTTP (authenticated) trigger
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def gcloud(*args: str, settings: GcpSettings) -> tuple[str, ...]:
+    return ("gcloud", *args, f"--project={settings.project}")
+
+
+def check_ids() -> list[str]:
+    from ..checks import CHECKS
+
+    return list(CHECKS)
+
+
+def pager_filter(config: Config) -> str:
+    """The pager reads every finding of the configured networks: ok findings resolve incidents."""
+    return filters.all_of(filters.any_of("network", sorted(config.networks)), "attributes:check",
+                          "attributes:status")
+
+
+def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
+    common: list[tuple[str, str]] = [("OPWATCH_CLOUD", "gcp")]
+    if s.config_secret:
+        config_env = ("OPWATCH_CONFIG_SECRET", s.secret_path(s.config_secret))
+    else:
+        config_env = ("OPWATCH_CONFIG", "opwatch.toml")
+    out = []
+    for cid in check_ids():
+        env = [*common, config_env, ("OPWATCH_FINDINGS_TOPIC", s.topic_path(s.findings_topic))]
+        if cid == BEAT_WRITER and s.heartbeat_bucket:
+            env.append(("OPWATCH_HEARTBEAT_BUCKET", s.heartbeat_bucket))
+        if cid == "heartbeat" and s.heartbeat_peers:
+            env.append(("OPWATCH_HEARTBEAT_PEERS", " ".join(f"{k}={v}" for k, v in sorted(s.heartbeat_peers.items()))))
+        out.append(FunctionSpec(s.name(cid), cid, s.service_account(cid), s.name("tick", cid), tuple(env)))
+    out.append(FunctionSpec(s.name("pager"), "pager", s.service_account("pager"), "", (
+        *common, ("OPWATCH_STATE_STORE", f"firestore:{s.firestore_database}"),
+        ("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret)))))
+    return out
+
+
+def render_plan(config: Config, s: GcpSettings) -> list[Step]:
+    schedules: Schedules = config.section("schedules")
+    fns = functions(config, s)
+    checks = [f for f in fns if f.trigger_topic]
+    pager = next(f for f in fns if f.name == s.name("pager"))
+    dead = s.name("findings", "dead")
+    steps: list[Step] = [Step("APIs the deployment uses", gcloud("services", "enable", *APIS, settings=s))]
+
+    # --- identities: one service account per function, one for push delivery -----------
+    for role in [*(f.entry_point for f in fns), "push"]:
+        sa_id = s.name(role)
+        steps.append(Step(
+            f"service account for {role}",
+            describe=gcloud("iam", "service-accounts", "describe", s.service_account(role), settings=s),
+            create=gcloud("iam", "service-accounts", "create", sa_id, f"--display-name=opwatch {role}", settings=s)))
+
+    # --- secrets: referenced, never created with a value -------------------------------
+    secrets = [s.pagerduty_secret] + ([s.config_secret] if s.config_secret else [])
+    for secret in secrets:
+        steps.append(Step(
+            f"secret {secret} must exist (add a version yourself; the plan never holds a value)",
+            describe=gcloud("secrets", "describe", secret, settings=s),
+            require=f"create secret {secret} first: gcloud secrets create {secret} --project={s.project} "
+                    "--data-file=-"))
+
+    # --- topics ------------------------------------------------------------------------
+    for topic in [s.findings_topic, dead, *(f.trigger_topic for f in checks)]:
+        steps.append(Step(f"topic {topic}", describe=gcloud("pubsub", "topics", "describe", topic, settings=s),
+                          create=gcloud("pubsub", "topics", "create", topic, settings=s)))
+
+    # --- alert state ---------------------------------------------------------------------
+    db = f"--database={s.firestore_database}"
+    steps.append(Step("Firestore database for alert state",
+                      describe=gcloud("firestore", "databases", "describe", db, settings=s),
+                      create=gcloud("firestore", "databases", "create", db, f"--location={s.region}",
+                                    "--type=firestore-native", settings=s)))
+    for collection in TTL_COLLECTIONS:
+        steps.append(Step(f"TTL on {collection}.expires_at (history and closed alerts age out)",
+                          create=gcloud("firestore", "fields", "ttls", "update", "expires_at",
+                                        f"--collection-group={collection}", "--enable-ttl", db, "--async",
+                                        settings=s)))
+    if s.heartbeat_bucket:
+        bucket = f"gs://{s.heartbeat_bucket}"
+        steps.append(Step(f"heartbeat bucket {bucket}",
+                          describe=gcloud("storage", "buckets", "describe", bucket, settings=s),
+                          create=gcloud("storage", "buckets", "create", bucket, f"--location={s.region}",
+                                        "--uniform-bucket-level-access", "--public-access-prevention", settings=s)))
+
+    # --- functions -----------------------------------------------------------------------
+    for f in fns:
+        steps.append(Step(f"function {f.name} (entry point {f.entry_point})", create=deploy_function(f, s)))
+
+    # --- least-privilege bindings (roles.py says why each exists) ---------------------------
+    for f in fns:
+        grants = roles.CHECK if f.trigger_topic else roles.PAGER
+        if f.entry_point == BEAT_WRITER and s.heartbeat_bucket:
+            grants = grants + roles.BEAT_WRITER
+        for grant in grants:
+            step = bind(grant, f"serviceAccount:{f.service_account}", f.name, s)
+            if step is not None:
+                steps.append(step)
+    for grant in roles.PUSH:
+        step = bind(grant, f"serviceAccount:{s.service_account('push')}", pager.name, s)
+        assert step is not None
+        steps.append(step)
+    agent = f"serviceAccount:{s.pubsub_agent}"
+    steps.append(Step("Pub/Sub mints OIDC tokens for the push identity",
+                      create=gcloud("iam", "service-accounts", "add-iam-policy-binding", s.service_account("push"),
+                                    f"--member={agent}", "--role=roles/iam.serviceAccountTokenCreator", settings=s)))
+    steps.append(Step("Pub/Sub forwards undeliverable findings to the dead-letter topic",
+                      create=gcloud("pubsub", "topics", "add-iam-policy-binding", dead, f"--member={agent}",
+                                    "--role=roles/pubsub.publisher", settings=s)))
+
+    # --- subscriptions ----------------------------------------------------------------------
+    sub = s.name("pager")
+    url = s.function_url(pager.name)
+    push = (f"--push-endpoint={url}", f"--push-auth-service-account={s.service_account('push')}",
+            f"--push-auth-token-audience={url}", f"--dead-letter-topic={dead}",
+            f"--max-delivery-attempts={s.max_delivery_attempts}", "--ack-deadline=60",
+            "--min-retry-delay=10s", "--max-retry-delay=600s")
+    steps.append(Step(
+        f"push subscription {sub}: findings → pager (the filter is fixed at creation)",
+        describe=gcloud("pubsub", "subscriptions", "describe", sub, settings=s),
+        create=gcloud("pubsub", "subscriptions", "create", sub, f"--topic={s.findings_topic}",
+                      f"--message-filter={pager_filter(config)}", *push, settings=s),
+        update=gcloud("pubsub", "subscriptions", "update", sub, *push, settings=s)))
+    steps.append(Step("Pub/Sub acknowledges from the pager subscription once it dead-letters",
+                      create=gcloud("pubsub", "subscriptions", "add-iam-policy-binding", sub, f"--member={agent}",
+                                    "--role=roles/pubsub.subscriber", settings=s)))
+    steps.append(Step(f"pull subscription {dead}: keeps dead letters for inspection (7 days)",
+                      describe=gcloud("pubsub", "subscriptions", "describe", dead, settings=s),
+                      create=gcloud("pubsub", "subscriptions", "create", dead, f"--topic={dead}",
+                                    "--message-retention-duration=7d", settings=s)))
+
+    # --- schedules --------------------------------------------------------------------------
+    for f in checks:
+        job = s.name(f.entry_point)
+        args = (job, f"--location={s.region}", f"--schedule={schedules.cron(f.entry_point)}", "--time-zone=Etc/UTC",
+                f"--topic={f.trigger_topic}", f'--message-body={{"check": "{f.entry_point}"}}')
+        steps.append(Step(
+            f"every {schedules.every(f.entry_point)} min: {f.entry_point}",
+            describe=gcloud("scheduler", "jobs", "describe", job, f"--location={s.region}", settings=s),
+            create=gcloud("scheduler", "jobs", "create", "pubsub", *args, settings=s),
+            update=gcloud("scheduler", "jobs", "update", "pubsub", *args, settings=s)))
+    return steps
+
+
+def deploy_function(f: FunctionSpec, s: GcpSettings) -> tuple[str, ...]:
+    env = ",".join(f"{k}={v}" for k, v in f.env)
+    args = ["functions", "deploy", f.name, "--gen2", f"--region={s.region}", f"--runtime={s.runtime}",
+            f"--source={s.source}", f"--entry-point={f.entry_point}", f"--service-account={f.service_account}",
+            f"--memory={s.memory}", f"--timeout={s.timeout_s}s", f"--max-instances={s.max_instances}",
+            "--ingress-settings=internal-only", "--no-allow-unauthenticated"]
+    if f.trigger_topic:
+        # No --retry: a failed run is superseded by the next tick, not replayed late.
+        args += [f"--trigger-topic={f.trigger_topic}", f"--trigger-service-account={f.service_account}"]
+    else:
+        args += ["--trigger-http"]
+    # gcloud's alternate-delimiter syntax, since values may hold commas.
+    args += [f"--set-env-vars=^|^{env.replace(',', '|')}" if any("," in v for _, v in f.env)
+             else f"--set-env-vars={env}", "--quiet"]
+    return gcloud(*args, settings=s)
+
+
+def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings) -> Step | None:
+    role = f"--role={grant.role}"
+    who = f"--member={member}"
+    why = f"{member.split(':')[1].split('@')[0]}: {grant.role} on {grant.on} ({grant.why})"
+    if grant.on == "findings_topic":
+        argv = gcloud("pubsub", "topics", "add-iam-policy-binding", s.findings_topic, who, role, settings=s)
+    elif grant.on in ("config_secret", "pagerduty_secret"):
+        secret = s.config_secret if grant.on == "config_secret" else s.pagerduty_secret
+        if not secret:
+            return None
+        argv = gcloud("secrets", "add-iam-policy-binding", secret, who, role, settings=s)
+    elif grant.on in ("self", "pager"):
+        target = function if grant.on == "self" else s.name("pager")
+        argv = gcloud("functions", "add-invoker-policy-binding", target, f"--region={s.region}", who, settings=s)
+    elif grant.on == "firestore":
+        # Firestore IAM is granted on the project; the condition narrows it to our database.
+        database = f"projects/{s.project}/databases/{s.firestore_database}"
+        argv = ("gcloud", "projects", "add-iam-policy-binding", s.project, who, role,
+                f'--condition=expression=resource.name.startsWith("{database}"),title=opwatch-alert-state')
+    elif grant.on == "heartbeat_bucket":
+        argv = gcloud("storage", "buckets", "add-iam-policy-binding", f"gs://{s.heartbeat_bucket}", who, role,
+                      settings=s)
+    else:  # pragma: no cover - a new Grant.on without a renderer
+        raise ValueError(f"no binding renderer for {grant.on!r}")
+    return Step(why, create=argv)
+
+
+# --- output -------------------------------------------------------------------------------
+
+def to_shell(steps: Sequence[Step], header: str = "") -> str:
+    lines = ["#!/usr/bin/env bash",
+             "# Rendered by `opwatch gcp deploy --dry-run`: review, then run (re-running converges).",
+             *(f"# {h}" for h in header.splitlines() if h), "set -euo pipefail", ""]
+    for step in steps:
+        lines.append(f"# {step.comment}")
+        lines.append(shell_line(step))
+    return "\n".join(lines) + "\n"
+
+
+def shell_line(step: Step) -> str:
+    q = shlex.join
+    if step.require:
+        return f"{q(step.describe)} >/dev/null || {{ echo {shlex.quote(step.require)} >&2; exit 1; }}"
+    if step.describe and step.update:
+        return f"if {q(step.describe)} >/dev/null 2>&1; then\n  {q(step.update)}\nelse\n  {q(step.create)}\nfi"
+    if step.describe:
+        return f"{q(step.describe)} >/dev/null 2>&1 || {q(step.create)}"
+    return q(step.create)

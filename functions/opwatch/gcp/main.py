@@ -1,0 +1,194 @@
+"""Cloud Functions (gen2) entry points: one CloudEvent function per check, and the pager.
+
+Thin handlers, as in the Lambda adapter: parse the event at one boundary (`events`),
+call the core (`runner.run_checks`, `AlertManager.process`), publish or log the outcome.
+Dependencies are built on first use and kept for the instance's life (no work at import
+time: cold starts), from the environment the gcloud plan sets:
+
+    OPWATCH_CONFIG / OPWATCH_CONFIG_SECRET   the TOML (a bundled file, or a secret's value)
+    OPWATCH_FINDINGS_TOPIC                   projects/P/topics/T (check functions)
+    OPWATCH_HEARTBEAT_BUCKET                 this side's beats (the beat writer only)
+    OPWATCH_STATE_STORE                      firestore:<database> | sqlite:<path> (pager)
+    OPWATCH_PAGERDUTY_SECRET                 projects/P/secrets/S/versions/latest (pager)
+    OPWATCH_PAGERDUTY_URL                    Events API base URL (default PagerDuty's)
+
+The manual-remediation HTTP function is not here yet: `opwatch.remedies` does not exist
+(see docs/gcp.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import functions_framework
+
+from ..findings import Finding, Status
+from . import log
+from .events import BadEvent, finding_from, pubsub_message
+
+__all__ = [
+    "batch_submission", "batcher_lag", "heartbeat", "pager", "proposer_freshness", "rpc_sync",
+    "sequencer_liveness", "wallet_runway",
+]
+
+_logger = log.CloudLogger({"service": "opwatch", "cloud": "gcp"})
+_lock = threading.Lock()
+
+
+@functools.cache
+def _config() -> Any:
+    from ..config import load_config, parse_config
+
+    secret = os.environ.get("OPWATCH_CONFIG_SECRET")
+    if secret:
+        from .secret_source import SecretManagerSource
+
+        return parse_config(SecretManagerSource(secret)(), source=secret.split("/versions/")[0])
+    return load_config(os.environ.get("OPWATCH_CONFIG", "opwatch.toml"))
+
+
+@functools.cache
+def _publisher() -> Any:
+    from .publisher import FindingPublisher
+
+    return FindingPublisher(os.environ["OPWATCH_FINDINGS_TOPIC"])
+
+
+@functools.cache
+def _beat_writer() -> Any:
+    from .beats import BeatWriter
+
+    bucket = os.environ.get("OPWATCH_HEARTBEAT_BUCKET")
+    return BeatWriter(bucket) if bucket else None
+
+
+@functools.cache
+def _manager() -> Any:
+    from ..alerting import AlertManager, AlertPolicy
+    from ..alerting.pagerduty import DEFAULT_BASE_URL, PagerDutyClient, PagerDutySink
+    from .secret_source import SecretManagerSource
+
+    policy = AlertPolicy(runbook_base_url=os.environ.get("OPWATCH_RUNBOOK_BASE_URL", ""))
+    routing_key = SecretManagerSource(os.environ["OPWATCH_PAGERDUTY_SECRET"])
+    client = PagerDutyClient(routing_key, base_url=os.environ.get("OPWATCH_PAGERDUTY_URL", DEFAULT_BASE_URL))
+    return AlertManager(_store(os.environ.get("OPWATCH_STATE_STORE", "firestore:(default)")),
+                        [PagerDutySink(client, policy.runbook_url)], policy)
+
+
+def _store(spec: str) -> Any:
+    kind, _, where = spec.partition(":")
+    if kind == "firestore":
+        from ..alerting.store.firestore import FirestoreStore
+
+        return FirestoreStore(database=where or "(default)")
+    if kind == "sqlite":  # local runs and tests
+        from ..alerting.store.sqlite import SqliteStore
+
+        return SqliteStore(where)
+    raise ValueError(f"OPWATCH_STATE_STORE: expected firestore:<db> or sqlite:<path>, got {spec!r}")
+
+
+# --- the check functions --------------------------------------------------------------
+
+def run_check(check_id: str, event: Any) -> list[Finding]:
+    """One scheduler tick: run the check on every network, publish, write beats."""
+    pubsub_message(event["type"], event.data)  # a tick's body carries nothing we need
+    from ..runner import run_checks
+
+    config = _config()
+    started = time.monotonic()
+    result = run_checks(config, check_ids=[check_id])
+    findings = result.findings
+    schedules = config.section("schedules")
+    if check_id == "sequencer_liveness" and schedules.fast_lane:
+        findings = fast_lane(lambda: run_checks(config, check_ids=[check_id]).findings, findings,
+                             every_s=schedules.fast_lane_every_s, publish=_publish)
+    else:
+        _publish(findings)
+    for network, cid, why in result.skipped:
+        _logger.info(f"{cid} skipped on {network}: {why}", labels={"network": network, "check": cid})
+    writer = _beat_writer()
+    if writer is not None:
+        from ..checks.heartbeat import Beat
+        from .beats import CLOUD
+
+        for network in sorted({f.network for f in findings}):
+            writer.write(Beat(CLOUD, network, time.time(), sum(f.network == network for f in findings)))
+    _logger.info(f"{check_id}: {len(findings)} findings published", labels={"check": check_id},
+                 wall_s=round(time.monotonic() - started, 3), rpc_requests=result.rpc_requests)
+    return findings
+
+
+def _publish(findings: list[Finding]) -> None:
+    ids = _publisher().publish(findings)
+    for finding, message_id in zip(findings, ids, strict=True):
+        _logger.log(log.finding_severity(str(finding.status)), finding.summary,
+                    labels=finding.attributes(), dedup_key=finding.dedup_key, message_id=message_id)
+
+
+def fast_lane(sample: Callable[[], list[Finding]], first: list[Finding], every_s: float,
+              publish: Callable[[list[Finding]], None], window_s: float = 50.0,
+              sleep: Callable[[float], None] = time.sleep,
+              monotonic: Callable[[], float] = time.monotonic) -> list[Finding]:
+    """Sample again every `every_s` for `window_s` (within the one-minute tick), publishing the
+    first results and then only changes of status, and the last results: sub-minute detection
+    without a page storm. Returns the last findings."""
+    publish(first)
+    last = {f.dedup_key: f.status for f in first}
+    deadline = monotonic() + window_s
+    latest = first
+    while monotonic() + every_s < deadline:
+        sleep(every_s)
+        latest = sample()
+        changed = [f for f in latest if last.get(f.dedup_key) != f.status]
+        if changed:
+            publish(changed)
+            last.update({f.dedup_key: f.status for f in changed})
+    if latest is not first:
+        publish(latest)
+    return latest
+
+
+def _check_function(check_id: str) -> Callable[[Any], None]:
+    def handler(event: Any) -> None:
+        try:
+            run_check(check_id, event)
+        except BadEvent as exc:  # not retried: the same event will always be bad
+            _logger.error(f"{check_id}: ignored a malformed event: {exc}", labels={"check": check_id})
+
+    handler.__name__ = handler.__qualname__ = check_id
+    return functions_framework.cloud_event(handler)
+
+
+sequencer_liveness = _check_function("sequencer_liveness")
+batcher_lag = _check_function("batcher_lag")
+batch_submission = _check_function("batch_submission")
+wallet_runway = _check_function("wallet_runway")
+proposer_freshness = _check_function("proposer_freshness")
+rpc_sync = _check_function("rpc_sync")
+heartbeat = _check_function("heartbeat")
+
+
+# --- the pager -------------------------------------------------------------------------
+
+@functions_framework.cloud_event
+def pager(event: Any) -> None:
+    """A finding from the findings subscription → the alert lifecycle → PagerDuty.
+
+    Any failure other than a malformed message raises: the push gets a 500, Pub/Sub retries
+    with backoff and after `max_delivery_attempts` moves the message to the dead-letter topic."""
+    try:
+        finding = finding_from(pubsub_message(event["type"], event.data))
+    except BadEvent as exc:
+        _logger.error(f"pager: ignored a malformed message: {exc}")
+        return
+    with _lock:  # one evaluation at a time per instance; instances race safely through the store
+        transitions = _manager().process([finding])
+    for t in transitions:
+        _logger.log("NOTICE" if finding.status != Status.OK else "INFO", f"{t.kind}: {t.summary or t.key}",
+                    labels={"network": t.network, "check": t.check}, dedup_key=t.key, detail=t.detail)

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Rendered by `opwatch gcp deploy --dry-run`: review, then run (re-running converges).
+# config: example.toml
+set -euo pipefail
+
+# APIs the deployment uses
+gcloud services enable cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com artifactregistry.googleapis.com eventarc.googleapis.com pubsub.googleapis.com cloudscheduler.googleapis.com secretmanager.googleapis.com firestore.googleapis.com iam.googleapis.com --project=opwatch-example
+# service account for sequencer_liveness
+gcloud iam service-accounts describe opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-sequencer-liveness '--display-name=opwatch sequencer_liveness' --project=opwatch-example
+# service account for batcher_lag
+gcloud iam service-accounts describe opwatch-batcher-lag@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-batcher-lag '--display-name=opwatch batcher_lag' --project=opwatch-example
+# service account for batch_submission
+gcloud iam service-accounts describe opwatch-batch-submission@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-batch-submission '--display-name=opwatch batch_submission' --project=opwatch-example
+# service account for wallet_runway
+gcloud iam service-accounts describe opwatch-wallet-runway@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-wallet-runway '--display-name=opwatch wallet_runway' --project=opwatch-example
+# service account for proposer_freshness
+gcloud iam service-accounts describe opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-proposer-freshness '--display-name=opwatch proposer_freshness' --project=opwatch-example
+# service account for rpc_sync
+gcloud iam service-accounts describe opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-rpc-sync '--display-name=opwatch rpc_sync' --project=opwatch-example
+# service account for pager
+gcloud iam service-accounts describe opwatch-pager@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-pager '--display-name=opwatch pager' --project=opwatch-example
+# service account for push
+gcloud iam service-accounts describe opwatch-push@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-push '--display-name=opwatch push' --project=opwatch-example
+# secret opwatch-pagerduty-routing-key must exist (add a version yourself; the plan never holds a value)
+gcloud secrets describe opwatch-pagerduty-routing-key --project=opwatch-example >/dev/null || { echo 'create secret opwatch-pagerduty-routing-key first: gcloud secrets create opwatch-pagerduty-routing-key --project=opwatch-example --data-file=-' >&2; exit 1; }
+# secret opwatch-config must exist (add a version yourself; the plan never holds a value)
+gcloud secrets describe opwatch-config --project=opwatch-example >/dev/null || { echo 'create secret opwatch-config first: gcloud secrets create opwatch-config --project=opwatch-example --data-file=-' >&2; exit 1; }
+# topic opwatch-findings
+gcloud pubsub topics describe opwatch-findings --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-findings --project=opwatch-example
+# topic opwatch-findings-dead
+gcloud pubsub topics describe opwatch-findings-dead --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-findings-dead --project=opwatch-example
+# topic opwatch-tick-sequencer-liveness
+gcloud pubsub topics describe opwatch-tick-sequencer-liveness --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-sequencer-liveness --project=opwatch-example
+# topic opwatch-tick-batcher-lag
+gcloud pubsub topics describe opwatch-tick-batcher-lag --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-batcher-lag --project=opwatch-example
+# topic opwatch-tick-batch-submission
+gcloud pubsub topics describe opwatch-tick-batch-submission --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-batch-submission --project=opwatch-example
+# topic opwatch-tick-wallet-runway
+gcloud pubsub topics describe opwatch-tick-wallet-runway --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-wallet-runway --project=opwatch-example
+# topic opwatch-tick-proposer-freshness
+gcloud pubsub topics describe opwatch-tick-proposer-freshness --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-proposer-freshness --project=opwatch-example
+# topic opwatch-tick-rpc-sync
+gcloud pubsub topics describe opwatch-tick-rpc-sync --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-rpc-sync --project=opwatch-example
+# Firestore database for alert state
+gcloud firestore databases describe '--database=(default)' --project=opwatch-example >/dev/null 2>&1 || gcloud firestore databases create '--database=(default)' --location=europe-west1 --type=firestore-native --project=opwatch-example
+# TTL on alert_transition.expires_at (history and closed alerts age out)
+gcloud firestore fields ttls update expires_at --collection-group=alert_transition --enable-ttl '--database=(default)' --async --project=opwatch-example
+# TTL on dead_letter.expires_at (history and closed alerts age out)
+gcloud firestore fields ttls update expires_at --collection-group=dead_letter --enable-ttl '--database=(default)' --async --project=opwatch-example
+# TTL on alert_state.expires_at (history and closed alerts age out)
+gcloud firestore fields ttls update expires_at --collection-group=alert_state --enable-ttl '--database=(default)' --async --project=opwatch-example
+# heartbeat bucket gs://opwatch-example-heartbeats
+gcloud storage buckets describe gs://opwatch-example-heartbeats --project=opwatch-example >/dev/null 2>&1 || gcloud storage buckets create gs://opwatch-example-heartbeats --location=europe-west1 --uniform-bucket-level-access --public-access-prevention --project=opwatch-example
+# function opwatch-sequencer-liveness (entry point sequencer_liveness)
+gcloud functions deploy opwatch-sequencer-liveness --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=sequencer_liveness --service-account=opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-sequencer-liveness --trigger-service-account=opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings,OPWATCH_HEARTBEAT_BUCKET=opwatch-example-heartbeats --quiet --project=opwatch-example
+# function opwatch-batcher-lag (entry point batcher_lag)
+gcloud functions deploy opwatch-batcher-lag --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=batcher_lag --service-account=opwatch-batcher-lag@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-batcher-lag --trigger-service-account=opwatch-batcher-lag@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-batch-submission (entry point batch_submission)
+gcloud functions deploy opwatch-batch-submission --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=batch_submission --service-account=opwatch-batch-submission@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-batch-submission --trigger-service-account=opwatch-batch-submission@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-wallet-runway (entry point wallet_runway)
+gcloud functions deploy opwatch-wallet-runway --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=wallet_runway --service-account=opwatch-wallet-runway@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-wallet-runway --trigger-service-account=opwatch-wallet-runway@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-proposer-freshness (entry point proposer_freshness)
+gcloud functions deploy opwatch-proposer-freshness --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=proposer_freshness --service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-proposer-freshness --trigger-service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-rpc-sync (entry point rpc_sync)
+gcloud functions deploy opwatch-rpc-sync --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=rpc_sync --service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-rpc-sync --trigger-service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-pager (entry point pager)
+gcloud functions deploy opwatch-pager --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=pager --service-account=opwatch-pager@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-http '--set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_STATE_STORE=firestore:(default),OPWATCH_PAGERDUTY_SECRET=projects/opwatch-example/secrets/opwatch-pagerduty-routing-key/versions/latest' --quiet --project=opwatch-example
+# opwatch-sequencer-liveness: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-sequencer-liveness: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-sequencer-liveness: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-sequencer-liveness --region=europe-west1 --member=serviceAccount:opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-sequencer-liveness: roles/storage.objectUser on heartbeat_bucket (overwrite heartbeat/<cloud>/<network>.json)
+gcloud storage buckets add-iam-policy-binding gs://opwatch-example-heartbeats --member=serviceAccount:opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --role=roles/storage.objectUser --project=opwatch-example
+# opwatch-batcher-lag: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-batcher-lag@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-batcher-lag: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-batcher-lag@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-batcher-lag: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-batcher-lag --region=europe-west1 --member=serviceAccount:opwatch-batcher-lag@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-batch-submission: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-batch-submission@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-batch-submission: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-batch-submission@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-batch-submission: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-batch-submission --region=europe-west1 --member=serviceAccount:opwatch-batch-submission@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-wallet-runway: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-wallet-runway@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-wallet-runway: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-wallet-runway@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-wallet-runway: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-wallet-runway --region=europe-west1 --member=serviceAccount:opwatch-wallet-runway@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-proposer-freshness: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-proposer-freshness: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-proposer-freshness: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-proposer-freshness --region=europe-west1 --member=serviceAccount:opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-rpc-sync: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-rpc-sync: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-rpc-sync: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-rpc-sync --region=europe-west1 --member=serviceAccount:opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-pager: roles/datastore.user on firestore (alert state: transactional get/set, queries)
+gcloud projects add-iam-policy-binding opwatch-example --member=serviceAccount:opwatch-pager@opwatch-example.iam.gserviceaccount.com --role=roles/datastore.user '--condition=expression=resource.name.startsWith("projects/opwatch-example/databases/(default)"),title=opwatch-alert-state'
+# opwatch-pager: roles/secretmanager.secretAccessor on pagerduty_secret (the PagerDuty routing key)
+gcloud secrets add-iam-policy-binding opwatch-pagerduty-routing-key --member=serviceAccount:opwatch-pager@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-push: roles/run.invoker on pager (push subscription delivers findings to the pager)
+gcloud functions add-invoker-policy-binding opwatch-pager --region=europe-west1 --member=serviceAccount:opwatch-push@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# Pub/Sub mints OIDC tokens for the push identity
+gcloud iam service-accounts add-iam-policy-binding opwatch-push@opwatch-example.iam.gserviceaccount.com --member=serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/iam.serviceAccountTokenCreator --project=opwatch-example
+# Pub/Sub forwards undeliverable findings to the dead-letter topic
+gcloud pubsub topics add-iam-policy-binding opwatch-findings-dead --member=serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# push subscription opwatch-pager: findings → pager (the filter is fixed at creation)
+if gcloud pubsub subscriptions describe opwatch-pager --project=opwatch-example >/dev/null 2>&1; then
+  gcloud pubsub subscriptions update opwatch-pager --push-endpoint=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-pager --push-auth-service-account=opwatch-push@opwatch-example.iam.gserviceaccount.com --push-auth-token-audience=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-pager --dead-letter-topic=opwatch-findings-dead --max-delivery-attempts=10 --ack-deadline=60 --min-retry-delay=10s --max-retry-delay=600s --project=opwatch-example
+else
+  gcloud pubsub subscriptions create opwatch-pager --topic=opwatch-findings '--message-filter=(attributes.network = "l3" OR attributes.network = "mainnet") AND attributes:check AND attributes:status' --push-endpoint=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-pager --push-auth-service-account=opwatch-push@opwatch-example.iam.gserviceaccount.com --push-auth-token-audience=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-pager --dead-letter-topic=opwatch-findings-dead --max-delivery-attempts=10 --ack-deadline=60 --min-retry-delay=10s --max-retry-delay=600s --project=opwatch-example
+fi
+# Pub/Sub acknowledges from the pager subscription once it dead-letters
+gcloud pubsub subscriptions add-iam-policy-binding opwatch-pager --member=serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.subscriber --project=opwatch-example
+# pull subscription opwatch-findings-dead: keeps dead letters for inspection (7 days)
+gcloud pubsub subscriptions describe opwatch-findings-dead --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub subscriptions create opwatch-findings-dead --topic=opwatch-findings-dead --message-retention-duration=7d --project=opwatch-example
+# every 1 min: sequencer_liveness
+if gcloud scheduler jobs describe opwatch-sequencer-liveness --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-sequencer-liveness --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-sequencer-liveness '--message-body={"check": "sequencer_liveness"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-sequencer-liveness --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-sequencer-liveness '--message-body={"check": "sequencer_liveness"}' --project=opwatch-example
+fi
+# every 1 min: batcher_lag
+if gcloud scheduler jobs describe opwatch-batcher-lag --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-batcher-lag --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-batcher-lag '--message-body={"check": "batcher_lag"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-batcher-lag --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-batcher-lag '--message-body={"check": "batcher_lag"}' --project=opwatch-example
+fi
+# every 2 min: batch_submission
+if gcloud scheduler jobs describe opwatch-batch-submission --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-batch-submission --location=europe-west1 '--schedule=*/2 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-batch-submission '--message-body={"check": "batch_submission"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-batch-submission --location=europe-west1 '--schedule=*/2 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-batch-submission '--message-body={"check": "batch_submission"}' --project=opwatch-example
+fi
+# every 10 min: wallet_runway
+if gcloud scheduler jobs describe opwatch-wallet-runway --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-wallet-runway --location=europe-west1 '--schedule=*/10 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-wallet-runway '--message-body={"check": "wallet_runway"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-wallet-runway --location=europe-west1 '--schedule=*/10 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-wallet-runway '--message-body={"check": "wallet_runway"}' --project=opwatch-example
+fi
+# every 5 min: proposer_freshness
+if gcloud scheduler jobs describe opwatch-proposer-freshness --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-proposer-freshness --location=europe-west1 '--schedule=*/5 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-proposer-freshness '--message-body={"check": "proposer_freshness"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-proposer-freshness --location=europe-west1 '--schedule=*/5 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-proposer-freshness '--message-body={"check": "proposer_freshness"}' --project=opwatch-example
+fi
+# every 1 min: rpc_sync
+if gcloud scheduler jobs describe opwatch-rpc-sync --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-rpc-sync --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-rpc-sync '--message-body={"check": "rpc_sync"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-rpc-sync --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-rpc-sync '--message-body={"check": "rpc_sync"}' --project=opwatch-example
+fi
