@@ -1,0 +1,100 @@
+"""`[remediation]` validation and the remedy request model."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from opwatch.config import ConfigError
+from opwatch.findings import Finding, Measure, Severity, Status
+from opwatch.remedies.request import BadRequest, RemedyRequest, refuses_finding
+from remedies_fixtures import BATCHER, FUNDER, config_text, load, topup_section
+
+
+def test_defaults_are_manual_and_off():
+    policy = load(config_text()).section("remediation").for_network("devnet")
+    assert policy.approval == "manual" and policy.topup is None and not policy.may_run_unattended("topup")
+
+
+def test_topup_resolves_recipients_from_the_network_and_amounts_exactly():
+    policy = load(config_text(remediation=topup_section("/tmp/x.db", target=0.1, per_tx=0.1, per_day=0.3)))
+    topup = policy.section("remediation").for_network("devnet").topup
+    assert topup.recipients == {"batcher": BATCHER, "proposer": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"}
+    assert topup.target_balance_wei == 10**17 and topup.max_per_day_wei == 3 * 10**17
+    assert topup.funder == FUNDER
+
+
+def test_auto_needs_both_switches():
+    on = load(config_text(remediation=topup_section("/tmp/x.db", auto=True, approval="auto")))
+    assert on.section("remediation").for_network("devnet").may_run_unattended("topup")
+    half = load(config_text(remediation=topup_section("/tmp/x.db", auto=True, approval="manual")))
+    assert not half.section("remediation").for_network("devnet").may_run_unattended("topup")
+
+
+def test_every_problem_is_named_by_its_path():
+    bad = """
+[remediation.networks.devnet]
+approval = "sometimes"
+[remediation.networks.devnet.topup]
+funder = "0xnot"
+secret = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+target_balance_eth = -1
+max_per_tx_eth = 5
+max_per_day_eth = 1
+recipients = ["batcher", "treasury"]
+max_gas_price_gwei = 10
+[remediation.networks.devnet.failover]
+strategy = "admin"
+[remediation.networks.nowhere]
+"""
+    with pytest.raises(ConfigError) as err:
+        load(config_text(remediation=bad))
+    text = "\n".join(err.value.problems)
+    for path in ("remediation.networks.devnet.approval", "remediation.networks.devnet.topup.funder",
+                 "remediation.networks.devnet.topup.secret", "remediation.networks.devnet.topup.target_balance_eth",
+                 "remediation.networks.devnet.topup.max_per_tx_eth", "remediation.networks.devnet.topup.recipients",
+                 "remediation.networks.devnet.failover.standby_admin", "remediation.networks.nowhere"):
+        assert path in text, path
+    assert "ac0974bec" not in text  # a key pasted where a reference belongs is not echoed back
+
+
+def finding(status: Status, check: str = "wallet_runway", observed_at: str = "2024-01-01T00:00:00Z") -> Finding:
+    return Finding(network="devnet", check=check, target="batcher", status=status, severity=Severity.CRITICAL,
+                   summary="s", observed=Measure(1.0, "h"), threshold=Measure(2.0, "h"), observed_at=observed_at)
+
+
+def test_a_finding_delivered_twice_is_one_request_and_a_new_observation_another():
+    a = RemedyRequest.from_finding(finding(Status.FIRING))
+    b = RemedyRequest.from_finding(finding(Status.FIRING))
+    c = RemedyRequest.from_finding(finding(Status.FIRING, observed_at="2024-01-01T00:01:00Z"))
+    assert a.request_id == b.request_id != c.request_id
+    assert a.remedy == "topup" and a.target == "batcher" and not a.approved
+
+
+def test_only_firing_findings_may_act():
+    assert refuses_finding(RemedyRequest.from_finding(finding(Status.UNKNOWN))) is not None
+    assert refuses_finding(RemedyRequest.from_finding(finding(Status.OK))) is not None
+    assert refuses_finding(RemedyRequest.from_finding(finding(Status.FIRING))) is None
+    with pytest.raises(BadRequest):
+        RemedyRequest.from_finding(finding(Status.FIRING, check="rpc_sync"))
+
+
+@given(remedy=st.sampled_from(["topup", "snapshot", "failover", "restore"]), dry=st.booleans(),
+       rid=st.from_regex(r"[A-Za-z0-9._:/@-]{1,40}", fullmatch=True),
+       who=st.none() | st.text(min_size=1, max_size=10), status=st.sampled_from(list(Status)))
+def test_the_payload_round_trips(remedy, dry, rid, who, status):
+    request = RemedyRequest(remedy, "devnet", rid, target="batcher", dry_run=dry, approved_by=who,
+                            finding=finding(status))
+    assert RemedyRequest.from_dict(request.to_dict()) == request
+
+
+@pytest.mark.parametrize("payload", [
+    [], {"remedy": "explode", "network": "n", "request_id": "x"},
+    {"remedy": "topup", "network": "n", "request_id": "has space"},
+    {"remedy": "topup", "network": "n", "request_id": "x", "dry_run": "yes"},
+    {"remedy": "topup", "network": "n", "request_id": "x", "extra": 1},
+    {"remedy": "topup", "network": "n", "request_id": "x", "finding": {"status": "firing"}},
+])
+def test_malformed_payloads_are_refused(payload):
+    with pytest.raises(BadRequest):
+        RemedyRequest.from_dict(payload)
