@@ -141,7 +141,7 @@ def fast_lane(sample: Callable[[], list[Finding]], first: list[Finding], every_s
     publish(first)
     last = {f.dedup_key: f.status for f in first}
     deadline = monotonic() + window_s
-    latest = first
+    latest, sent = first, True
     while monotonic() + every_s < deadline:
         sleep(every_s)
         latest = sample()
@@ -149,7 +149,8 @@ def fast_lane(sample: Callable[[], list[Finding]], first: list[Finding], every_s
         if changed:
             publish(changed)
             last.update({f.dedup_key: f.status for f in changed})
-    if latest is not first:
+        sent = len(changed) == len(latest)
+    if not sent:
         publish(latest)
     return latest
 

@@ -1,0 +1,200 @@
+"""The rendered gcloud plan: the golden file, and what must hold of any rendering."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from opwatch.config import ConfigError, load_config, parse_config
+from opwatch.deploy import gcp_cli
+from opwatch.deploy.gcp_plan import functions, pager_filter, render_plan, to_shell
+from opwatch.findings import Finding, Measure, Severity, Status
+from opwatch.gcp import filters
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "gcp" / "example.toml"
+GOLDEN = ROOT / "gcp" / "plan.example.sh"
+
+
+def cli(*argv: str, runner=None) -> int:  # type: ignore[no-untyped-def]
+    parser = argparse.ArgumentParser()
+    gcp_cli.add_parser(parser.add_subparsers(dest="command"))
+    return gcp_cli.run(parser.parse_args(["gcp", *argv]), runner=runner)
+
+
+@pytest.fixture(scope="module")
+def config():  # type: ignore[no-untyped-def]
+    return load_config(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def settings(config):  # type: ignore[no-untyped-def]
+    return config.section("gcp").with_overrides()
+
+
+@pytest.fixture(scope="module")
+def plan(config, settings):  # type: ignore[no-untyped-def]
+    return render_plan(config, settings)
+
+
+def commands(plan) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    return [list(argv) for step in plan for argv in step.argvs()]
+
+
+def test_dry_run_matches_the_golden_file(capsys):
+    assert cli("deploy", "--config", str(EXAMPLE), "--dry-run") == 0
+    assert capsys.readouterr().out == GOLDEN.read_text(), \
+        "regenerate: opwatch gcp deploy --config gcp/example.toml --dry-run > gcp/plan.example.sh"
+
+
+def test_golden_file_is_valid_bash():
+    import subprocess
+
+    assert subprocess.run(["bash", "-n", str(GOLDEN)], check=False).returncode == 0
+
+
+def test_every_function_has_a_trigger_and_every_check_a_schedule(config, settings, plan):
+    from opwatch.checks import CHECKS
+
+    fns = functions(config, settings)
+    assert {f.entry_point for f in fns} == {*CHECKS, "pager"}
+    cmds = commands(plan)
+    schedules = config.section("schedules")
+    for f in fns:
+        deploy = next(c for c in cmds if c[:4] == ["gcloud", "functions", "deploy", f.name])
+        assert "--runtime=python312" in deploy and f"--entry-point={f.entry_point}" in deploy
+        assert "--no-allow-unauthenticated" in deploy
+        if f.trigger_topic:
+            assert f"--trigger-topic={f.trigger_topic}" in deploy
+            job = [c for c in cmds if c[:5] == ["gcloud", "scheduler", "jobs", "create", "pubsub"]
+                   and f"--topic={f.trigger_topic}" in c]
+            assert len(job) == 1 and f"--schedule={schedules.cron(f.entry_point)}" in job[0]
+        else:
+            assert "--trigger-http" in deploy
+            sub = [c for c in cmds if c[:4] == ["gcloud", "pubsub", "subscriptions", "create"]
+                   and any(a == f"--push-endpoint={settings.function_url(f.name)}" for a in c)]
+            assert len(sub) == 1 and any(a.startswith("--dead-letter-topic=") for a in sub[0])
+
+
+def test_wallet_runway_runs_every_ten_minutes_as_configured(plan):
+    job = next(c for c in commands(plan) if c[:6] == ["gcloud", "scheduler", "jobs", "create", "pubsub",
+                                                       "opwatch-wallet-runway"])
+    assert "--schedule=*/10 * * * *" in job
+
+
+def test_pager_filter_routes_every_status_of_configured_networks_and_nothing_else(config, plan):
+    expression = pager_filter(config)
+    create = next(c for c in commands(plan)
+                  if c[:5] == ["gcloud", "pubsub", "subscriptions", "create", "opwatch-pager"])
+    assert f"--message-filter={expression}" in create
+    for network in ("mainnet", "l3"):
+        for status, severity in (("ok", Severity.INFO), ("firing", Severity.CRITICAL), ("unknown", Severity.WARNING)):
+            f = Finding(network, "batcher_lag", "safe-head", Status(status), severity, "s", Measure(1, "s"),
+                        Measure(2, "s"), "2024-01-01T00:00:00Z")
+            assert filters.matches(expression, f.attributes())
+    assert not filters.matches(expression, {"network": "testnet", "check": "x", "status": "ok"})
+    assert not filters.matches(expression, {"network": "mainnet"})
+
+
+def test_each_service_account_is_bound_only_on_named_resources(config, settings, plan):
+    bindings = [c for c in commands(plan) if "add-iam-policy-binding" in c or "add-invoker-policy-binding" in c]
+    members = {a.split("=", 1)[1] for c in bindings for a in c if a.startswith("--member=")}
+    own = {f"serviceAccount:{settings.service_account(r)}" for r in [*(f.entry_point for f in functions(
+        config, settings)), "push"]}
+    assert members == own | {f"serviceAccount:{settings.pubsub_agent}"}
+    for c in bindings:
+        role = next((a for a in c if a.startswith("--role=")), "--role=roles/run.invoker")
+        # No primitive roles, no admin roles, and project-wide only with a condition.
+        assert not re.search(r"roles/(owner|editor|viewer)$|[aA]dmin", role), c
+        if c[:3] == ["gcloud", "projects", "add-iam-policy-binding"]:
+            assert any(a.startswith("--condition=expression=resource.name.startsWith(") for a in c), c
+    publishers = [c for c in bindings if "--role=roles/pubsub.publisher" in c and "opwatch-findings" in c]
+    checks = [f for f in functions(config, settings) if f.trigger_topic]
+    assert len(publishers) == len(checks)  # the pager and push identities cannot publish findings
+    pager = f"serviceAccount:{settings.service_account('pager')}"
+    assert {next(a for a in c if a.startswith("--role=")) for c in bindings if f"--member={pager}" in c} == {
+        "--role=roles/datastore.user", "--role=roles/secretmanager.secretAccessor"}
+
+
+def test_every_function_runs_as_its_own_service_account(config, settings, plan):
+    deploys = [c for c in commands(plan) if c[:3] == ["gcloud", "functions", "deploy"]]
+    accounts = [next(a for a in c if a.startswith("--service-account=")) for c in deploys]
+    assert len(set(accounts)) == len(deploys)
+
+
+def test_secrets_are_referenced_never_given_a_value(plan):
+    text = to_shell(plan)
+    assert "versions add" not in text and "--data-file" not in text.replace("--data-file=-' >&2", "")
+    assert "secrets create" not in "\n".join(shlex.join(c) for c in commands(plan))
+    assert "https://rpc-2.example/KEY" not in text  # the config (with RPC keys) is a secret, not an env var
+
+
+def test_every_step_converges_when_rerun(plan):
+    for step in plan:
+        if step.require:  # a precondition: only describes
+            assert step.describe and not step.create
+            continue
+        verb = step.create[:4]
+        creates = "create" in verb
+        if creates:
+            assert step.describe, f"create without describe: {step.create}"
+        else:  # deploy, enable, add-*-binding, ttls update: create-or-update by themselves
+            assert any(v in step.create for v in ("deploy", "enable", "add-iam-policy-binding",
+                                                  "add-invoker-policy-binding", "update")), step.create
+
+
+def test_execute_follows_describe_or_create_and_stops_on_failure(config, settings, plan, capsys):
+    existing = {"opwatch-findings", "opwatch-pager"}
+    ran: list[list[str]] = []
+
+    def runner(argv, quiet):  # type: ignore[no-untyped-def]
+        ran.append(list(argv))
+        if "describe" in argv:
+            return 0 if any(name in argv for name in existing) or "secrets" in argv else 1
+        return 0
+
+    assert gcp_cli.execute(plan, runner) == 0
+    assert ["gcloud", "pubsub", "topics", "create", "opwatch-findings", "--project=opwatch-example"] not in ran
+    assert any(c[:4] == ["gcloud", "pubsub", "topics", "create"] and "opwatch-findings-dead" in c for c in ran)
+    assert any(c[:5] == ["gcloud", "pubsub", "subscriptions", "update", "opwatch-pager"] for c in ran)
+    ran.clear()
+    # A missing secret stops the deployment before anything uses it.
+    assert gcp_cli.execute(plan, lambda argv, quiet: 1 if "describe" in argv else 0) == 1
+    assert "create secret opwatch-pagerduty-routing-key first" in capsys.readouterr().err
+
+
+def test_cli_names_missing_project_and_number(tmp_path, capsys):
+    path = tmp_path / "c.toml"
+    path.write_text(EXAMPLE.read_text().split("[gcp]")[0])
+    assert cli("deploy", "--config", str(path), "--dry-run") == 2
+    err = capsys.readouterr().err
+    assert "gcp.project:" in err and "gcp.region:" in err and "gcp.project_number:" in err
+    assert cli("deploy", "--config", str(path), "--project", "my-project-1", "--region", "us-east1",
+               "--project-number", "42", "--dry-run") == 0
+    assert "--project=my-project-1" in capsys.readouterr().out
+
+
+def test_gcp_section_errors_name_their_dotted_paths():
+    base = EXAMPLE.read_text().split("[gcp]")[0]
+    bad = base + '[gcp]\nruntime = "python3"\nprefix = "A"\ntimeout = "1h"\nmax_instances = 0\nbogus = 1\n'
+    with pytest.raises(ConfigError) as exc:
+        parse_config(bad)
+    text = "\n".join(exc.value.problems)
+    for path in ("gcp.runtime", "gcp.prefix", "gcp.timeout", "gcp.max_instances", "gcp.bogus"):
+        assert path in text
+    with pytest.raises(ConfigError, match=r"gcp\.prefix: service account"):
+        parse_config(base + '[gcp]\nprefix = "opwatch-long"\n')
+
+
+def test_bundle_holds_entry_points_package_and_pinned_requirements(tmp_path, config, settings):
+    out = tmp_path / "b"
+    gcp_cli.bundle(config, settings, out)
+    assert "from opwatch.gcp.main import *" in (out / "main.py").read_text()
+    assert (out / "opwatch" / "gcp" / "main.py").is_file() and not list(out.rglob("__pycache__"))
+    reqs = (out / "requirements.txt").read_text().splitlines()
+    assert all(re.match(r"^[a-z-]+==[0-9.]+$", r) for r in reqs) and any(r.startswith("functions-framework==")
+                                                                         for r in reqs)
+    assert not (out / "opwatch.toml").exists()  # config_secret is set: RPC keys stay out of the bundle
