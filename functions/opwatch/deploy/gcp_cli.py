@@ -37,7 +37,8 @@ Runner = Callable[[Sequence[str], bool], int]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-    gcp = subparsers.add_parser("gcp", help="deploy the GCP replica (Cloud Functions, Pub/Sub, Scheduler)")
+    gcp: argparse.ArgumentParser = subparsers.add_parser(
+        "gcp", help="deploy the GCP replica (Cloud Functions, Pub/Sub, Scheduler)")
     sub = gcp.add_subparsers(dest="gcp_command", required=True)
     deploy = sub.add_parser("deploy", help="render and run the gcloud plan")
     deploy.add_argument("--config", required=True, help="the opwatch TOML file")

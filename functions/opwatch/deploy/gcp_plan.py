@@ -152,7 +152,7 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
 
     # --- least-privilege bindings (roles.py says why each exists) ---------------------------
     for f in fns:
-        grants = roles.CHECK if f.trigger_topic else roles.PAGER
+        grants: tuple[roles.Grant, ...] = roles.CHECK if f.trigger_topic else roles.PAGER
         if f.entry_point == BEAT_WRITER and s.heartbeat_bucket:
             grants = grants + roles.BEAT_WRITER
         for grant in grants:

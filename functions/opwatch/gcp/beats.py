@@ -43,7 +43,7 @@ class BeatWriter:
                 from google.auth.transport.requests import AuthorizedSession
 
                 credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
-                self._session = AuthorizedSession(credentials)
+                self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         return self._session
 
     def write(self, beat: Beat) -> None:

@@ -28,7 +28,7 @@ class PublishError(Exception):
 
 
 def client_for_endpoint(endpoint: str | None = None) -> Any:
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     endpoint = endpoint if endpoint is not None else os.environ.get(ENDPOINT_ENV, "")
     if not endpoint:
@@ -37,7 +37,7 @@ def client_for_endpoint(endpoint: str | None = None) -> Any:
     if endpoint.startswith("http://"):
         from google.auth.credentials import AnonymousCredentials
 
-        kwargs["credentials"] = AnonymousCredentials()
+        kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
     return pubsub_v1.PublisherClient(**kwargs)
 
 

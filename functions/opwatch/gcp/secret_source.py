@@ -31,7 +31,7 @@ def client_for_endpoint(endpoint: str | None = None) -> Any:
     if endpoint.startswith("http://"):
         from google.auth.credentials import AnonymousCredentials
 
-        kwargs["credentials"] = AnonymousCredentials()
+        kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
     return secretmanager.SecretManagerServiceClient(**kwargs)
 
 
