@@ -1,0 +1,44 @@
+"""Snapshot and restore on the devnet: the sequencer relaunched from an `anvil_dumpState` archive.
+
+`DevnetLauncher` is the devnet's `SequencerLauncher` (see opwatch.remedies.failover): it starts
+a replacement sequencer anvil with `--load-state` on the sequencer's own loopback port. On
+the devnet that port IS the endpoint every proxy, follower and actor uses, so `repoint` has
+nothing left to move; in production it would swap a DNS record or a load balancer target.
+The `kill-sequencer` fault is cleared, since its heal would start an empty chain over the
+restored one.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opwatch_devnet.topology import Devnet
+
+
+class DevnetLauncher:
+    def __init__(self, devnet: Devnet) -> None:
+        self.devnet = devnet
+        self.repointed: list[str] = []
+
+    def launch(self, archive: bytes) -> str:
+        seq = self.devnet.sequencer
+        if seq.alive():
+            raise RuntimeError("the old sequencer still runs; refusing to start a second one on its port")
+        path = Path(self.devnet.workdir) / "restore-state.json"
+        path.write_bytes(gzip.decompress(archive))
+        base = [a for a in seq.args if a != "--load-state"]
+        if "--load-state" in seq.args:  # a second restore: drop the earlier path too
+            i = seq.args.index("--load-state")
+            base = seq.args[:i] + seq.args[i + 2:]
+        seq.args = [*base, "--load-state", str(path)]
+        seq.launch()
+        self.devnet.sequencer_control.active = True
+        self.devnet.faults.active.pop("kill-sequencer", None)
+        self.devnet.write_state()
+        return seq.url
+
+    def repoint(self, url: str) -> None:
+        self.repointed.append(url)

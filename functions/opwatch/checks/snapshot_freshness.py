@@ -1,0 +1,79 @@
+"""snapshot_freshness: a recent, verified snapshot of the sequencer's state exists.
+
+Invariant: the newest verified snapshot of the network (written by the snapshot remedy,
+listed through its `SnapshotProvider`: S3 objects with a verification marker, or tagged EBS
+snapshots) is younger than the network's `[remediation.networks.N.snapshot] max_age`.
+Without one, a restore-from-snapshot failover would lose more blocks than planned, or have
+nothing to restore from.
+Fires: the newest verified snapshot is older than `max_age`, or none exists (unverified or
+half-written archives do not count). Reported in seconds of age, with its block height.
+Unknown: the snapshot store cannot be listed or read (`SnapshotStoreUnavailable`).
+Remedy: `opwatch remediate snapshot --network N` (see docs/runbooks/snapshot_freshness.md).
+
+The check needs the providers the `[remediation]` section describes; the process that runs
+checks calls `configure(config)` once (or `use_catalog` in tests) and the check is skipped
+on networks without a `snapshot` policy.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..config import Config, Network
+from ..findings import Measure, Severity, Status
+from .base import Check, Context, Verdict
+
+_catalogs: dict[str, tuple[Any, float]] = {}
+_lock = threading.Lock()
+
+
+def use_catalog(network: str, provider: Any, max_age_s: float) -> None:
+    """Register the snapshot provider (a `SnapshotProvider`) and the age limit of a network."""
+    with _lock:
+        _catalogs[network] = (provider, max_age_s)
+
+
+def configure(config: Config, s3_client: Any = None, ec2_client: Any = None) -> None:
+    """Providers for every network with a snapshot policy (clients are built lazily on use)."""
+    from ..remedies.snapshot import provider_for
+
+    policy = config.section("remediation")
+    for name in config.networks:
+        snap = policy.for_network(name).snapshot
+        if snap is not None:
+            use_catalog(name, provider_for(snap, s3_client, ec2_client), snap.max_age_s)
+
+
+def _missing(net: Network) -> str | None:
+    return None if net.name in _catalogs else "no [remediation.networks.N.snapshot] policy"
+
+
+def _threshold(net: Network) -> Measure:
+    entry = _catalogs.get(net.name)
+    return Measure(entry[1] if entry else None, "s")
+
+
+def measure(ctx: Context, _shared: Any, target: str) -> Verdict:
+    provider, max_age = _catalogs[ctx.network.name]
+    threshold = Measure(max_age, "s")
+    newest = provider.newest_good(ctx.network.name)  # SnapshotStoreUnavailable -> unknown, in base
+    if newest is None:
+        return Verdict(Status.FIRING, "no verified snapshot exists", Measure(None, "s"), threshold)
+    age = max(0.0, ctx.now() - newest.taken_at)
+    details = {"snapshot": newest.id, "block": newest.block, "taken_at": newest.taken_at}
+    status = Status.FIRING if age > max_age else Status.OK
+    verb = "older than" if status is Status.FIRING else "within"
+    return Verdict(status, f"newest verified snapshot (block {newest.block}) is {Measure(age, 's').render()} old, "
+                           f"{verb} {threshold.render()}", Measure(age, "s"), threshold, details)
+
+
+CHECK = Check(
+    id="snapshot_freshness",
+    missing=_missing,
+    targets=lambda net: ["sequencer"],
+    threshold=_threshold,
+    measure=measure,
+    # A stale snapshot weakens the recovery plan; it is not an outage: warning, not critical.
+    firing_severity=Severity.WARNING,
+)

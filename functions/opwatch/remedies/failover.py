@@ -1,0 +1,341 @@
+"""Failover: move sequencing to a standby, or restore a sequencer from the newest snapshot.
+
+One interface (`FailoverStrategy`), three strategies:
+
+- `AdminPairStrategy`: an active/standby op-node pair via the admin RPC. `admin_stopSequencer`
+  on the old one returns its unsafe head hash; `admin_startSequencer(hash)` on the standby
+  starts it only if its own unsafe head is that hash (op-node enforces it, we check first).
+- `ConductorStrategy`: op-conductor's raft leadership transfer (`conductor_transferLeader`),
+  confirmed by `conductor_leader` afterwards.
+- `RestoreStrategy`: start a replacement sequencer from the newest verified snapshot (a
+  `SequencerLauncher`: on the devnet an anvil `--load-state`) and repoint the endpoint.
+
+`Failover.run` holds the guards, in order, and refuses (with an audit record) at the first
+that fails:
+1. only a `firing` finding or an approved request acts; unattended only if policy allows;
+2. one failover per network at a time: a lease in the state store (two triggers, one runs);
+3. the failure is confirmed by independent observers: the sequencer endpoint and the RPC
+   nodes, read twice `stall_after` apart; ANY observer seeing the head advance refuses
+   (the old sequencer still produces), and at least `min_observers` must see it stalled.
+   One failed RPC call is never enough;
+4. the strategy's own preflight: never two active sequencers, standby healthy and at the
+   old sequencer's head.
+A failure after the first side effect rolls back what it can (restart the old sequencer at
+its head), records the exact state reached, and pages: never a half-switched network
+without a person knowing.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..chain.errors import ChainError
+from ..chain.rpc import RpcClient
+from .audit import AuditLog
+from .policy import NetworkRemedies
+from .request import RemedyRequest, refuses_finding
+from .store import RemedyStore
+
+Pager = Callable[[str, dict[str, Any]], None]
+
+
+class FailoverRefused(Exception):
+    """A guard refused before any side effect."""
+
+
+class FailoverAborted(Exception):
+    """A step failed after a side effect; `state` says where the network was left."""
+
+    def __init__(self, message: str, state: str) -> None:
+        self.state = state
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Observer:
+    name: str
+    client: RpcClient
+    # The sequencer's own endpoint: unreachable there is a vote for "down". An RPC node that is
+    # unreachable says nothing about the sequencer, so it abstains.
+    is_sequencer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    stalled: list[str]
+    advancing: list[str]
+    abstained: list[str]
+    max_head: int | None
+
+    def refusal(self, min_observers: int) -> str | None:
+        if self.advancing:
+            return f"the sequencer still produces blocks (seen advancing by {', '.join(self.advancing)})"
+        if len(self.stalled) < min_observers:
+            return (f"only {len(self.stalled)} observer(s) confirm the stall ({', '.join(self.stalled) or 'none'}); "
+                    f"{min_observers} independent ones are required")
+        return None
+
+
+def observe_stall(observers: Sequence[Observer], window_s: float,
+                  sleep: Callable[[float], None] = time.sleep) -> Confirmation:
+    """Read every observer's head twice, `window_s` apart."""
+    def head(o: Observer) -> int | None:
+        try:
+            return int(o.client.call("eth_blockNumber"), 16)
+        except (ChainError, ValueError, TypeError):
+            return None
+
+    first = [head(o) for o in observers]
+    sleep(window_s)
+    second = [head(o) for o in observers]
+    stalled, advancing, abstained = [], [], []
+    for o, a, b in zip(observers, first, second, strict=True):
+        if a is not None and b is not None:
+            (advancing if b > a else stalled).append(o.name)
+        elif o.is_sequencer and b is None:
+            stalled.append(o.name)
+        else:
+            abstained.append(o.name)
+    heads = [h for h in [*first, *second] if h is not None]
+    return Confirmation(stalled, advancing, abstained, max(heads) if heads else None)
+
+
+class FailoverStrategy(ABC):
+    name = "strategy"
+
+    @abstractmethod
+    def preflight(self, confirmation: Confirmation) -> None:
+        """Raise FailoverRefused if it must not start. No side effects."""
+
+    @abstractmethod
+    def execute(self, step: Callable[..., None]) -> dict[str, Any]:
+        """Do it; `step(name, outcome, **details)` audits each step. Raise FailoverAborted
+        (after rolling back what it can) if a step after the first side effect fails."""
+
+
+def _call(client: RpcClient, method: str, *params: Any) -> Any:
+    return client.call(method, *params)
+
+
+class AdminPairStrategy(FailoverStrategy):
+    name = "admin"
+
+    def __init__(self, active_admin: RpcClient, standby_admin: RpcClient, standby_rpc: RpcClient,
+                 catch_up_s: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.active_admin = active_admin
+        self.standby_admin = standby_admin
+        self.standby_rpc = standby_rpc
+        self.catch_up_s = catch_up_s
+        self.sleep = sleep
+
+    def _standby_head(self) -> tuple[int, str]:
+        block = self.standby_rpc.call("eth_getBlockByNumber", "latest", False)
+        return int(block["number"], 16), str(block["hash"])
+
+    def preflight(self, confirmation: Confirmation) -> None:
+        try:
+            if _call(self.standby_admin, "admin_sequencerActive") is not False:
+                raise FailoverRefused("the standby already sequences: a failover now would make two active")
+            number, _ = self._standby_head()
+        except ChainError as exc:
+            raise FailoverRefused(f"the standby is not healthy: {exc}") from None
+        if confirmation.max_head is not None and number < confirmation.max_head:
+            raise FailoverRefused(f"the standby is behind: its head {number} < {confirmation.max_head} seen by "
+                                  "the observers")
+
+    def execute(self, step: Callable[..., None]) -> dict[str, Any]:
+        try:
+            was_active = _call(self.active_admin, "admin_sequencerActive")
+        except ChainError as exc:
+            raise FailoverRefused(f"cannot ask the old op-node whether it sequences ({exc}); stop it by hand "
+                                  "or use the restore strategy") from None
+        if was_active is not True:
+            raise FailoverRefused("the old op-node does not report an active sequencer; nothing to move")
+        head_hash = str(_call(self.active_admin, "admin_stopSequencer"))
+        step("stop-old", "ok", unsafe_head=head_hash)
+        # From here the old sequencer is stopped: any failure restarts it at its own head.
+        try:
+            deadline = time.monotonic() + self.catch_up_s
+            while self._standby_head()[1].lower() != head_hash.lower():
+                if time.monotonic() > deadline:
+                    raise FailoverAborted(f"the standby did not reach {head_hash}", "old stopped")
+                self.sleep(0.2)
+            step("standby-at-head", "ok", unsafe_head=head_hash)
+            if _call(self.active_admin, "admin_sequencerActive") or _call(self.standby_admin, "admin_sequencerActive"):
+                raise FailoverAborted("a sequencer became active during the switch", "unknown")
+            _call(self.standby_admin, "admin_startSequencer", head_hash)
+        except (ChainError, FailoverAborted) as exc:
+            self._roll_back(head_hash, step)
+            raise FailoverAborted(f"switch failed ({exc}); old sequencer restarted at {head_hash}",
+                                  "rolled back: old sequencer active") from None
+        step("start-standby", "ok", unsafe_head=head_hash)
+        return {"unsafe_head": head_hash}
+
+    def _roll_back(self, head_hash: str, step: Callable[..., None]) -> None:
+        try:
+            if not _call(self.standby_admin, "admin_sequencerActive"):
+                _call(self.active_admin, "admin_startSequencer", head_hash)
+                step("roll-back", "ok", unsafe_head=head_hash)
+                return
+        except ChainError as exc:
+            step("roll-back", "failed", error=str(exc))
+        raise FailoverAborted("roll-back failed: no sequencer may be active", "both stopped")
+
+
+class ConductorStrategy(FailoverStrategy):
+    """op-conductor: ask the raft leader to hand leadership over, then confirm the new leader."""
+
+    name = "conductor"
+
+    def __init__(self, conductor: RpcClient, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.conductor = conductor
+        self.sleep = sleep
+
+    def preflight(self, confirmation: Confirmation) -> None:
+        try:
+            if _call(self.conductor, "conductor_paused"):
+                raise FailoverRefused("op-conductor is paused: an operator is working on it")
+            if _call(self.conductor, "conductor_leader") is not True:
+                raise FailoverRefused("this conductor is not the leader; ask the leader's")
+        except ChainError as exc:
+            raise FailoverRefused(f"op-conductor is unreachable: {exc}") from None
+
+    def execute(self, step: Callable[..., None]) -> dict[str, Any]:
+        _call(self.conductor, "conductor_transferLeader")
+        step("transfer-leader", "ok")
+        for _ in range(50):
+            if _call(self.conductor, "conductor_leader") is False:
+                step("leader-moved", "ok")
+                return {"transferred": True}
+            self.sleep(0.2)
+        raise FailoverAborted("leadership did not move within 10 s", "transfer requested, old leader still leads")
+
+
+class SequencerLauncher(Protocol):
+    def launch(self, archive: bytes) -> str:
+        """Start a sequencer from the archive; returns its RPC URL."""
+
+    def repoint(self, url: str) -> None:
+        """Point the network's sequencer endpoint (DNS, load balancer, proxy) at `url`."""
+
+
+class RestoreStrategy(FailoverStrategy):
+    name = "restore"
+
+    def __init__(self, provider: Any, network: str, launcher: SequencerLauncher,
+                 rpc_for: Callable[[str], RpcClient], wait_s: float = 60.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.provider = provider
+        self.network = network
+        self.launcher = launcher
+        self.rpc_for = rpc_for
+        self.wait_s = wait_s
+        self.sleep = sleep
+        self.snapshot: Any = None
+
+    def preflight(self, confirmation: Confirmation) -> None:
+        self.snapshot = self.provider.newest_good(self.network)
+        if self.snapshot is None:
+            raise FailoverRefused("no verified snapshot to restore from")
+
+    def execute(self, step: Callable[..., None]) -> dict[str, Any]:
+        archive = self.provider.fetch(self.snapshot)
+        step("fetch-snapshot", "ok", snapshot=self.snapshot.id, block=self.snapshot.block)
+        url = self.launcher.launch(archive)
+        step("launch", "ok", block=self.snapshot.block)
+        client = self.rpc_for(url)
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                head = int(client.call("eth_blockNumber"), 16)
+            except ChainError:
+                head = -1
+            if head > self.snapshot.block:
+                break
+            if time.monotonic() > deadline:
+                raise FailoverAborted("the restored sequencer produces no blocks", "replacement started, not serving")
+            self.sleep(0.1)
+        step("producing", "ok", head=head)
+        self.launcher.repoint(url)
+        step("repoint", "ok")
+        return {"snapshot": self.snapshot.id, "snapshot_block": self.snapshot.block, "first_head": head}
+
+
+@dataclass
+class FailoverOutcome:
+    status: str  # done | refused | aborted | dry-run
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Failover:
+    def __init__(self, network: str, policy: NetworkRemedies, store: RemedyStore, strategy: FailoverStrategy,
+                 observers: Sequence[Observer], audit: AuditLog | None = None, page: Pager | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 owner: str = "opwatch") -> None:
+        self.network = network
+        self.policy = policy
+        self.store = store
+        self.strategy = strategy
+        self.observers = list(observers)
+        self.audit = audit or AuditLog(store, clock)
+        self.page = page or (lambda summary, details: None)
+        self.clock = clock
+        self.sleep = sleep
+        self.owner = owner
+
+    def run(self, request: RemedyRequest) -> FailoverOutcome:
+        outcome = self._run(request)
+        self.audit.record(request, "result", outcome.status, reason=outcome.reason, **outcome.details)
+        if outcome.status == "aborted":
+            self.page(f"opwatch failover on {self.network} aborted: {outcome.reason}", outcome.details)
+        return outcome
+
+    def _run(self, request: RemedyRequest) -> FailoverOutcome:
+        fo = self.policy.failover
+        why = refuses_finding(request)
+        if why is None and fo is None:
+            why = f"no [remediation.networks.{self.network}.failover] policy"
+        if why is None and not request.dry_run and not request.approved \
+                and not self.policy.may_run_unattended("failover"):
+            why = "failover needs a person's approval on this network (approval = manual or failover.auto = false)"
+        if why:
+            return FailoverOutcome("refused", why)
+        assert fo is not None
+        lease = f"failover:{self.network}"
+        holder = request.request_id
+        if not self.store.acquire_lease(lease, holder, fo.lease_ttl_s, self.clock()):
+            return FailoverOutcome("refused", "another failover holds this network's lease")
+        try:
+            confirmation = observe_stall(self.observers, fo.stall_after_s, self.sleep)
+            self.audit.record(request, "observe", "ok", stalled=confirmation.stalled,
+                              advancing=confirmation.advancing, abstained=confirmation.abstained,
+                              max_head=confirmation.max_head)
+            why = confirmation.refusal(fo.min_observers)
+            if why:
+                return FailoverOutcome("refused", why)
+            try:
+                self.strategy.preflight(confirmation)
+            except FailoverRefused as exc:
+                return FailoverOutcome("refused", str(exc))
+            if request.dry_run:
+                return FailoverOutcome("dry-run", f"would fail over with the {self.strategy.name} strategy")
+
+            def step(name: str, outcome: str, **details: Any) -> None:
+                self.audit.record(request, name, outcome, **details)
+
+            try:
+                details = self.strategy.execute(step)
+            except FailoverRefused as exc:
+                return FailoverOutcome("refused", str(exc))
+            except FailoverAborted as exc:
+                return FailoverOutcome("aborted", str(exc), {"state": exc.state})
+            except ChainError as exc:
+                return FailoverOutcome("aborted", f"unexpected RPC failure: {exc}", {"state": "unknown: check both"})
+            return FailoverOutcome("done", f"failed over with the {self.strategy.name} strategy", details)
+        finally:
+            self.store.release_lease(lease, holder)

@@ -1,0 +1,162 @@
+"""The one way into the remedies: a `RemedyRequest` and the config in, an outcome dict out.
+
+The CLI, the Lambda handler and the Cloud Function all call `handle(request, config, seams)`;
+they only translate their event into a `RemedyRequest` and the outcome into their reply.
+`Seams` carries what differs per place (clients pointed at a local server in tests, the
+devnet's launcher, a pager); every field has a production default built lazily.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..chain.rpc import RpcClient, Transport
+from ..config import Config, Endpoint, Network
+from .audit import AuditLog
+from .failover import (
+    AdminPairStrategy,
+    ConductorStrategy,
+    Failover,
+    FailoverStrategy,
+    Observer,
+    Pager,
+    RestoreStrategy,
+    SequencerLauncher,
+)
+from .policy import NetworkRemedies
+from .request import RemedyRequest
+from .snapshot import AnvilStateSource, SnapshotInvalid, SnapshotProvider, StateSource, provider_for, take_snapshot
+from .store import RemedyStore, open_store
+
+
+@dataclass
+class Seams:
+    store: RemedyStore | None = None
+    transport: Transport | None = None
+    s3_client: Any = None
+    ec2_client: Any = None
+    kms_client: Any = None
+    secretsmanager_client: Any = None
+    dynamodb_client: Any = None
+    environ: dict[str, str] | None = None
+    launcher: SequencerLauncher | None = None
+    state_source: StateSource | None = None
+    page: Pager | None = None
+    listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
+def handle(request: RemedyRequest, config: Config, seams: Seams | None = None) -> dict[str, Any]:
+    seams = seams or Seams()
+    network = config.network(request.network)
+    policy: NetworkRemedies = config.section("remediation").for_network(network.name)
+    store = seams.store or open_store(config.section("remediation").store, seams.dynamodb_client)
+    audit = AuditLog(store, seams.clock, list(seams.listeners))
+    audit.record(request, "received", "ok", target=request.target)
+    if request.remedy == "topup":
+        return _topup(request, config, network, policy, store, audit, seams)
+    if request.remedy == "snapshot":
+        return _snapshot(request, network, policy, store, audit, seams)
+    return _failover(request, config, network, policy, store, audit, seams)
+
+
+def _client(config: Config, endpoint: Endpoint, seams: Seams) -> RpcClient:
+    return RpcClient(endpoint, seams.transport, timeout=config.rpc.timeout, retries=config.rpc.retries)
+
+
+def _topup(request: RemedyRequest, config: Config, network: Network, policy: NetworkRemedies,
+           store: RemedyStore, audit: AuditLog, seams: Seams) -> dict[str, Any]:
+    from .signer import build_signer
+    from .topup import Topup
+
+    if policy.topup is None:
+        out = {"status": "refused", "reason": f"no [remediation.networks.{network.name}.topup] policy"}
+        audit.record(request, "result", "refused", reason=out["reason"])
+        return out
+    signer = build_signer(policy.topup, seams.kms_client, seams.secretsmanager_client, seams.environ)
+    topup = Topup(network, policy, store, signer, [_client(config, e, seams) for e in network.l1_rpc], audit,
+                  seams.clock, seams.sleep)
+    return topup.run(request).to_dict()
+
+
+def snapshot_provider(policy: NetworkRemedies, seams: Seams) -> SnapshotProvider | None:
+    if policy.snapshot is None:
+        return None
+    return provider_for(policy.snapshot, seams.s3_client, seams.ec2_client)
+
+
+def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies, store: RemedyStore,
+              audit: AuditLog, seams: Seams) -> dict[str, Any]:
+    provider = snapshot_provider(policy, seams)
+    if provider is None or policy.snapshot is None:
+        out = {"status": "refused", "reason": f"no [remediation.networks.{network.name}.snapshot] policy"}
+        audit.record(request, "result", "refused", reason=out["reason"])
+        return out
+    source = seams.state_source or AnvilStateSource(RpcClient(network.l2_rpc, seams.transport))
+    if request.dry_run:
+        newest = provider.newest_good(network.name)
+        out = {"status": "dry-run", "reason": f"would snapshot {network.name} with {policy.snapshot.provider} and keep "
+                                              f"{policy.snapshot.retention}",
+               "newest": newest.to_dict() if newest else None}
+        audit.record(request, "result", "dry-run", reason=out["reason"])
+        return out
+    lease = f"snapshot:{network.name}"
+    if not store.acquire_lease(lease, request.request_id, 600, seams.clock()):
+        return {"status": "refused", "reason": "another snapshot of this network is being taken"}
+    try:
+        record, pruned = take_snapshot(provider, network.name, source, policy.snapshot.retention, seams.clock)
+    except SnapshotInvalid as exc:
+        audit.record(request, "result", "failed", reason=str(exc))
+        return {"status": "failed", "reason": str(exc)}
+    finally:
+        store.release_lease(lease, request.request_id)
+    out = {"status": "done", "reason": f"snapshot of block {record.block} written and verified",
+           "snapshot": record.to_dict(), "pruned": [r.id for r in pruned]}
+    audit.record(request, "result", "done", snapshot=record.id, block=record.block, size=record.size,
+                 sha256=record.sha256, pruned=out["pruned"])
+    return out
+
+
+def observers_for(config: Config, network: Network, seams: Seams) -> list[Observer]:
+    """The sequencer endpoint and every RPC node: independent views of the head."""
+    return [Observer(network.l2_rpc.name, _client(config, network.l2_rpc, seams), is_sequencer=True),
+            *[Observer(e.name, _client(config, e, seams)) for e in network.rpc_nodes]]
+
+
+def _failover(request: RemedyRequest, config: Config, network: Network, policy: NetworkRemedies,
+              store: RemedyStore, audit: AuditLog, seams: Seams) -> dict[str, Any]:
+    fo = policy.failover
+    strategy: FailoverStrategy | None = None
+    reason = ""
+    if fo is None:
+        reason = f"no [remediation.networks.{network.name}.failover] policy"
+    elif request.remedy == "restore" or fo.strategy == "restore":
+        provider = snapshot_provider(policy, seams)
+        if provider is None or seams.launcher is None:
+            reason = "restore needs a snapshot policy and a sequencer launcher for this place"
+        else:
+            strategy = RestoreStrategy(provider, network.name, seams.launcher,
+                                       lambda url: RpcClient(Endpoint(url, "replacement"), seams.transport,
+                                                             retries=0), sleep=seams.sleep)
+    elif fo.strategy == "admin":
+        assert fo.standby_admin and fo.standby_rpc
+        active = fo.active_admin or network.rollup_rpc
+        if active is None:
+            reason = "set failover.active_admin or the network's rollup_rpc"
+        else:
+            strategy = AdminPairStrategy(_client(config, active, seams), _client(config, fo.standby_admin, seams),
+                                         _client(config, fo.standby_rpc, seams), sleep=seams.sleep)
+    else:
+        assert fo.conductor_rpc
+        strategy = ConductorStrategy(_client(config, fo.conductor_rpc, seams), sleep=seams.sleep)
+    if strategy is None:
+        audit.record(request, "result", "refused", reason=reason)
+        return {"status": "refused", "reason": reason}
+    failover = Failover(network.name, policy, store, strategy, observers_for(config, network, seams), audit,
+                        seams.page, seams.clock, seams.sleep)
+    outcome = failover.run(request)
+    return {"status": outcome.status, "reason": outcome.reason, **outcome.details}
