@@ -29,6 +29,7 @@ class ProxyMode:
     p: float = 0.0  # flaky: share of requests that fail or are late
     delay: float = 10.0  # flaky: how late a late answer is (past any sane client timeout)
     chain_id: int = 0xDEAD  # wrong_chain: the id eth_chainId answers
+    latency: float = 0.0  # every mode: added to each answer (a network round trip, for benchmarks)
 
 
 PASS = ProxyMode()
@@ -37,6 +38,7 @@ PASS = ProxyMode()
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # reopen on the same port right after `down`
+    request_queue_size = 256  # the stdlib's 5 refuses bursts a real node's listener would queue
     proxy: FaultProxy
 
 
@@ -117,6 +119,8 @@ class FaultProxy:
     def handle(self, body: bytes) -> tuple[int, bytes]:
         self.requests += 1
         mode = self.mode
+        if mode.latency:
+            time.sleep(mode.latency)
         if mode.kind == "flaky" and self._rng.random() < mode.p:
             fault = self._rng.choice(("http503", "rpc_error", "late"))
             if fault == "http503":

@@ -9,8 +9,9 @@ endpoint never changes a verdict.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from . import wire
@@ -101,24 +102,44 @@ _FAILOVER = (EndpointUnreachable, BadResponse, WrongChain)
 class L1Quorum:
     """Redundant L1 endpoints, read as one."""
 
-    def __init__(self, nodes: Sequence[Node]) -> None:
+    def __init__(self, nodes: Sequence[Node], grace: float = 1.0) -> None:
         self._nodes = list(nodes)
+        self._grace = grace
         self._healthy: list[Node] = []
         self.head_block: wire.Block | None = None
 
     def head(self) -> wire.Block:
-        """Ask every endpoint concurrently; keep those on the right chain; pin the highest head."""
+        """Ask every endpoint concurrently; keep those on the right chain; pin the highest head.
+
+        Once one endpoint has answered, the others get `grace` seconds more: a hung endpoint
+        is dropped rather than waited for, because every second spent waiting would be added
+        to the ages the checks measure against the head.
+        """
         if self.head_block is not None:
             return self.head_block
         causes: list[ChainError] = []
         answers: list[tuple[Node, wire.Block]] = []
-        with ThreadPoolExecutor(max_workers=max(1, len(self._nodes))) as pool:
-            futures = [(node, pool.submit(node.head)) for node in self._nodes]
-            for node, future in futures:
-                try:
-                    answers.append((node, future.result()))
-                except ChainError as exc:
-                    causes.append(exc)
+        pool = ThreadPoolExecutor(max_workers=max(1, len(self._nodes)))
+        try:
+            pending = {pool.submit(node.head): node for node in self._nodes}
+            deadline: float | None = None
+            while pending:
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+                if not done:
+                    break  # grace over: the rest are too slow to wait for
+                for future in done:
+                    node = pending.pop(future)
+                    try:
+                        answers.append((node, future.result()))
+                    except ChainError as exc:
+                        causes.append(exc)
+                if answers and deadline is None:
+                    deadline = time.monotonic() + self._grace
+            for node in pending.values():
+                causes.append(EndpointUnreachable(node.name, f"no answer within {self._grace:g} s of the others"))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         if not answers:
             raise NoHealthyEndpoint("l1", causes)
         # The highest head: a lagging endpoint must not make a fresh submission look old.

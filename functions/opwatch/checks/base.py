@@ -119,7 +119,8 @@ def evaluate(check: Check, ctx: Context) -> list[Finding]:
         return _finding(check, ctx, target, verdict)
 
     if check.parallel_targets and len(targets) > 1:
-        with ThreadPoolExecutor(max_workers=min(32, len(targets))) as pool:
+        # A thread per target (up to 128): the run then lasts as long as the slowest node.
+        with ThreadPoolExecutor(max_workers=min(128, len(targets))) as pool:
             return list(pool.map(one, targets))
     return [one(target) for target in targets]
 

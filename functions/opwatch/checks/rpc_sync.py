@@ -13,17 +13,32 @@ Nodes are measured concurrently, so a run takes as long as the slowest node, not
 
 from __future__ import annotations
 
-from ..chain import wire
+import threading
+
 from ..chain.errors import WrongChain
 from ..findings import Measure, Severity, Status
 from .base import Check, Context, Verdict
 
 
-def prepare(ctx: Context) -> wire.Block:
-    return ctx.l2().head()
+class Reference:
+    """The sequencer as every node is compared with it: its head, and its block hashes by
+    height, each read once however many nodes sit at that height."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._node = ctx.l2()
+        self.head = self._node.head()
+        self._hashes = {self.head.number: self.head.hash}
+        self._lock = threading.Lock()
+
+    def hash_at(self, number: int) -> str:
+        with self._lock:  # nodes are measured concurrently; the lock makes it one read per height
+            if number not in self._hashes:
+                self._hashes[number] = self._node.block(number).hash
+            return self._hashes[number]
 
 
-def measure(ctx: Context, seq_head: wire.Block, target: str) -> Verdict:
+def measure(ctx: Context, ref: Reference, target: str) -> Verdict:
+    seq_head = ref.head
     net = ctx.network
     endpoint = next(e for e in net.rpc_nodes if e.name == target)
     node = ctx.rpc_node(endpoint)
@@ -41,7 +56,7 @@ def measure(ctx: Context, seq_head: wire.Block, target: str) -> Verdict:
     # sequencer head read a moment earlier).
     if head.number <= seq_head.number:
         common = head.number
-        ours, theirs = head.hash, (seq_head.hash if common == seq_head.number else ctx.l2().block(common).hash)
+        ours, theirs = head.hash, ref.hash_at(common)
     else:
         common = seq_head.number
         ours, theirs = node.block(common).hash, seq_head.hash
@@ -59,7 +74,7 @@ CHECK = Check(
     missing=lambda net: None if net.rpc_nodes else "needs rpc_nodes",
     targets=lambda net: [e.name for e in net.rpc_nodes],
     threshold=lambda net: Measure(float(net.thresholds.rpc_max_lag_blocks), "blocks"),
-    prepare=prepare,
+    prepare=Reference,
     measure=measure,
     parallel_targets=True,
     # One replica of several: the load balancer can route around it; page as a warning.

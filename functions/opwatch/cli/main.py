@@ -83,9 +83,12 @@ def _add_extension(sub: argparse._SubParsersAction, module_name: str) -> None:  
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("devnet", "demo"):
+        # Their options belong to the devnet tool: pass them through unparsed (argparse's
+        # REMAINDER would reject an option right after the subcommand).
+        return _devnet_tool(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
-    if args.command in ("devnet", "demo"):
-        return _devnet_tool(args.command, args.rest)
     if getattr(args, "_extension", None):
         return int(args._extension(args))
     try:

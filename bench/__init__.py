@@ -1,0 +1,1 @@
+"""opwatch benchmarks: reproducible measurements, not tests (see docs/benchmarks.md)."""
