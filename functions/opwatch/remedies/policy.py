@@ -61,6 +61,7 @@ APPROVAL_MODES = ("manual", "auto")
 SIGNERS = ("local", "aws-kms")
 SNAPSHOT_PROVIDERS = ("s3", "ebs")
 STRATEGIES = ("admin", "conductor", "restore")
+DEFAULT_STORE = "sqlite:.opwatch/remedies.db"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ class NetworkRemedies:
 
 @dataclass(frozen=True, slots=True)
 class RemediationPolicy:
-    store: str = "sqlite:.opwatch/remedies.db"
+    store: str = DEFAULT_STORE
     networks: Mapping[str, NetworkRemedies] = field(default_factory=dict)
 
     def for_network(self, name: str) -> NetworkRemedies:
@@ -230,7 +231,7 @@ def _store(v: Any) -> str:
 def parse_section(table: Mapping[str, Any], where: str, config: Config) -> RemediationPolicy:
     p = _Problems()
     top = p.table(table, where, _TOP_KEYS)
-    store = p.value(top, "store", where, _store, default=RemediationPolicy.store)
+    store = p.value(top, "store", where, _store, default=DEFAULT_STORE)
     nets_raw = p.table(top.get("networks", {}), f"{where}.networks", set(config.networks))
     networks: dict[str, NetworkRemedies] = {}
     for name, raw in nets_raw.items():

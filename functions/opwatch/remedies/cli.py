@@ -1,0 +1,98 @@
+"""`opwatch remediate` and `opwatch drill`: manual invokes and drills.
+
+  opwatch remediate topup    --config FILE --network N --target batcher|proposer [--dry-run]
+  opwatch remediate snapshot --config FILE --network N [--dry-run]
+  opwatch remediate failover --config FILE --network N [--dry-run]
+  opwatch remediate restore  --config FILE --network N [--dry-run]
+  opwatch drill restore [--workdir DIR] [--json]
+
+A manual invoke is approved by the person running it (`--approved-by`, default $USER) and
+carries a request id (`--request-id`, default a fresh one): re-running with the same id is a
+retry and never acts twice. Exit codes: 0 done/skipped/dry-run, 1 refused or failed,
+2 bad usage or configuration, 3 pending (a transaction awaits its receipt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import uuid
+from typing import Any
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_PENDING = 0, 1, 2, 3
+
+
+def add_parser(subparsers: Any) -> None:
+    rem = subparsers.add_parser("remediate", help="run a remedy by hand (top-up, snapshot, failover, restore)")
+    rem.add_argument("remedy", choices=("topup", "snapshot", "failover", "restore"))
+    rem.add_argument("--config", required=True, help="the opwatch TOML file")
+    rem.add_argument("--network", required=True)
+    rem.add_argument("--target", help="topup: batcher or proposer")
+    rem.add_argument("--dry-run", action="store_true", help="show exactly what would be done; do nothing")
+    rem.add_argument("--request-id", help="idempotency key (re-use it to retry safely)")
+    rem.add_argument("--approved-by", help="who approves (default: the current user)")
+    rem.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    drill = subparsers.add_parser("drill", help="recovery drills on a local devnet")
+    drill.add_argument("drill", choices=("restore",))
+    drill.add_argument("--workdir", help="where the drill's devnet lives (default: a temp dir)")
+    drill.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "command", None) == "drill" or hasattr(args, "drill"):
+        return _drill(args)
+    return _remediate(args)
+
+
+def _remediate(args: argparse.Namespace) -> int:
+    from ..config import ConfigError, load_config
+    from .request import BadRequest, RemedyRequest
+    from .service import handle
+
+    try:
+        config = load_config(args.config)
+        config.network(args.network)
+        if args.remedy == "topup" and args.target not in ("batcher", "proposer"):
+            raise BadRequest("--target batcher|proposer is required for topup")
+        request = RemedyRequest(remedy=args.remedy, network=args.network,
+                                request_id=args.request_id or f"manual:{uuid.uuid4().hex[:16]}",
+                                target=args.target, dry_run=args.dry_run,
+                                approved_by=args.approved_by or getpass.getuser())
+    except (ConfigError, BadRequest) as exc:
+        print(f"opwatch remediate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    outcome = handle(request, config)
+    if args.json:
+        print(json.dumps(outcome | {"request_id": request.request_id}, sort_keys=True, default=str))
+    else:
+        print(f"{args.remedy} {args.network}: {outcome['status']}: {outcome['reason']}")
+        if outcome.get("tx_hash"):
+            print(f"  tx {outcome['tx_hash']}" + (f" in block {outcome['block']}" if outcome.get("block") else ""))
+        if outcome.get("plan") and args.dry_run:
+            for key, value in outcome["plan"].items():
+                print(f"  {key}: {value}")
+        print(f"  request id {request.request_id} (re-use it to retry without acting twice)")
+    return {"done": EXIT_OK, "sent": EXIT_OK, "skipped": EXIT_OK, "dry-run": EXIT_OK, "duplicate": EXIT_OK,
+            "pending": EXIT_PENDING}.get(outcome["status"], EXIT_REFUSED)
+
+
+def _drill(args: argparse.Namespace) -> int:
+    try:
+        from opwatch_devnet.drill import run_restore_drill
+    except ImportError:
+        print("opwatch drill: needs the devnet (a checkout with opwatch_devnet)", file=sys.stderr)
+        return EXIT_USAGE
+    report = run_restore_drill(args.workdir, say=(lambda _: None) if args.json else print)
+    if args.json:
+        print(json.dumps(report.to_dict(), sort_keys=True))
+    else:
+        print(f"restore drill: {report.outcome}")
+        print(f"  RTO {report.rto_s:.1f} s (kill → replacement producing and RPC nodes following)")
+        print(f"  RPO {report.rpo_blocks} blocks lost (head {report.head_at_kill} at the kill, snapshot at "
+              f"{report.snapshot_block})")
+        print(f"  stall confirmed by {len(report.observers_stalled)} observers; RPC nodes following: "
+              f"{report.rpc_nodes_following}; snapshot block hash kept: {report.snapshot_hash_kept}")
+    ok = report.outcome == "done" and report.rpc_nodes_following and report.snapshot_hash_kept
+    return EXIT_OK if ok else EXIT_REFUSED

@@ -1,0 +1,64 @@
+"""What each remedy and provider calls in the cloud, as data beside the code that calls it.
+
+infra/ (CDK) and gcp/ derive least-privilege policies from these: a remedy's function gets
+exactly the actions of the remedy and of the providers its policy selects, nothing more.
+Resources are narrowed by the deployment (the funder key's ARN, the bucket, the table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Permissions:
+    aws_actions: tuple[str, ...] = ()
+    gcp_roles: tuple[str, ...] = ()
+
+
+# The state store every remedy uses (claims, budgets, leases, audit).
+STORE_DYNAMODB = Permissions(
+    aws_actions=("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+    gcp_roles=("roles/datastore.user",),
+)
+SIGNER_LOCAL_SECRETSMANAGER = Permissions(aws_actions=("secretsmanager:GetSecretValue",),
+                                          gcp_roles=("roles/secretmanager.secretAccessor",))
+SIGNER_AWS_KMS = Permissions(aws_actions=("kms:GetPublicKey", "kms:Sign"))
+SNAPSHOT_S3 = Permissions(
+    aws_actions=("s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:ListBucket", "s3:DeleteObject"),
+    gcp_roles=("roles/storage.objectAdmin",),
+)
+SNAPSHOT_EBS = Permissions(
+    aws_actions=("ec2:CreateSnapshot", "ec2:CreateTags", "ec2:DescribeSnapshots", "ec2:DeleteSnapshot"),
+    gcp_roles=("roles/compute.storageAdmin",),
+)
+# Failover talks JSON-RPC to op-node / op-conductor over the VPC: no cloud API, except the
+# endpoint switch of a restore (a Route 53 record) where one is used.
+FAILOVER_RESTORE_ROUTE53 = Permissions(aws_actions=("route53:ChangeResourceRecordSets", "route53:GetChange"),
+                                       gcp_roles=("roles/dns.admin",))
+
+BY_COMPONENT: dict[str, Permissions] = {
+    "store.dynamodb": STORE_DYNAMODB,
+    "signer.local.aws-secretsmanager": SIGNER_LOCAL_SECRETSMANAGER,
+    "signer.aws-kms": SIGNER_AWS_KMS,
+    "snapshot.s3": SNAPSHOT_S3,
+    "snapshot.ebs": SNAPSHOT_EBS,
+    "failover.restore.route53": FAILOVER_RESTORE_ROUTE53,
+}
+
+
+def for_policy(policy: object) -> Permissions:
+    """The union of what a `RemediationPolicy` needs across its networks."""
+    parts: list[Permissions] = []
+    if str(getattr(policy, "store", "")).startswith("dynamodb:"):
+        parts.append(STORE_DYNAMODB)
+    for net in getattr(policy, "networks", {}).values():
+        if net.topup is not None:
+            if net.topup.signer == "aws-kms":
+                parts.append(SIGNER_AWS_KMS)
+            elif str(net.topup.secret).startswith("aws-secretsmanager:"):
+                parts.append(SIGNER_LOCAL_SECRETSMANAGER)
+        if net.snapshot is not None:
+            parts.append(SNAPSHOT_EBS if net.snapshot.provider == "ebs" else SNAPSHOT_S3)
+    return Permissions(tuple(sorted({a for p in parts for a in p.aws_actions})),
+                       tuple(sorted({r for p in parts for r in p.gcp_roles})))

@@ -1,0 +1,176 @@
+"""Snapshots on a local S3 API (moto server) of a real anvil's state; EBS on moto; the
+snapshot_freshness check; the `opwatch remediate` CLI contract."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+from opwatch.chain.rpc import RpcClient
+from opwatch.checks import Context, evaluate, snapshot_freshness
+from opwatch.config import Endpoint
+from opwatch.findings import Status
+from opwatch.remedies.snapshot import (
+    AnvilStateSource,
+    EbsSnapshots,
+    ObjectStorageSnapshots,
+    S3ObjectStore,
+    SnapshotInvalid,
+    take_snapshot,
+)
+from remedies_fixtures import BATCHER, FUNDER_KEY, L1_CHAIN_ID, aws_client, config_text, start_moto, topup_section
+
+pytestmark = pytest.mark.anvil
+
+
+@pytest.fixture(scope="module")
+def moto():
+    server, endpoint = start_moto()
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    from opwatch_devnet.anvil import AnvilProcess
+
+    with AnvilProcess.start("l1", tmp_path_factory.mktemp("snap"), ["--chain-id", str(L1_CHAIN_ID)]) as proc:
+        client = RpcClient(Endpoint(proc.url, "anvil"))
+        for _ in range(5):
+            client.call("evm_mine")
+        yield proc.url
+
+
+@pytest.fixture
+def bucket(moto, request):
+    name = "snap-" + request.node.name[-30:].replace("_", "-").lower().strip("-")
+    aws_client("s3", moto).create_bucket(Bucket=name)
+    return name
+
+
+def provider(moto: str, bucket: str) -> ObjectStorageSnapshots:
+    return ObjectStorageSnapshots(S3ObjectStore(bucket, aws_client("s3", moto)))
+
+
+def source(url: str) -> AnvilStateSource:
+    return AnvilStateSource(RpcClient(Endpoint(url, "seq")))
+
+
+def test_snapshot_is_tagged_verified_and_listed(moto, bucket, chain):
+    snaps = provider(moto, bucket)
+    record = snaps.create("devnet", source(chain), 1_700_000_000)
+    assert record.verified and record.block >= 5 and record.size > 0
+    head = aws_client("s3", moto).head_object(Bucket=bucket, Key=record.id)
+    assert head["Metadata"]["network"] == "devnet" and head["Metadata"]["block"] == str(record.block)
+    assert snaps.newest_good("devnet").id == record.id
+    assert snaps.fetch(record)[:2] == b"\x1f\x8b"  # gzip
+
+
+def test_a_tampered_or_unverified_archive_is_never_offered(moto, bucket, chain):
+    snaps = provider(moto, bucket)
+    s3 = aws_client("s3", moto)
+    good = snaps.create("devnet", source(chain), 1_700_000_000)
+    # An archive without its verification marker (a crash mid-write) does not count.
+    s3.put_object(Bucket=bucket, Key="snapshots/devnet/000000000099-1700000500.state.gz", Body=b"half")
+    assert snaps.newest_good("devnet").id == good.id
+    s3.put_object(Bucket=bucket, Key=good.id, Body=b"tampered")
+    with pytest.raises(SnapshotInvalid):
+        snaps.fetch(good)
+
+
+def test_garbage_does_not_verify(moto, bucket):
+    class Garbage:
+        def dump(self):
+            return b"not gzip", 7
+
+    with pytest.raises(SnapshotInvalid):
+        provider(moto, bucket).create("devnet", Garbage(), 1_700_000_000)
+    assert provider(moto, bucket).newest_good("devnet") is None
+
+
+def test_retention_keeps_the_newest(moto, bucket, chain):
+    snaps = provider(moto, bucket)
+    times = iter(range(1_700_000_000, 1_700_000_000 + 5 * 60, 60))
+    for _ in range(4):
+        take_snapshot(snaps, "devnet", source(chain), retention=2, clock=lambda: float(next(times)))
+    listed = snaps.list("devnet")
+    assert len(listed) == 2 and all(r.verified for r in listed)
+    assert [int(r.taken_at) for r in listed] == [1_700_000_180, 1_700_000_120]
+
+
+def test_snapshot_freshness_ok_stale_missing_and_unknown(moto, bucket, chain):
+    config = __import__("remedies_fixtures").load(config_text())
+    net = config.network("devnet")
+    snaps = provider(moto, bucket)
+
+    def run(p, now):
+        snapshot_freshness.use_catalog("devnet", p, 3600.0)
+        return evaluate(snapshot_freshness.CHECK, Context(net, clock=lambda: now))[0]
+
+    assert run(snaps, 1_700_000_000).status is Status.FIRING  # none yet
+    snaps.create("devnet", source(chain), 1_700_000_000)
+    assert run(snaps, 1_700_000_600).status is Status.OK
+    stale = run(snaps, 1_700_007_300)
+    assert stale.status is Status.FIRING and stale.observed.value == 7300
+    dead = ObjectStorageSnapshots(S3ObjectStore(bucket, aws_client("s3", "http://127.0.0.1:9")))
+    assert run(dead, 1_700_000_600).status is Status.UNKNOWN
+
+
+def test_ebs_snapshots_on_moto(moto):
+    ec2 = aws_client("ec2", moto)
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"]
+    ebs = EbsSnapshots(volume, ec2)
+
+    class Head:
+        def dump(self):
+            return b"", 1234
+
+    first = ebs.create("devnet", Head(), 1_700_000_000)
+    ebs.create("devnet", Head(), 1_700_000_060)
+    assert first.verified and first.block == 1234
+    assert ebs.newest_good("devnet").taken_at == 1_700_000_060
+    assert len(ebs.prune("devnet", retention=1)) == 1 and len(ebs.list("devnet")) == 1
+
+
+# --- the CLI contract ----------------------------------------------------------------------
+
+def cli(*argv: str) -> int:
+    from opwatch.remedies import cli as remedies_cli
+
+    parser = argparse.ArgumentParser(prog="opwatch")
+    remedies_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    return remedies_cli.run(parser.parse_args(list(argv)))
+
+
+def test_cli_topup_dry_run_then_real_then_retry(chain, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OPWATCH_FUNDER_KEY", FUNDER_KEY)
+    path = tmp_path / "opwatch.toml"
+    path.write_text(config_text(chain, topup_section(tmp_path / "r.db")))
+    rpc = RpcClient(Endpoint(chain, "l1"))
+    rpc.call("anvil_setBalance", BATCHER, hex(7 * 10**18))
+    assert cli("remediate", "topup", "--config", str(path), "--network", "devnet", "--target", "batcher",
+               "--dry-run", "--json") == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["status"] == "dry-run" and plan["plan"]["amount_wei"] == 3 * 10**18
+    assert int(rpc.call("eth_getBalance", BATCHER, "latest"), 16) == 7 * 10**18
+    assert cli("remediate", "topup", "--config", str(path), "--network", "devnet", "--target", "batcher",
+               "--request-id", "ops-1", "--json") == 0
+    sent = json.loads(capsys.readouterr().out)
+    assert sent["status"] == "sent" and sent["tx_hash"].startswith("0x")
+    assert FUNDER_KEY[2:] not in json.dumps(sent)
+    rpc.call("anvil_setBalance", BATCHER, hex(7 * 10**18))
+    assert cli("remediate", "topup", "--config", str(path), "--network", "devnet", "--target", "batcher",
+               "--request-id", "ops-1", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "duplicate"
+    assert int(rpc.call("eth_getBalance", BATCHER, "latest"), 16) == 7 * 10**18
+
+
+def test_cli_bad_usage_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default store is relative: keep it out of the checkout
+    path = tmp_path / "opwatch.toml"
+    path.write_text(config_text())
+    assert cli("remediate", "topup", "--config", str(path), "--network", "nope", "--target", "batcher") == 2
+    assert cli("remediate", "topup", "--config", str(path), "--network", "devnet") == 2
+    assert cli("remediate", "topup", "--config", str(path), "--network", "devnet", "--target", "batcher") == 1
+    assert "no [remediation.networks.devnet.topup] policy" in capsys.readouterr().out
