@@ -17,6 +17,8 @@ gcloud iam service-accounts describe opwatch-wallet-runway@opwatch-example.iam.g
 gcloud iam service-accounts describe opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-proposer-freshness '--display-name=opwatch proposer_freshness' --project=opwatch-example
 # service account for rpc_sync
 gcloud iam service-accounts describe opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-rpc-sync '--display-name=opwatch rpc_sync' --project=opwatch-example
+# service account for heartbeat
+gcloud iam service-accounts describe opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-heartbeat '--display-name=opwatch heartbeat' --project=opwatch-example
 # service account for pager
 gcloud iam service-accounts describe opwatch-pager@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-pager '--display-name=opwatch pager' --project=opwatch-example
 # service account for push
@@ -41,6 +43,8 @@ gcloud pubsub topics describe opwatch-tick-wallet-runway --project=opwatch-examp
 gcloud pubsub topics describe opwatch-tick-proposer-freshness --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-proposer-freshness --project=opwatch-example
 # topic opwatch-tick-rpc-sync
 gcloud pubsub topics describe opwatch-tick-rpc-sync --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-rpc-sync --project=opwatch-example
+# topic opwatch-tick-heartbeat
+gcloud pubsub topics describe opwatch-tick-heartbeat --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-heartbeat --project=opwatch-example
 # Firestore database for alert state
 gcloud firestore databases describe '--database=(default)' --project=opwatch-example >/dev/null 2>&1 || gcloud firestore databases create '--database=(default)' --location=europe-west1 --type=firestore-native --project=opwatch-example
 # TTL on alert_transition.expires_at (history and closed alerts age out)
@@ -63,6 +67,8 @@ gcloud functions deploy opwatch-wallet-runway --gen2 --region=europe-west1 --run
 gcloud functions deploy opwatch-proposer-freshness --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=proposer_freshness --service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-proposer-freshness --trigger-service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
 # function opwatch-rpc-sync (entry point rpc_sync)
 gcloud functions deploy opwatch-rpc-sync --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=rpc_sync --service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-rpc-sync --trigger-service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-heartbeat (entry point heartbeat)
+gcloud functions deploy opwatch-heartbeat --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=heartbeat --service-account=opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-heartbeat --trigger-service-account=opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com '--set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings,OPWATCH_HEARTBEAT_PEERS=aws=https://opwatch-example-heartbeats.s3.amazonaws.com/heartbeat/aws/{network}.json' --quiet --project=opwatch-example
 # function opwatch-pager (entry point pager)
 gcloud functions deploy opwatch-pager --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=pager --service-account=opwatch-pager@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-http '--set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_STATE_STORE=firestore:(default),OPWATCH_PAGERDUTY_SECRET=projects/opwatch-example/secrets/opwatch-pagerduty-routing-key/versions/latest' --quiet --project=opwatch-example
 # opwatch-sequencer-liveness: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
@@ -103,6 +109,12 @@ gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAcc
 gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
 # opwatch-rpc-sync: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
 gcloud functions add-invoker-policy-binding opwatch-rpc-sync --region=europe-west1 --member=serviceAccount:opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-heartbeat: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-heartbeat: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-heartbeat: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-heartbeat --region=europe-west1 --member=serviceAccount:opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
 # opwatch-pager: roles/datastore.user on firestore (alert state: transactional get/set, queries)
 gcloud projects add-iam-policy-binding opwatch-example --member=serviceAccount:opwatch-pager@opwatch-example.iam.gserviceaccount.com --role=roles/datastore.user '--condition=expression=resource.name.startsWith("projects/opwatch-example/databases/(default)"),title=opwatch-alert-state'
 # opwatch-pager: roles/secretmanager.secretAccessor on pagerduty_secret (the PagerDuty routing key)
@@ -158,4 +170,10 @@ if gcloud scheduler jobs describe opwatch-rpc-sync --location=europe-west1 --pro
   gcloud scheduler jobs update pubsub opwatch-rpc-sync --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-rpc-sync '--message-body={"check": "rpc_sync"}' --project=opwatch-example
 else
   gcloud scheduler jobs create pubsub opwatch-rpc-sync --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-rpc-sync '--message-body={"check": "rpc_sync"}' --project=opwatch-example
+fi
+# every 1 min: heartbeat
+if gcloud scheduler jobs describe opwatch-heartbeat --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-heartbeat --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-heartbeat '--message-body={"check": "heartbeat"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-heartbeat --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-heartbeat '--message-body={"check": "heartbeat"}' --project=opwatch-example
 fi

@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     batch_submission,
     batcher_lag,
+    heartbeat,
     proposer_freshness,
     rpc_sync,
     sequencer_liveness,
@@ -13,10 +14,11 @@ from . import (
 from .base import Check, Context, Verdict, evaluate
 
 # Order is the order a person reads them in: production, then data availability, then
-# funds, then settlement, then the read path.
+# funds, then settlement, then the read path, then the watchdog itself.
 CHECKS: dict[str, Check] = {
     m.CHECK.id: m.CHECK
-    for m in (sequencer_liveness, batcher_lag, batch_submission, wallet_runway, proposer_freshness, rpc_sync)
+    for m in (sequencer_liveness, batcher_lag, batch_submission, wallet_runway, proposer_freshness, rpc_sync,
+              heartbeat)
 }
 
 __all__ = ["CHECKS", "Check", "Context", "Verdict", "evaluate"]
