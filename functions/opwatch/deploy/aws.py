@@ -4,6 +4,7 @@
 [aws]
 namespace = "opwatch"                 # CloudWatch metric namespace and resource name prefix
 alarm_emails = ["oncall@example.com"] # self-watch alarms (errors, throttles, missing heartbeats, DLQs)
+alarm_https = ["https://events.pagerduty.com/integration/KEY/enqueue"]  # e.g. PagerDuty's CloudWatch integration
 log_retention_days = 30
 
 [aws.memory]                          # MB per function: a check id, "pager", or "default"
@@ -80,6 +81,7 @@ class AwsSettings:
     environments: Mapping[str, Environment]
     namespace: str = "opwatch"
     alarm_emails: tuple[str, ...] = ()
+    alarm_https: tuple[str, ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
     memory: Mapping[str, int] = field(default_factory=dict)
     log_retention_days: int = 30
@@ -113,7 +115,8 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
     def fail(path: str, message: str) -> None:
         problems.append(f"{where}.{path}: {message}")
 
-    known = {"namespace", "alarm_emails", "subscriptions", "memory", "environments", "log_retention_days"}
+    known = {"namespace", "alarm_emails", "alarm_https", "subscriptions", "memory", "environments",
+             "log_retention_days"}
     for key in table:
         if key not in known:
             fail(key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -128,6 +131,11 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         fail("alarm_emails", "expected a list of e-mail addresses")
         emails = []
 
+    https = table.get("alarm_https", [])
+    if not isinstance(https, list) or not all(isinstance(u, str) and u.startswith("https://") for u in https):
+        fail("alarm_https", "expected a list of https:// URLs")
+        https = []
+
     retention = table.get("log_retention_days", 30)
     if retention not in _RETENTIONS or isinstance(retention, bool):
         fail("log_retention_days", f"CloudWatch Logs accepts {', '.join(map(str, _RETENTIONS))}")
@@ -139,7 +147,8 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
     if problems:
         raise ConfigError(problems)
     return AwsSettings(environments=environments, namespace=namespace, alarm_emails=tuple(emails),
-                       subscriptions=subscriptions, memory=memory, log_retention_days=retention)
+                       alarm_https=tuple(https), subscriptions=subscriptions, memory=memory,
+                       log_retention_days=retention)
 
 
 def _memory(raw: Any, fail: Any) -> dict[str, int]:

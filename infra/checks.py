@@ -1,0 +1,98 @@
+"""One Lambda per check and network, each on its own EventBridge Scheduler schedule.
+
+The rate comes from `[schedules]` (`rate_expression`); the schedule's input names the
+network and check (`opwatch.aws.events.scheduled_input`). A check whose inputs a network
+does not configure (e.g. rpc_sync without rpc_nodes) gets no function at all.
+
+Retries: none, on purpose. A check result is only worth having now; the next run is at
+most a few minutes away, and a failed run already raises the Errors alarm. Scheduler and
+Lambda's async queue each keep a dead-letter queue for invocations they gave up on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_secretsmanager as sm
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from opwatch.aws.events import scheduled_input
+from opwatch.checks import CHECKS
+from opwatch.config import Config
+from opwatch.deploy.aws import AwsSettings, Environment, timeout_seconds
+
+from .function import OpwatchFunction
+from .nag import KMS_GENERATE, acknowledge
+
+FAST_LANE_CHECK = "sequencer_liveness"
+
+
+@dataclass(frozen=True)
+class CheckFunction:
+    network: str
+    check: str
+    every_minutes: int
+    function: OpwatchFunction
+
+
+class Checks(Construct):
+    def __init__(self, scope: Construct, id: str, *, config: Config, environment: Environment,
+                 settings: AwsSettings, code: lambda_.Code, key: kms.IKey, topic: sns.ITopic,
+                 rpc_endpoints: sm.ISecret | None, async_dlq: sqs.IQueue, scheduler_dlq: sqs.IQueue) -> None:
+        super().__init__(scope, id)
+        schedules = config.section("schedules")
+        self.functions: list[CheckFunction] = []
+        self.skipped: list[tuple[str, str, str]] = []
+        for network_name in environment.networks:
+            network = config.network(network_name)
+            scope_n = Construct(self, network_name)
+            for check_id, check in CHECKS.items():
+                why = check.missing(network)
+                if why:
+                    self.skipped.append((network_name, check_id, why))
+                    continue
+                fast = schedules.fast_lane and check_id == FAST_LANE_CHECK
+                env = {"OPWATCH_CONFIG": "/var/task/opwatch.toml", "OPWATCH_NETWORK": network_name,
+                       "OPWATCH_CHECK": check_id, "FINDINGS_TOPIC_ARN": topic.topic_arn,
+                       "POWERTOOLS_SERVICE_NAME": "opwatch", "POWERTOOLS_METRICS_NAMESPACE": settings.namespace}
+                if fast:
+                    env["FAST_LANE_EVERY_S"] = f"{schedules.fast_lane_every_s:g}"
+                if rpc_endpoints is not None:
+                    env["RPC_ENDPOINTS_SECRET"] = rpc_endpoints.secret_arn
+                fn = OpwatchFunction(
+                    scope_n, check_id, name=_name(environment.name, network_name, check_id),
+                    description=f"opwatch {check_id} on {network_name}" + (" (fast lane)" if fast else ""),
+                    code=code, handler="opwatch.aws.check_handler.handler", environment=env,
+                    memory_mb=settings.memory_mb(check_id), timeout_s=timeout_seconds(check_id, config, fast),
+                    key=key, dead_letter_queue=async_dlq, retry_attempts=0, max_event_age=Duration.minutes(2),
+                    log_retention_days=settings.log_retention_days)
+                topic.grant_publish(fn.role)
+                if rpc_endpoints is not None:
+                    rpc_endpoints.grant_read(fn.role)
+                acknowledge(fn.role, KMS_GENERATE)
+                scheduler.Schedule(
+                    fn, "Schedule", description=f"opwatch {check_id} on {network_name}",
+                    schedule=scheduler.ScheduleExpression.expression(schedules.rate_expression(check_id)),
+                    target=targets.LambdaInvoke(
+                        fn.function, input=scheduler.ScheduleTargetInput.from_object(
+                            scheduled_input(network_name, check_id)),
+                        dead_letter_queue=scheduler_dlq, retry_attempts=0, max_event_age=Duration.minutes(1)))
+                # CDK's target role (one per target, at stack level) may invoke the function by its
+                # ARN and its qualified ARNs (ARN:*, versions and aliases): still only this function.
+                logical_id = Stack.of(self).get_logical_id(fn.function.node.default_child)  # type: ignore[arg-type]
+                acknowledge(Stack.of(self), (f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                                             f"Scheduler may invoke only {fn.name} (any of its versions)."))
+                self.functions.append(CheckFunction(network_name, check_id, schedules.every(check_id), fn))
+
+
+def _name(env: str, network: str, check: str) -> str:
+    """`opwatch-<env>-<network>-<check>`: the name a page leads to (Lambda allows 64 characters)."""
+    name = f"opwatch-{env}-{network}-{check}".replace("_", "-")
+    return name if len(name) <= 64 else name[:55] + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
