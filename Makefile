@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 
-.PHONY: setup demo test lint typecheck clean
+.PHONY: setup demo test lint typecheck clean synth
 
 setup:            ## venv with pinned deps + pinned npm packages (idempotent)
 	@bash scripts/bootstrap
@@ -21,5 +21,9 @@ lint: setup
 typecheck: setup
 	@$(VENV)/bin/mypy
 
+synth: setup      ## synthesise the AWS stacks (bundles the Lambda asset, runs cdk-nag): make synth CONFIG=opwatch.toml
+	@JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	  node_modules/.bin/cdk synth --quiet -c config=$(or $(CONFIG),infra/example.toml)
+
 clean:
-	rm -rf $(VENV) node_modules .stamps .devnet
+	rm -rf $(VENV) .venv-checkov node_modules .stamps .devnet cdk.out
