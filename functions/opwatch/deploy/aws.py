@@ -36,8 +36,9 @@ is called at the secret's URL, so keys never sit in the bundled config.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,6 +207,9 @@ def _subscriptions(raw: Any, config: Config, fail: Any) -> tuple[Subscription, .
                 fail(f"{path}.filter.{key}", f"expected values among {', '.join(allowed[key])}, got {bad or values!r}")
                 continue
             filters[key] = tuple(dict.fromkeys(values))
+        combinations = math.prod(len(v) for v in filters.values())
+        if combinations > 150:  # SNS's limit per filter policy
+            fail(f"{path}.filter", f"{combinations} value combinations; SNS allows at most 150")
         if isinstance(protocol, str) and isinstance(endpoint, str):
             out.append(Subscription(protocol, endpoint, filters))
     return tuple(out)
@@ -257,7 +261,3 @@ def _environments(raw: Any, config: Config, fail: Any) -> dict[str, Environment]
                                 tuple(n for n in networks if isinstance(n, str)), dict(secrets))
     return out
 
-
-def filter_policy(values: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """An SNS filter policy (attribute -> allowed values), in the shape the SNS API takes."""
-    return {key: list(vals) for key, vals in values.items()}
