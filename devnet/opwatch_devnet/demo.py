@@ -11,7 +11,6 @@ usage, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import signal
 import sys
@@ -27,11 +26,13 @@ from opwatch.cli.render import paint, table, use_colour
 from opwatch.config import load_config
 from opwatch.findings import Status
 
+from opwatch_devnet.paging import DevnetPaging, Page
 from opwatch_devnet.timeline import (
     STANDARD_FAULTS,
     Outcome,
     Round,
     Scenario,
+    Wait,
     Watchdog,
     run_scenario,
     standard_scenarios,
@@ -42,7 +43,8 @@ DEMO_SUBMISSION_INTERVAL = 4  # L2 blocks per output root: with 1 s blocks, an o
 FAST_FAULTS = ("halt-sequencer", "drain-batcher", "lag-rpc", "kill-l1")
 ROUND_INTERVAL = 1.0
 BASELINE_TIMEOUT = 60.0  # the first batch and output must land after start-up
-PAGING_PENDING = "paging and remediation: joins this timeline when the alerting/remediation issues land"
+PAGE_TIMEOUT = 20.0  # after detection: the alert lifecycle's own holds (a few rounds) before the page
+RESOLVE_TIMEOUT = 30.0  # after recovery: resolve holds (wallet_runway waits 5 ok rounds)
 
 
 def demo_thresholds() -> Any:
@@ -63,17 +65,38 @@ class Report:
     outcomes: list[Outcome]
     wall_s: float
     baseline_ok: bool
-    paging: str | None
     settings: dict[str, Any] = field(default_factory=dict)  # what the timings depend on
 
     @property
     def passed(self) -> bool:
-        return self.baseline_ok and bool(self.outcomes) and all(o.passed for o in self.outcomes)
+        return self.baseline_ok and bool(self.outcomes) and all(passed(o) for o in self.outcomes)
 
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "wall_s": round(self.wall_s, 1), "baseline_ok": self.baseline_ok,
-                "faults": [o.to_dict() for o in self.outcomes], "paging": self.paging,
-                "settings": self.settings}
+                "faults": [{**o.to_dict(), "passed": passed(o)} for o in self.outcomes], "settings": self.settings}
+
+
+def passed(o: Outcome) -> bool:
+    """Detected, recovered, no false alarm; and paged once and resolved (noise: nobody paged)."""
+    pages = o.extra.get("paging")
+    if pages is None:
+        return o.passed
+    if o.noise:
+        return o.passed and not pages["triggers"]
+    return o.passed and bool(pages["triggers"]) and not pages["still_open"]
+
+
+def paging_summary(paging: DevnetPaging, o: Outcome) -> dict[str, Any]:
+    """What reached PagerDuty and chat during one fault: keys paged, first page and last resolve times."""
+    triggers = paging.since(o.injected_at, "trigger")
+    resolves = [p for p in paging.since(o.healed_at, "resolve")] if o.healed_at else []
+    return {
+        "triggers": [f"{p.channel}:{p.dedup_key}" for p in triggers],
+        "resolves": [f"{p.channel}:{p.dedup_key}" for p in resolves],
+        "page_s": round(triggers[0].at - o.injected_at, 2) if triggers else None,
+        "resolve_s": round(resolves[-1].at - o.healed_at, 2) if resolves else None,
+        "still_open": paging.open_incidents(),
+    }
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -98,20 +121,6 @@ def choose(scenarios: dict[str, Scenario], only: Sequence[str] | None, fast: boo
     if unknown:
         raise ValueError(f"no demo scenario for {', '.join(unknown)} (have: {', '.join(scenarios)})")
     return [scenarios[n] for n in names]
-
-
-def paging_status() -> str | None:
-    """The pending-features line, only while no alerting module exists.
-
-    A bare directory without `__init__.py` (a namespace package: work in progress in a shared
-    tree) is not a module yet. Hook for later: `Watchdog(on_round=...)` hands every round's
-    findings to whoever wants them, e.g. an alert state machine and its sinks.
-    """
-    try:
-        spec = importlib.util.find_spec("opwatch.alerting")
-    except (ImportError, ValueError):
-        spec = None
-    return None if spec is not None and spec.origin is not None else PAGING_PENDING
 
 
 # -- the live view --------------------------------------------------------------------------------
@@ -155,6 +164,14 @@ class LiveView:
             self.out.write(f"      +{since:5.1f}s  round {result.ended - result.started:.1f} s: {', '.join(parts)}")
             self.out.flush()
             self._status_shown = True
+
+    def on_pages(self, pages: Sequence[Page]) -> None:
+        for p in pages:
+            since = p.at - self.phase_start
+            where = "PagerDuty" if p.channel == "pagerduty" else "chat     "
+            mark = "⇒" if p.action == "trigger" else "✓"
+            text = f"      +{since:5.1f}s  {mark} {where} {p.action:<7} {p.dedup_key}"
+            self.line(self._bold(text) if p.action == "trigger" else text)
 
     def on_event(self, phase: str, o: Outcome) -> None:
         now = time.monotonic()
@@ -204,18 +221,23 @@ def _grouped(described: Sequence[str]) -> list[str]:
 
 
 def report_table(report: Report, colour: bool) -> str:
-    headers = ("FAULT", "EXPECTED", "DETECTED", "DETECT", "RECOVER", "FALSE ALARMS")
+    headers = ("FAULT", "EXPECTED", "DETECTED", "DETECT", "PAGED", "RECOVER", "RESOLVED", "FALSE ALARMS")
     rows = []
     for o in report.outcomes:
         expected = compact_expected(o.expected) if o.expected else "nothing fires"
         detected = ("held" if o.detected else "no") if o.noise else ("yes" if o.detected else "NO")
-        rows.append((o.fault, expected, detected, _secs(o.detect_s), _secs(o.recover_s),
+        pages = o.extra.get("paging") or {}
+        paged = f"{len(pages.get('triggers', []))} in {_secs(pages.get('page_s'))}" if pages.get("triggers") else (
+            "none" if o.noise else "NO")
+        resolved = ("-" if not pages.get("triggers") else "NO" if pages.get("still_open")
+                    else f"in {_secs(pages.get('resolve_s'))}")
+        rows.append((o.fault, expected, detected, _secs(o.detect_s), paged, _secs(o.recover_s), resolved,
                      str(len(o.unexpected)) if o.unexpected else "none"))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     for o, row in zip(report.outcomes, rows, strict=True):
         text = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-        lines.append(paint(text, Status.OK if o.passed else Status.FIRING, colour))
+        lines.append(paint(text, Status.OK if passed(o) else Status.FIRING, colour))
     return "\n".join(lines)
 
 
@@ -265,7 +287,13 @@ def run_demo(devnet: Any, scenarios: Sequence[Scenario] | None = None, out: Text
     config = load_config(devnet.config_path)
     network = config.network("devnet")
     chosen = list(scenarios) if scenarios is not None else list(standard_scenarios(network).values())
-    watchdog = Watchdog(config, ROUND_INTERVAL, on_round=view.on_round)
+    paging = DevnetPaging(Path(devnet.workdir), config.section("alerting"))
+
+    def on_round(result: Round) -> None:
+        view.on_round(result)
+        view.on_pages(paging.process(result.findings))
+
+    watchdog = Watchdog(config, ROUND_INTERVAL, on_round=on_round)
 
     view.line(view._bold("Baseline") + ": the watchdog runs every second until every check is ok")
     view.phase_start = time.monotonic()
@@ -282,12 +310,20 @@ def run_demo(devnet: Any, scenarios: Sequence[Scenario] | None = None, out: Text
         for i, scenario in enumerate(chosen, 1):
             view.line()
             view.line(view._bold(f"[{i}/{len(chosen)}] {scenario.fault}") + f": {scenario.title}")
-            outcomes.append(run_scenario(devnet, watchdog, scenario, view.on_event))
+            fault_started = time.monotonic()
+            outcome = run_scenario(
+                devnet, watchdog, scenario, view.on_event,
+                before_heal=Wait(lambda: bool(paging.since(fault_started, "trigger")), PAGE_TIMEOUT),
+                after_recovery=Wait(lambda: not paging.open_incidents(), RESOLVE_TIMEOUT),
+            )
+            outcome.extra["paging"] = paging_summary(paging, outcome)
+            outcomes.append(outcome)
+    paging.close()
     view.line()
     settings = {"round_interval_s": ROUND_INTERVAL, "l1_block_time_s": devnet.l1_block_time,
                 "l2_block_time_s": devnet.l2_block_time, "thresholds": asdict(devnet.thresholds),
                 "rpc": asdict(config.rpc)}
-    return Report(outcomes, time.monotonic() - started, baseline is not None, paging_status(), settings)
+    return Report(outcomes, time.monotonic() - started, baseline is not None, settings)
 
 
 def print_report(report: Report, out: TextIO, colour: bool) -> None:
@@ -296,9 +332,8 @@ def print_report(report: Report, out: TextIO, colour: bool) -> None:
     for o in report.outcomes:
         for text in o.unexpected:
             print(paint(f"false alarm during {o.fault}: {text}", Status.FIRING, colour), file=out)
-    if report.paging:
-        print(report.paging, file=out)
-    verdict = "every fault detected and recovered, no false alarm" if report.passed else "FAILED"
+    verdict = ("every fault detected, paged, recovered and resolved; no false alarm" if report.passed
+               else "FAILED")
     print(f"\n{paint(verdict, Status.OK if report.passed else Status.FIRING, colour)} "
           f"(timeline {report.wall_s:.0f} s)", file=out, flush=True)
 

@@ -104,6 +104,9 @@ class Outcome:
     recover_s: float | None = None
     rounds: int = 0
     error: str | None = None
+    injected_at: float = 0.0  # monotonic; for presenters that time their own events (pages)
+    healed_at: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)  # what a presenter adds (e.g. pages)
 
     @property
     def passed(self) -> bool:
@@ -115,7 +118,7 @@ class Outcome:
             "detected": self.detected, "detect_s": _r(self.detect_s),
             "detections": {k: _r(v) for k, v in self.detections.items()}, "detected_by": self.detected_by,
             "unexpected": self.unexpected, "recovered": self.recovered, "recover_s": _r(self.recover_s),
-            "rounds": self.rounds, "error": self.error, "passed": self.passed,
+            "rounds": self.rounds, "error": self.error, "passed": self.passed, **self.extra,
         }
 
 
@@ -211,16 +214,28 @@ class _FaultWindow:
         return not self.pending
 
 
+@dataclass(frozen=True)
+class Wait:
+    """Keep running rounds until `done()` (or `timeout` s): e.g. until a page went out before
+    healing, or until every incident resolved after recovery."""
+
+    done: Callable[[], bool]
+    timeout: float
+
+
 def run_scenario(switch: FaultSwitch, watchdog: Watchdog, scenario: Scenario,
-                 on_event: Callable[[str, Outcome], None] | None = None) -> Outcome:
+                 on_event: Callable[[str, Outcome], None] | None = None,
+                 before_heal: Wait | None = None, after_recovery: Wait | None = None) -> Outcome:
     """Inject, watch until detected (or timeout / hold), heal, watch until all ok again.
 
     `on_event(phase, outcome)` is called with "injected", "detected", "healed", "recovered"
     (or "missed" / "not-recovered") so a presenter can narrate. The fault is always healed.
+    `before_heal` and `after_recovery` extend the watch (rounds go on, the fault window still
+    records unexpected findings before the heal).
     """
     outcome = Outcome(scenario.fault, scenario.title, [w.label() for w in scenario.expect], scenario.is_noise)
     emit = on_event or (lambda phase, o: None)
-    injected = time.monotonic()
+    injected = outcome.injected_at = time.monotonic()
     window = _FaultWindow(scenario, outcome, injected)
     try:
         switch.fault(scenario.fault, **scenario.kwargs)
@@ -240,15 +255,25 @@ def run_scenario(switch: FaultSwitch, watchdog: Watchdog, scenario: Scenario,
             for want in window.pending:
                 outcome.detections[want.label()] = None
         emit("detected" if outcome.detected else "missed", outcome)
+        if before_heal is not None and outcome.detected and not scenario.is_noise:
+            _keep_watching(watchdog, before_heal, window.observe)
     finally:
         switch.heal(scenario.fault)
-    healed = time.monotonic()
+    healed = outcome.healed_at = time.monotonic()
     emit("healed", outcome)
     recovered = watchdog.until(Round.all_ok, scenario.recover_timeout, healed)
     outcome.recovered = recovered is not None
     outcome.recover_s = recovered.ended - healed if recovered else None
     emit("recovered" if outcome.recovered else "not-recovered", outcome)
+    if after_recovery is not None and outcome.recovered:
+        _keep_watching(watchdog, after_recovery, lambda _round: None)
     return outcome
+
+
+def _keep_watching(watchdog: Watchdog, wait: Wait, observe: Callable[[Round], None]) -> None:
+    started = time.monotonic()
+    while not wait.done() and time.monotonic() - started < wait.timeout:
+        observe(watchdog.round())
 
 
 def run_timeline(switch: FaultSwitch, watchdog: Watchdog, scenarios: Sequence[Scenario],

@@ -1,0 +1,5 @@
+"""The PagerDuty Events v2 stand-in lives with the devnet (the demo pages it too)."""
+
+from opwatch_devnet.pagerduty import ACTIONS, SEVERITIES, EventsStandIn, Incident, validate
+
+__all__ = ["ACTIONS", "SEVERITIES", "EventsStandIn", "Incident", "validate"]
