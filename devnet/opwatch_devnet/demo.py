@@ -313,7 +313,7 @@ def run_demo(devnet: Any, scenarios: Sequence[Scenario] | None = None, out: Text
             fault_started = time.monotonic()
             outcome = run_scenario(
                 devnet, watchdog, scenario, view.on_event,
-                before_heal=Wait(lambda: bool(paging.since(fault_started, "trigger")), PAGE_TIMEOUT),
+                before_heal=Wait(lambda t=fault_started: bool(paging.since(t, "trigger")), PAGE_TIMEOUT),
                 after_recovery=Wait(lambda: not paging.open_incidents(), RESOLVE_TIMEOUT),
             )
             outcome.extra["paging"] = paging_summary(paging, outcome)
