@@ -196,3 +196,52 @@ def test_pager_records_state_in_dynamodb_and_processes_a_duplicate_delivery_once
     assert store.transitions(finding.dedup_key) == history
     [record] = dynamodb.scan(TableName="opwatch-idempotency")["Items"]
     assert record["status"] == {"S": "COMPLETED"}
+
+
+def test_remedy_handler_runs_a_manual_request_once_and_a_firing_finding_from_sns(devnet, aws, tmp_path, monkeypatch):
+    """The snapshot remedy (S3 in moto, the devnet's L2 state): a manual invoke payload, its
+    duplicate, and a firing snapshot_freshness finding delivered by SNS."""
+    from opwatch.alerting.store.dynamodb import create_table
+    from opwatch.aws import remedy_handler
+    from opwatch.aws.publisher import SnsPublisher
+    from opwatch.findings import Finding, Measure, Severity, Status
+
+    dynamodb, s3 = aws("dynamodb"), aws("s3")
+    create_table(dynamodb, "opwatch-state-remedies")
+    dynamodb.create_table(TableName="opwatch-idempotency-remedies", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    s3.create_bucket(Bucket="opwatch-snapshots")
+    (tmp_path / "opwatch.toml").write_text(devnet.config_text() + '\n[remediation.networks.devnet.snapshot]\n'
+                                           'provider = "s3"\nbucket = "opwatch-snapshots"\nretention = 5\n')
+    for name, value in {"OPWATCH_CONFIG": str(tmp_path / "opwatch.toml"), "OPWATCH_REMEDIES": "snapshot",
+                        "ALERTS_TABLE": "opwatch-state-remedies",
+                        "IDEMPOTENCY_TABLE": "opwatch-idempotency-remedies"}.items():
+        monkeypatch.setenv(name, value)
+    devnet.heal()
+
+    def snapshots() -> list[str]:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="opwatch-snapshots").get("Contents", [])]
+        return [k for k in keys if k.endswith(".state.gz")]
+
+    manual = {"remedy": "snapshot", "network": "devnet", "request_id": "ops-2026-0001", "approved_by": "alice"}
+    first = remedy_handler.handler(manual, LambdaContext())
+    assert first["status"] == "done", first
+    assert len(snapshots()) == 1
+    assert remedy_handler.handler(dict(manual), LambdaContext(aws_request_id="req-2")) == first
+    assert len(snapshots()) == 1  # the duplicate did not snapshot again
+
+    with pytest.raises(ValueError, match="this function runs snapshot"):
+        remedy_handler.handler(manual | {"remedy": "topup", "request_id": "ops-2"}, LambdaContext())
+
+    topic = aws("sns").create_topic(Name="opwatch-findings-remedies")["TopicArn"]
+    queue = subscribe_queue(aws, topic, "snapshot-remedy",
+                            {"check": ["snapshot_freshness"], "status": ["firing"], "network": ["devnet"]})
+    stale = Finding(network="devnet", check="snapshot_freshness", target="sequencer", status=Status.FIRING,
+                    severity=Severity.WARNING, summary="newest snapshot is 2 d old", observed=Measure(172800.0, "s"),
+                    threshold=Measure(86400.0, "s"), observed_at="2026-01-01T00:00:00Z")
+    SnsPublisher(topic, client=aws("sns")).publish([stale, Finding.from_dict(stale.to_dict() | {"status": "ok"})])
+    [envelope] = drain(aws, queue)  # the filter policy let the firing one through only
+    reply = remedy_handler.handler(sns_lambda_event(envelope, f"{topic}:remedy"), LambdaContext())
+    [outcome] = reply["outcomes"]
+    assert outcome["status"] == "done" and outcome["snapshot"]["id"] in snapshots(), outcome

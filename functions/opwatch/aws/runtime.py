@@ -4,7 +4,9 @@ Check functions: `OPWATCH_CONFIG` (the TOML bundled beside the code), `OPWATCH_N
 `OPWATCH_CHECK`, `FINDINGS_TOPIC_ARN`, optional `RPC_ENDPOINTS_SECRET` (see
 `secrets.with_endpoint_urls`), `FAST_LANE_EVERY_S` (sequencer_liveness with the fast lane).
 Pager: `ALERTS_TABLE`, `IDEMPOTENCY_TABLE`, `PAGERDUTY_SECRET`, optional `PAGERDUTY_BASE_URL`
-and `RUNBOOK_BASE_URL`.
+and `RUNBOOK_BASE_URL`. Remedies: `OPWATCH_REMEDIES` (what this function may run, e.g.
+`snapshot`), `ALERTS_TABLE` (the remedy store shares the alert table's layout, so on AWS it
+is the stack's state table whatever `[remediation] store` says), `IDEMPOTENCY_TABLE`.
 
 Everything is built on first use (not at import: cold starts) and cached. boto3 clients
 honour `AWS_ENDPOINT_URL`, which is how the integration tests point real handlers at a
@@ -102,7 +104,40 @@ def pager() -> Pager:
     return Pager(process=wrapped, idempotency=idempotency)
 
 
+@dataclass(frozen=True, slots=True)
+class RemedyFunction:
+    remedies: tuple[str, ...]
+    run: Callable[..., Any]  # idempotent: (request=RemedyRequest.to_dict()) -> outcome dict
+    idempotency: Any
+
+
+@functools.cache
+def remedy_function() -> RemedyFunction:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from ..remedies.dynamodb import DynamoDBRemedyStore
+    from ..remedies.request import RemedyRequest
+    from ..remedies.service import Seams, handle
+
+    store = DynamoDBRemedyStore(_env("ALERTS_TABLE"))
+    # Keyed on request_id, like the remedies' own claim; the payload must match too, so a
+    # reused request_id with different contents is refused rather than answered with the old outcome.
+    idempotency = IdempotencyConfig(event_key_jmespath="request_id", expires_after_seconds=24 * 3600,
+                                    payload_validation_jmespath="[remedy, network, target, dry_run, approved_by]")
+
+    def run(request: dict[str, Any]) -> dict[str, Any]:
+        return handle(RemedyRequest.from_dict(request), base_config(), Seams(store=store))
+
+    wrapped = idempotent_function(data_keyword_argument="request", config=idempotency,
+                                  persistence_store=DynamoDBPersistenceLayer(_env("IDEMPOTENCY_TABLE")))(run)
+    return RemedyFunction(remedies=tuple(_env("OPWATCH_REMEDIES").split(",")), run=wrapped, idempotency=idempotency)
+
+
 def reset() -> None:
     """Forget everything built so far, as a fresh container would."""
-    for cached in (base_config, check_function, pager):
+    for cached in (base_config, check_function, pager, remedy_function):
         cached.cache_clear()
