@@ -1,0 +1,125 @@
+"""Time to detect, per fault: from injection to the finding firing and to the page.
+
+Measured on the devnet (1 s blocks, the demo's thresholds) with the watchdog sampling every
+`SAMPLE_S` (what the sequencer fast lane does inside one invocation), through the real alert
+manager and PagerDuty client to the Events v2 stand-in. Each trial injects one fault, waits for
+the page, heals, and waits for the resolve.
+
+The default cloud schedules run a check once per interval P (1 to 10 minutes, see
+`opwatch.deploy.schedules`); their time to detect is computed from the measured detection
+time t plus the phase of the schedule (uniform in [0, P)) plus the extra evaluations the
+alert lifecycle waits ((N-1)·P), over 10,000 draws per fault; it is stated as computed.
+So is the usual Prometheus + Alertmanager setup on the same signal, from their documented
+defaults (scrape and evaluation every 15 s, a rule `for: 1m`, Alertmanager `group_wait: 30s`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from opwatch.alerting.policy import DEFAULT_TIMINGS
+from opwatch.config import load_config
+from opwatch.deploy.schedules import DEFAULT_MINUTES
+
+from .common import summary
+
+FAULTS = {  # fault -> the check whose alert counts as detection
+    "halt-sequencer": "sequencer_liveness", "stop-batcher": "batch_submission", "drain-batcher": "wallet_runway",
+    "stop-proposer": "proposer_freshness", "lag-rpc": "rpc_sync",
+}
+SAMPLE_S = 1.0
+FAST_LANE_EVERY_S = 5.0  # [schedules] fast_lane_every default
+PROM = {"scrape_s": 15.0, "eval_s": 15.0, "for_s": 60.0, "group_wait_s": 30.0}
+
+
+def run(devnet: Any, trials: int = 5) -> dict[str, Any]:
+    from opwatch_devnet.demo import demo_thresholds
+    from opwatch_devnet.paging import DevnetPaging
+    from opwatch_devnet.timeline import Wait, Watchdog, run_scenario, standard_scenarios
+
+    # The demo's thresholds: rewrite the config the devnet wrote with them.
+    devnet.thresholds = demo_thresholds()
+    devnet.write_config(devnet.config_path)
+    config = load_config(devnet.config_path)
+    network = config.network("devnet")
+    scenarios = standard_scenarios(network)
+    limits = {"sequencer_liveness": network.thresholds.sequencer_max_head_age,
+              "batch_submission": network.thresholds.batcher_max_submission_age,
+              "wallet_runway": 0.0, "proposer_freshness": network.thresholds.proposer_max_output_age,
+              "rpc_sync": 5 * network.block_time}
+    with tempfile.TemporaryDirectory() as tmp:
+        paging = DevnetPaging(Path(tmp), config.section("alerting"))
+        watchdog = Watchdog(config, SAMPLE_S, on_round=lambda r: paging.process(r.findings))
+        watchdog.settle(60)
+        rows: dict[str, dict[str, list[float]]] = {f: {"finding": [], "page": []} for f in FAULTS}
+        for _ in range(trials):
+            for fault, check in FAULTS.items():
+                started = time.monotonic()
+
+                def paged(check: str = check, started: float = started) -> bool:
+                    return any(check in p.dedup_key for p in paging.since(started, "trigger"))
+
+                outcome = run_scenario(devnet, watchdog, scenarios[fault],
+                                       before_heal=Wait(paged, 30.0),
+                                       after_recovery=Wait(lambda: not paging.open_incidents(), 40.0))
+                hits = [p for p in paging.since(outcome.injected_at, "trigger") if check in p.dedup_key]
+                if outcome.detect_s is not None:
+                    rows[fault]["finding"].append(outcome.detect_s)
+                if hits:
+                    rows[fault]["page"].append(hits[0].at - outcome.injected_at)
+        paging.close()
+    rng = random.Random(7)
+    out = []
+    for fault, check in FAULTS.items():
+        finding, page = rows[fault]["finding"], rows[fault]["page"]
+        period = DEFAULT_MINUTES[check] * 60.0
+        hold = DEFAULT_TIMINGS[check].fire
+        extra_evals = hold.evaluations - 1
+        # The hold is "N evaluations in a row, or T seconds": whichever an evaluation reaches first.
+        extra = extra_evals * period
+        if hold.seconds is not None:
+            extra = min(extra, math.ceil(hold.seconds / period) * period)
+        finding_sched = [rng.choice(finding) + rng.uniform(0, period) for _ in range(10_000)] if finding else []
+        scheduled = [t + extra for t in finding_sched]
+        fast = [rng.choice(finding) + rng.uniform(0, FAST_LANE_EVERY_S) for _ in range(10_000)] \
+            if finding and check == "sequencer_liveness" else []
+        prom = [limits[check] + rng.uniform(0, PROM["scrape_s"]) + rng.uniform(0, PROM["eval_s"])
+                + PROM["for_s"] + PROM["group_wait_s"] for _ in range(10_000)]
+        out.append({"fault": fault, "check": check, "trials": trials, "measured_finding_s": summary(finding),
+                    "measured_page_s": summary(page), "schedule_period_s": period,
+                    "extra_evaluations": extra_evals, "alert_hold_s": extra,
+                    "computed_default_schedule_finding_s": summary(finding_sched),
+                    "computed_default_schedule_s": summary(scheduled),
+                    "computed_fast_lane_s": summary(fast) if fast else None,
+                    "computed_prometheus_s": summary(prom), "threshold_s": limits[check]})
+    return {"sample_s": SAMPLE_S, "fast_lane_every_s": FAST_LANE_EVERY_S, "prometheus_defaults": PROM,
+            "block_time_s": network.block_time, "rows": out, "table": table(out, network.block_time)}
+
+
+def table(rows: list[dict[str, Any]], block_time: float) -> str:
+    def s(x: Any) -> str:
+        return "—" if x is None else f"{x:.1f} s"
+
+    lines = ["### Time to detect (devnet, 1 s blocks; measured = sampled every 1 s; computed = stated)", "",
+             "| fault | threshold | finding fires, median / p95 (measured) | page, median / p95 (measured) "
+             "| default schedule: finding, p95 (computed) | default schedule: page, median / p95 (computed) "
+             "| Prometheus + Alertmanager, median (computed) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f, p, d, q = (r["measured_finding_s"], r["measured_page_s"], r["computed_default_schedule_s"],
+                      r["computed_prometheus_s"])
+        fs = r["computed_default_schedule_finding_s"]
+        lines.append(f"| {r['fault']} | {s(r['threshold_s'])} | {s(f['median'])} / {s(f['p95'])} | "
+                     f"{s(p['median'])} / {s(p['p95'])} | {s(fs['p95'])} (every {r['schedule_period_s'] / 60:.0f} min) "
+                     f"| {s(d['median'])} / {s(d['p95'])} (+{r['alert_hold_s']:.0f} s hold) | {s(q['median'])} |")
+    fast = next((r["computed_fast_lane_s"] for r in rows if r["computed_fast_lane_s"]), None)
+    if fast:
+        lines += ["", f"Sequencer fast lane (sampling every {FAST_LANE_EVERY_S:g} s inside one invocation, "
+                  f"computed from the measured detection): median {s(fast['median'])}, p95 {s(fast['p95'])}; "
+                  f"floor: one block time ({block_time:g} s)."]
+    return "\n".join(lines)
