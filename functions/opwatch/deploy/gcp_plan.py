@@ -66,10 +66,20 @@ def gcloud(*args: str, settings: GcpSettings) -> tuple[str, ...]:
     return ("gcloud", *args, f"--project={settings.project}")
 
 
-def check_ids() -> list[str]:
-    from ..checks import CHECKS
+def check_ids(config: Config, settings: GcpSettings) -> list[str]:
+    """The checks worth a function: those that apply to at least one configured network.
+    The heartbeat applies when the plan gives it peers to read (it takes them from the env)."""
+    from ..checks import CHECKS, snapshot_freshness
 
-    return list(CHECKS)
+    if "remediation" in config.sections:
+        snapshot_freshness.configure(config)  # it applies where [remediation] keeps snapshots
+
+    def applies(cid: str) -> bool:
+        if cid == "heartbeat":
+            return bool(settings.heartbeat_peers)
+        return any(CHECKS[cid].missing(net) is None for net in config.networks.values())
+
+    return [cid for cid in CHECKS if applies(cid)]
 
 
 def pager_filter(config: Config) -> str:
@@ -85,7 +95,7 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
     else:
         config_env = ("OPWATCH_CONFIG", "opwatch.toml")
     out = []
-    for cid in check_ids():
+    for cid in check_ids(config, s):
         env = [*common, config_env, ("OPWATCH_FINDINGS_TOPIC", s.topic_path(s.findings_topic))]
         if cid == BEAT_WRITER and s.heartbeat_bucket:
             env.append(("OPWATCH_HEARTBEAT_BUCKET", s.heartbeat_bucket))
