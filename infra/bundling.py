@@ -14,6 +14,10 @@ asset reproducible: the same lock, sources and config give the same asset hash.
 `PRUNE` drops what no handler imports: pycryptodome's self-tests and everything in it but
 hashing (opwatch uses its keccak only), Powertools' event handler (API Gateway/AppSync
 routing), console scripts. `infra.measure` imports the pruned bundle to prove it works.
+
+A bundle may add `extras` (the top-up remedy signs transactions with eth-account): those
+are installed with their dependencies, constrained to requirements.lock, into their own
+asset, so no check or pager bundle carries them.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ PLATFORMS = {"aarch64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64
 # What the handlers import (Logger/Metrics/Tracer/Parameters/Idempotency/data classes,
 # X-Ray for the Tracer, keccak for config addresses), and nothing else.
 BUNDLED = ("aws-lambda-powertools", "aws-xray-sdk", "wrapt", "jmespath", "typing-extensions", "pycryptodome")
-PRUNE = ("Crypto/SelfTest", "Crypto/Cipher", "Crypto/PublicKey", "Crypto/Signature", "Crypto/Protocol", "Crypto/IO",
-         "aws_lambda_powertools/event_handler", "bin")
+PRUNE = ("Crypto/SelfTest", "aws_lambda_powertools/event_handler", "bin", "docs", "newsfragments")
+# Only keccak is used, unless an extra (eth-keyfile, under eth-account) needs the ciphers.
+PRUNE_CRYPTO = ("Crypto/Cipher", "Crypto/PublicKey", "Crypto/Signature", "Crypto/Protocol", "Crypto/IO")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
@@ -68,11 +73,17 @@ class BundleSpec:
     config_text: str
     platform: str = "aarch64"
     python_version: str = PYTHON_VERSION  # another one only to import a bundle on this machine (infra.measure)
+    extras: tuple[str, ...] = ()  # installed with their dependencies, pinned by requirements.lock
+
+    def prune(self) -> tuple[str, ...]:
+        return PRUNE if self.extras else PRUNE + PRUNE_CRYPTO
 
     def asset_hash(self) -> str:
         """Content hash of everything that goes into the bundle."""
         digest = hashlib.sha256()
-        for part in (self.python_version, PLATFORMS[self.platform], *PRUNE, *pins(), self.config_text):
+        lock = LOCK.read_text() if self.extras else ""  # the extras' dependencies are pinned there
+        for part in (self.python_version, PLATFORMS[self.platform], *self.prune(), *pins(), *self.extras, lock,
+                     self.config_text):
             digest.update(part.encode() + b"\0")
         for path in sorted(PACKAGE.rglob("*.py")):
             digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
@@ -81,12 +92,13 @@ class BundleSpec:
 
 def build(out: Path, spec: BundleSpec) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--no-compile", "--only-binary=:all:", "--platform", PLATFORMS[spec.platform], "--implementation", "cp",
-         "--python-version", spec.python_version, "--target", str(out), *pins()],
-        check=True)
-    for rel in PRUNE:
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+           "--only-binary=:all:", "--platform", PLATFORMS[spec.platform], "--implementation", "cp",
+           "--python-version", spec.python_version, "--target", str(out)]
+    subprocess.run([*pip, "--no-deps", *pins()], check=True)
+    if spec.extras:
+        subprocess.run([*pip, "--upgrade", "-c", str(LOCK), *spec.extras], check=True)
+    for rel in spec.prune():
         shutil.rmtree(out / rel, ignore_errors=True)
     shutil.copytree(PACKAGE, out / "opwatch", ignore=_IGNORE, dirs_exist_ok=True)
     (out / "opwatch.toml").write_text(spec.config_text)
@@ -103,9 +115,10 @@ class _LocalPip:
         return True
 
 
-def lambda_code(config_text: str) -> lambda_.Code:
-    """The asset for every function. Never Docker: the local bundler always succeeds or raises."""
-    spec = BundleSpec(config_text)
+def lambda_code(config_text: str, extras: tuple[str, ...] = ()) -> lambda_.Code:
+    """The asset for the functions (and, with `extras`, for one that needs more).
+    Never Docker: the local bundler always succeeds or raises."""
+    spec = BundleSpec(config_text, extras=extras)
     return lambda_.Code.from_asset(
         str(ROOT / "functions"),
         asset_hash_type=AssetHashType.CUSTOM,

@@ -6,7 +6,7 @@ cdk-nag 3 uses CDK's `Validations.of(construct).acknowledge(...)`, one finding i
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Stack, Token, Validations
 from constructs import IConstruct
 
 XRAY = ("AwsSolutions-IAM5[Resource::*]",
@@ -21,3 +21,11 @@ KMS_REENCRYPT = ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
 def acknowledge(construct: IConstruct, *rules: tuple[str, str]) -> None:
     for rule_id, reason in rules:
         Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def as_nag_sees(stack: Stack, attr: str) -> str:
+    """How cdk-nag spells a stack's partition/region/account in a finding id: the literal when
+    the stack's environment fixes it, `<AWS::Region>` and the like when it is a token."""
+    value = getattr(stack, attr)
+    names = {"partition": "Partition", "region": "Region", "account": "AccountId"}
+    return f"<AWS::{names[attr]}>" if Token.is_unresolved(value) else str(value)

@@ -1,9 +1,4 @@
-"""One opwatch stack per environment: everything the functions need, from the one config.
-
-Remediation functions are not part of the stack yet: `opwatch.remedies` has no Lambda
-entry point nor the per-remedy permission declarations (`remedies.permissions`) that
-their least-privilege roles are to be derived from (see docs/aws.md, "Not yet deployed").
-"""
+"""One opwatch stack per environment: everything the functions need, from the one config."""
 
 from __future__ import annotations
 
@@ -20,6 +15,7 @@ from .keys import StackKey
 from .monitoring import SelfWatch
 from .pager import Pager
 from .queues import dead_letter_queue
+from .remedies import Remedies
 from .secrets import Secrets
 from .state import StateTables
 
@@ -33,7 +29,8 @@ class OpwatchStack(Stack):
         key = StackKey(self, "Key", env_name=environment.name).key
         code = lambda_code(config_text)
         tables = StateTables(self, "State", key=key)
-        secrets = Secrets(self, "Secrets", environment=environment, key=key)
+        secrets = Secrets(self, "Secrets", environment=environment, key=key,
+                          funder_secret_id=_funder_secret_id(config, environment))
         findings = FindingsTopic(self, "Findings", key=key, subscriptions=settings.subscriptions)
         watch = SelfWatch(self, "SelfWatch", key=key, settings=settings)
         async_dlq = dead_letter_queue(self, "AsyncInvokeDlq")
@@ -45,17 +42,33 @@ class OpwatchStack(Stack):
         self.pager = Pager(self, "Pager", env_name=environment.name, networks=environment.networks,
                            settings=settings, code=code, key=key, topic=findings.topic, tables=tables,
                            routing_key=secrets.pagerduty_routing_key, async_dlq=async_dlq)
+        self.remedies = Remedies(self, "Remedies", config=config, config_text=config_text, environment=environment,
+                                 settings=settings, code=code, key=key, topic=findings.topic, tables=tables,
+                                 funder_secret=secrets.funder_key, async_dlq=async_dlq)
 
         for f in self.checks.functions:
             watch.watch_function(f.function, f.function.name, f.function.function)
             watch.watch_heartbeat(f.function, f.function.name, f.network, f.check, f.every_minutes)
-        watch.watch_function(self.pager.fn, self.pager.fn.name, self.pager.fn.function)
+        for fn in (self.pager.fn, *self.remedies.functions.values()):
+            watch.watch_function(fn, fn.name, fn.function)
         queues = {"async-invoke": async_dlq, "scheduler": scheduler_dlq, "pager-subscription":
                   self.pager.dead_letter_queue, "alarm-subscription": watch.dead_letter_queue,
-                  **findings.dead_letter_queues}
+                  **findings.dead_letter_queues, **self.remedies.dead_letter_queues}
         for name, queue in queues.items():
             watch.watch_queue(queue, name, queue)
         Dashboard(self, "Dashboard", name=f"opwatch-{environment.name}", namespace=settings.namespace,
                   config=config, functions=self.checks.functions)
         self.findings_topic = findings.topic
         self.alarm_topic = watch.topic
+
+
+def _funder_secret_id(config: Config, environment: Environment) -> str | None:
+    """The Secrets Manager id the top-up policies of this environment's networks read the funder key from."""
+    remediation = config.section("remediation")
+    scheme = "aws-secretsmanager:"
+    topups = [p.topup for n in environment.networks if (p := remediation.for_network(n)).topup is not None]
+    refs = {str(t.secret)[len(scheme):] for t in topups if str(t.secret).startswith(scheme)}
+    if len(refs) > 1:
+        raise ValueError(f"{environment.name}: top-up policies read different funder secrets "
+                         f"({', '.join(sorted(refs))}); one funder key per environment")
+    return refs.pop() if refs else None

@@ -49,6 +49,10 @@ def functions_by_name(template):
             for r in resources(template, "AWS::Lambda::Function").values()}
 
 
+def check_functions(template):
+    return {n: p for n, p in functions_by_name(template).items() if not n.endswith("-pager") and "-remedy-" not in n}
+
+
 def test_one_stack_per_environment_with_its_account_and_region(assembly):
     stacks = {s.stack_name: s.environment for s in assembly.stacks}
     assert set(stacks) == {"opwatch-staging", "opwatch-production"}
@@ -67,13 +71,13 @@ def test_one_arm64_function_and_schedule_per_configured_check_and_network(templa
     mainnet = config.network("mainnet")
     expected = {f"opwatch-production-mainnet-{c}".replace("_", "-") for c, chk in CHECKS.items()
                 if not chk.missing(mainnet)}
-    assert {n for n in fns if n != "opwatch-production-pager"} == expected
+    assert set(check_functions(prod)) == expected
     assert all(p["Architectures"] == ["arm64"] and p["Runtime"] == "python3.14" and p["TracingConfig"] ==
                {"Mode": "Active"} for p in fns.values())
     assert fns["opwatch-production-mainnet-rpc-sync"]["MemorySize"] == 512  # [aws.memory]
     assert fns["opwatch-production-mainnet-batcher-lag"]["MemorySize"] == 256
     schedules = resources(prod, "AWS::Scheduler::Schedule").values()
-    assert len(schedules) == len(expected)
+    assert len(schedules) == len(expected)  # remedies and the pager are not scheduled
     by_check = {json.loads(s["Properties"]["Target"]["Input"])["check"]: s["Properties"] for s in schedules}
     assert by_check["wallet_runway"]["ScheduleExpression"] == "rate(10 minutes)"
     assert by_check["batch_submission"]["ScheduleExpression"] == "rate(2 minutes)"
@@ -89,9 +93,10 @@ def test_one_arm64_function_and_schedule_per_configured_check_and_network(templa
     assert env["opwatch-production-mainnet-sequencer-liveness"]["FAST_LANE_EVERY_S"] == "5"
     assert not any("FAST_LANE_EVERY_S" in v for n, v in env.items() if "sequencer-liveness" not in n)
     assert fns["opwatch-production-mainnet-sequencer-liveness"]["Timeout"] > 60 + 10
-    # Staging watches sepolia, which configures no op-node, batcher or proposer.
+    # Staging watches sepolia, which configures no op-node, batch inbox or proposer.
     staging = functions_by_name(templates["opwatch-staging"])
-    assert set(staging) == {"opwatch-staging-sepolia-sequencer-liveness", "opwatch-staging-pager"}
+    assert set(staging) == {"opwatch-staging-sepolia-sequencer-liveness", "opwatch-staging-sepolia-wallet-runway",
+                            "opwatch-staging-pager", "opwatch-staging-remedy-topup"}
 
 
 def test_subscriptions_filter_on_message_attributes_and_each_has_a_dead_letter_queue(templates):
@@ -101,12 +106,33 @@ def test_subscriptions_filter_on_message_attributes_and_each_has_a_dead_letter_q
     for s in subs:
         by_protocol.setdefault(s["Properties"]["Protocol"], []).append(s["Properties"])
         assert "RedrivePolicy" in s["Properties"], s
-    [pager] = by_protocol["lambda"]
+    [pager] = [p for p in by_protocol["lambda"] if p["Endpoint"]["Fn::GetAtt"][0].startswith("Pager")]
     assert pager["FilterPolicy"] == {"network": ["mainnet"]}  # every status: ok findings resolve incidents
     findings_emails = [p for p in by_protocol["email"] if "FilterPolicy" in p]
     assert [p["FilterPolicy"] for p in findings_emails] == [{"status": ["firing"], "severity": ["critical", "warning"]}]
     hooks = [p for p in by_protocol["https"] if "FilterPolicy" in p]
     assert [p["FilterPolicy"] for p in hooks] == [{"status": ["firing", "unknown"], "network": ["mainnet"]}]
+
+
+def test_each_remedy_function_takes_only_firing_findings_of_its_trigger_check(templates):
+    prod = templates["opwatch-production"]
+    fns = {k: r["Properties"] for k, r in resources(prod, "AWS::Lambda::Function").items()}
+    policies = {}
+    for s in resources(prod, "AWS::SNS::Subscription").values():
+        target = s["Properties"]["Endpoint"]
+        if isinstance(target, dict) and "Remedies" in target["Fn::GetAtt"][0]:
+            policies[fns[target["Fn::GetAtt"][0]]["FunctionName"]] = s["Properties"]["FilterPolicy"]
+    assert policies == {
+        "opwatch-production-remedy-topup": {"check": ["wallet_runway"], "status": ["firing"], "network": ["mainnet"]},
+        "opwatch-production-remedy-snapshot": {"check": ["snapshot_freshness"], "status": ["firing"],
+                                               "network": ["mainnet"]},
+    }
+    by_name = functions_by_name(prod)
+    assert by_name["opwatch-production-remedy-topup"]["Environment"]["Variables"]["OPWATCH_REMEDIES"] == "topup"
+    # The top-up function has its own asset (eth-account); checks, pager and snapshot share one.
+    keys = {n: p["Code"]["S3Key"] for n, p in by_name.items()}
+    assert len({k for n, k in keys.items() if n != "opwatch-production-remedy-topup"}) == 1
+    assert keys["opwatch-production-remedy-topup"] != keys["opwatch-production-pager"]
 
 
 def test_every_async_invocation_and_schedule_has_a_dead_letter_queue_and_every_queue_an_alarm(templates):
@@ -125,13 +151,14 @@ def test_every_async_invocation_and_schedule_has_a_dead_letter_queue_and_every_q
 def test_self_watch_alarms_on_errors_throttles_and_a_missing_heartbeat(templates):
     prod = templates["opwatch-production"]
     alarms = list(resources(prod, "AWS::CloudWatch::Alarm").values())
-    checks = [n for n in functions_by_name(prod) if not n.endswith("-pager")]
+    checks = list(check_functions(prod))
+    others = len(functions_by_name(prod)) - len(checks)  # the pager and the remedies
     heartbeats = [a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "Heartbeat"]
     assert len(heartbeats) == len(checks)
     assert all(h["TreatMissingData"] == "breaching" and h["Namespace"] == "opwatch" and
                {d["Name"] for d in h["Dimensions"]} == {"network", "check"} for h in heartbeats)
     for metric in ("Errors", "Throttles"):
-        assert len([a for a in alarms if a["Properties"].get("MetricName") == metric]) == len(checks) + 1
+        assert len([a for a in alarms if a["Properties"].get("MetricName") == metric]) == len(checks) + others
     [alarm_topic] = [k for k, r in resources(prod, "AWS::SNS::Topic").items() if "AlarmTopic" in k]
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": alarm_topic}] for a in alarms)
 
@@ -162,6 +189,16 @@ def test_roles_are_least_privilege(templates):
     dynamo = [s for s in pager if any(a.startswith("dynamodb:") for a in _actions(s))]
     assert {json.dumps(s["Resource"]) for s in dynamo} == {json.dumps({"Fn::GetAtt": [t, "Arn"]}) for t in
                                                            resources(prod, "AWS::DynamoDB::Table")}
+    # Remedies: the funder's KMS key by alias only, the snapshot bucket's prefix only.
+    topup = _statements(prod, "RemediestopupRole")
+    [sign] = [s for s in topup if "kms:Sign" in _actions(s)]
+    assert sign["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/opwatch-funder"}}
+    snapshot = _statements(prod, "RemediessnapshotRole")
+    s3 = {a: json.dumps(s["Resource"]) for s in snapshot for a in _actions(s) if a.startswith("s3:")}
+    assert all("opwatch-mainnet-snapshots/snapshots/*" in r for a, r in s3.items() if a != "s3:ListBucket")
+    staging_topup = _statements(templates["opwatch-staging"], "RemediestopupRole")
+    [read] = [s for s in staging_topup if "secretsmanager:GetSecretValue" in _actions(s)]
+    assert "SecretsFunderKey" in json.dumps(read["Resource"])
     everything = [s for t in templates.values() for p in resources(t, "AWS::IAM::Policy").values()
                   for s in p["Properties"]["PolicyDocument"]["Statement"]]
     assert not [s for s in everything if "*" in _actions(s)]
@@ -173,6 +210,8 @@ def test_the_stack_never_contains_a_secret_value(templates):
     staging, prod = templates["opwatch-staging"], templates["opwatch-production"]
     created = list(resources(staging, "AWS::SecretsManager::Secret").values())
     assert len(created) == 2  # PagerDuty routing key and funder key, created with generated placeholders
+    # The funder secret carries the name the top-up policy reads it by.
+    assert {s["Properties"].get("Name") for s in created} == {None, "opwatch/staging/funder"}
     assert all("SecretString" not in s["Properties"] and "GenerateSecretString" in s["Properties"] for s in created)
     # Production imports its PagerDuty key by ARN: only the funder key is created.
     assert len(resources(prod, "AWS::SecretsManager::Secret")) == 1
@@ -242,14 +281,17 @@ def test_cdk_cli_synth_bundles_a_small_asset_without_docker(tmp_path):
         env={**os.environ, "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}", "DOCKER": "/nonexistent/docker"})
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
-    assets = [p for p in out.glob("asset.*") if p.is_dir()]
-    assert len(assets) == 1  # one asset for every function of both stacks
-    asset = assets[0]
-    top = {p.name for p in asset.iterdir()}
-    assert {"opwatch", "opwatch.toml", "aws_lambda_powertools", "aws_xray_sdk", "Crypto"} <= top
-    assert not top & {"web3", "boto3", "botocore", "eth_account", "opwatch_devnet"}
-    assert (asset / "opwatch.toml").read_text() == EXAMPLE.read_text()
-    size = sum(p.stat().st_size for p in asset.rglob("*") if p.is_file())
-    assert size < 20 * 2**20, size
-    print(f"\ncdk synth (CLI, with bundling): {elapsed:.1f} s; asset {size / 2**20:.1f} MiB unzipped")
+    assets = {p: {c.name for c in p.iterdir()} for p in out.glob("asset.*") if p.is_dir()}
+    # Two assets for the functions of both stacks: the shared one, and the top-up remedy's (eth-account).
+    [core] = [p for p, top in assets.items() if "eth_account" not in top]
+    [topup] = [p for p, top in assets.items() if "eth_account" in top]
+    for asset in (core, topup):
+        assert {"opwatch", "opwatch.toml", "aws_lambda_powertools", "aws_xray_sdk", "Crypto"} <= assets[asset]
+        assert not assets[asset] & {"web3", "boto3", "botocore", "opwatch_devnet"}
+        assert (asset / "opwatch.toml").read_text() == EXAMPLE.read_text()
+    assert not assets[core] & {"eth_account", "eth_utils", "pydantic"}
+    sizes = {a: sum(p.stat().st_size for p in a.rglob("*") if p.is_file()) / 2**20 for a in (core, topup)}
+    assert sizes[core] < 10 and sizes[topup] < 60, sizes
+    print(f"\ncdk synth (CLI, with bundling): {elapsed:.1f} s; assets {sizes[core]:.1f} MiB (checks, pager, "
+          f"snapshot) and {sizes[topup]:.1f} MiB (top-up) unzipped")
     shutil.rmtree(out)

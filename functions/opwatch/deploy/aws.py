@@ -7,7 +7,7 @@ alarm_emails = ["oncall@example.com"] # self-watch alarms (errors, throttles, mi
 alarm_https = ["https://events.pagerduty.com/integration/KEY/enqueue"]  # e.g. PagerDuty's CloudWatch integration
 log_retention_days = 30
 
-[aws.memory]                          # MB per function: a check id, "pager", or "default"
+[aws.memory]                          # MB per function: a check id, a remedy, "pager", or "default"
 default = 256
 rpc_sync = 512
 
@@ -51,6 +51,8 @@ _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secr
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 SECRET_NAMES = ("pagerduty_routing_key", "funder_key", "rpc_endpoints")
+# One function per remedy kind (restore runs in the failover function).
+REMEDY_FUNCTIONS = ("topup", "snapshot", "failover")
 FILTER_KEYS = ("network", "check", "status", "severity")
 _STATUSES = ("ok", "firing", "unknown")
 _SEVERITIES = ("info", "warning", "critical")
@@ -89,7 +91,8 @@ class AwsSettings:
 
     def memory_mb(self, function: str) -> int:
         """256 MB by default: checks wait on RPC, they do not compute. Lambda's CPU share grows
-        with memory, and 256 MB keeps the cold start (config parsing, keccak) well under a second."""
+        with memory, and 256 MB keeps the cold start (config parsing, keccak) well under a second.
+        A snapshot holds a compressed state dump in memory: give it what the chain's state needs."""
         return self.memory.get(function, self.memory.get("default", 256))
 
 
@@ -159,9 +162,10 @@ def _memory(raw: Any, fail: Any) -> dict[str, int]:
         fail("memory", "expected a table of function name -> MB")
         return {}
     out = {}
+    known = {*CHECKS, *REMEDY_FUNCTIONS, "pager", "default"}
     for name, mb in raw.items():
-        if name not in {*CHECKS, "pager", "default"}:
-            fail(f"memory.{name}", f"unknown function (a check id, 'pager' or 'default'; checks: {', '.join(CHECKS)})")
+        if name not in known:
+            fail(f"memory.{name}", f"unknown function (known: {', '.join(sorted(known))})")
         elif isinstance(mb, bool) or not isinstance(mb, int) or not 128 <= mb <= 10240:
             fail(f"memory.{name}", f"expected MB between 128 and 10240, got {mb!r}")
         else:

@@ -1,0 +1,152 @@
+"""Remedy functions: one per remedy that some watched network's `[remediation]` policy enables.
+
+Each subscribes to the findings topic with a filter policy on its trigger check
+(`remedies.request.TRIGGERS`), `status = firing` and the networks that enable it, and can
+be invoked by hand with a remedy request (docs/aws.md). Its role is derived from
+`opwatch.remedies.permissions` (what the remedy's code calls), narrowed to this stack's
+resources: the state table (the remedy store), the funder secret or KMS key, the snapshot
+bucket prefix or volume. A `restore` failover needs a sequencer launcher, which a Lambda
+does not have: such networks get no failover function (recorded in `skipped`).
+
+The top-up function gets its own asset (eth-account signs its transactions); the others
+share the checks' asset.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as sm
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from opwatch.config import Config
+from opwatch.deploy.aws import AwsSettings, Environment
+from opwatch.remedies import permissions
+from opwatch.remedies.policy import NetworkRemedies
+from opwatch.remedies.request import TRIGGERS
+
+from .findings import filter_policy
+from .function import OpwatchFunction
+from .nag import acknowledge, as_nag_sees
+from .queues import dead_letter_queue
+from .state import StateTables
+
+TRIGGER_OF = {remedy: check for check, remedy in TRIGGERS.items()}
+# Snapshot: dump, compress, upload, verify. Failover: stall confirmation plus the switch.
+TIMEOUT_S = {"snapshot": 300, "failover": 300}
+TOPUP_EXTRAS = ("eth-account",)
+
+
+def enabled(remedy: str, policy: NetworkRemedies) -> bool:
+    if remedy == "failover":
+        return policy.failover is not None and policy.failover.strategy != "restore"
+    return getattr(policy, remedy) is not None
+
+
+class Remedies(Construct):
+    def __init__(self, scope: Construct, id: str, *, config: Config, config_text: str, environment: Environment,
+                 settings: AwsSettings, code: lambda_.Code, key: kms.IKey, topic: sns.ITopic, tables: StateTables,
+                 funder_secret: sm.ISecret | None, async_dlq: sqs.IQueue) -> None:
+        super().__init__(scope, id)
+        remediation = config.section("remediation")
+        policies = {n: remediation.for_network(n) for n in environment.networks}
+        self.functions: dict[str, OpwatchFunction] = {}
+        self.dead_letter_queues: dict[str, sqs.IQueue] = {}
+        self.skipped = [(n, "failover", "strategy 'restore' needs a sequencer launcher; not on Lambda")
+                        for n, p in policies.items() if p.failover is not None and p.failover.strategy == "restore"]
+        for remedy in ("topup", "snapshot", "failover"):
+            networks = [n for n, p in policies.items() if enabled(remedy, p)]
+            if not networks:
+                continue
+            if remedy == "topup":
+                from .bundling import lambda_code
+
+                asset, timeout = lambda_code(config_text, TOPUP_EXTRAS), _topup_timeout(policies, networks)
+            else:
+                asset, timeout = code, TIMEOUT_S[remedy]
+            fn = OpwatchFunction(
+                self, remedy, name=f"opwatch-{environment.name}-remedy-{remedy}",
+                description=f"opwatch remedy {remedy} ({', '.join(networks)})", code=asset,
+                handler="opwatch.aws.remedy_handler.handler",
+                environment={"OPWATCH_CONFIG": "/var/task/opwatch.toml",
+                             "OPWATCH_REMEDIES": "failover,restore" if remedy == "failover" else remedy,
+                             "ALERTS_TABLE": tables.alerts.table_name,
+                             "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
+                             "POWERTOOLS_SERVICE_NAME": "opwatch", "POWERTOOLS_METRICS_NAMESPACE": settings.namespace},
+                memory_mb=settings.memory_mb(remedy), timeout_s=timeout, key=key, dead_letter_queue=async_dlq,
+                retry_attempts=2, max_event_age=Duration.hours(1), log_retention_days=settings.log_retention_days)
+            self._grant(remedy, fn, [policies[n] for n in networks], key, tables, funder_secret)
+            dlq = dead_letter_queue(self, f"{remedy}SubscriptionDlq")
+            only = filter_policy({"check": [TRIGGER_OF[remedy]], "status": ["firing"], "network": networks})
+            topic.add_subscription(subs.LambdaSubscription(fn.function, dead_letter_queue=dlq, filter_policy=only))
+            self.functions[remedy] = fn
+            self.dead_letter_queues[f"remedy-{remedy}-subscription"] = dlq
+
+    def _grant(self, remedy: str, fn: OpwatchFunction, policies: list[NetworkRemedies], key: kms.IKey,
+               tables: StateTables, funder_secret: sm.ISecret | None) -> None:
+        role, stack = fn.role, Stack.of(self)
+        role.add_to_policy(iam.PolicyStatement(actions=list(permissions.STORE_DYNAMODB.aws_actions),
+                                               resources=[tables.alerts.table_arn]))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            resources=[tables.idempotency.table_arn]))
+        key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+        for policy in policies:
+            if remedy == "topup" and policy.topup is not None:
+                if policy.topup.signer == "aws-kms":
+                    self._grant_kms_signer(fn, policy.topup.kms_key_id or "", stack)
+                elif str(policy.topup.secret).startswith("aws-secretsmanager:") and funder_secret is not None:
+                    funder_secret.grant_read(role)
+            if remedy == "snapshot" and policy.snapshot is not None:
+                snap = policy.snapshot
+                if snap.provider == "s3":
+                    bucket = f"arn:{stack.partition}:s3:::{snap.bucket}"
+                    prefix = {"StringLike": {"s3:prefix": f"{snap.prefix}/*"}}
+                    role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket],
+                                                           conditions=prefix))
+                    objects = [a for a in permissions.SNAPSHOT_S3.aws_actions if a != "s3:ListBucket"]
+                    role.add_to_policy(iam.PolicyStatement(actions=objects, resources=[f"{bucket}/{snap.prefix}/*"]))
+                    acknowledge(role, (f"AwsSolutions-IAM5[Resource::arn:{as_nag_sees(stack, 'partition')}:s3:::"
+                                       f"{snap.bucket}/"
+                                       f"{snap.prefix}/*]", "Snapshots are objects under the configured prefix, "
+                                                            "named by block and time as they are taken."))
+                else:
+                    volume = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:volume/{snap.volume_id}"
+                    snapshots = f"arn:{stack.partition}:ec2:{stack.region}::snapshot/*"
+                    role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateSnapshot"],
+                                                           resources=[volume, snapshots]))
+                    role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateTags", "ec2:DeleteSnapshot"],
+                                                           resources=[snapshots]))
+                    # ec2:DescribeSnapshots has no resource-level permissions (it only lists); the role's
+                    # Resource::* acknowledgement (X-Ray) covers it.
+                    role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeSnapshots"], resources=["*"]))
+                    ec2 = f"arn:{as_nag_sees(stack, 'partition')}:ec2:{as_nag_sees(stack, 'region')}"
+                    acknowledge(role, (f"AwsSolutions-IAM5[Resource::{ec2}::snapshot/*]",
+                                       "EBS snapshots are created, tagged and pruned as they are taken."))
+        # Failover (admin/conductor) talks JSON-RPC to op-node/op-conductor: no AWS API.
+
+    def _grant_kms_signer(self, fn: OpwatchFunction, key_id: str, stack: Stack) -> None:
+        actions = list(permissions.SIGNER_AWS_KMS.aws_actions)
+        if key_id.startswith("arn:"):
+            fn.role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[key_id]))
+        elif key_id.startswith("alias/"):
+            # A key named by alias: allowed only for the key that alias points to.
+            fn.role.add_to_policy(iam.PolicyStatement(
+                actions=actions, resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
+                conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": key_id}}))
+            nag = [as_nag_sees(stack, a) for a in ("partition", "region", "account")]
+            acknowledge(fn.role, (f"AwsSolutions-IAM5[Resource::arn:{nag[0]}:kms:{nag[1]}:{nag[2]}:key/*]",
+                                  f"Only the key behind {key_id} (kms:ResourceAliases)."))
+        else:
+            fn.role.add_to_policy(iam.PolicyStatement(
+                actions=actions, resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/{key_id}"]))
+
+
+def _topup_timeout(policies: dict[str, NetworkRemedies], networks: list[str]) -> int:
+    """The longest receipt wait of the networks, plus a minute to build, sign and send."""
+    wait = max(p.topup.receipt_timeout_s for n, p in policies.items() if n in networks and p.topup is not None)
+    return int(min(900, wait + 60))
