@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from dataclasses import dataclass
 
 import pytest
 from pagerduty_standin import EventsStandIn
+from remedies_fixtures import start_moto
 
 pytestmark = pytest.mark.anvil
 
@@ -36,20 +36,10 @@ class LambdaContext:
         return self.remaining_ms
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
+    server, endpoint = start_moto()
+    yield endpoint
     server.stop()
 
 

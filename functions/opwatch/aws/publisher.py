@@ -30,7 +30,7 @@ class SnsPublisher:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3  # lazy: only the AWS adapter pays for it
+            import boto3  # type: ignore[import-untyped]  # lazy: only the AWS adapter pays for it
 
             self._client = boto3.client("sns", config=self._boto_config)
         return self._client
