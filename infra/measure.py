@@ -2,7 +2,7 @@
 
     .venv/bin/python -m infra.measure [--config infra/example.toml] [--runs 7]
 
-Builds the arm64 asset (what deploys) for its size, and an identical x86_64 one for this
+Builds the arm64 assets (what deploys) for their size, and an identical x86_64 one for this
 machine's Python to import here (the arm64 native code cannot load on this machine). Each timing is a fresh
 interpreter (`-I`, no site-packages but the bundle and boto3, as on Lambda, whose runtime
 provides boto3): the handler module's import, then the first-use set-up the first
@@ -23,7 +23,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .bundling import PYTHON_VERSION, ROOT, BundleSpec, build
+from .bundling import ROOT, BundleSpec, build
+from .remedies import TOPUP_EXTRAS
 
 _PROBE = """
 import os, sys, time
@@ -38,6 +39,8 @@ print(f"{{t1 - t0:.4f}} {{t2 - t1:.4f}}")
 _SETUP = {
     "opwatch.aws.check_handler": "fn = runtime.check_function(); fn.publisher.client; fn.config()",
     "opwatch.aws.pager_handler": "runtime.pager()",
+    # The top-up's first use: the remedies' service and eth-account (transaction signing).
+    "opwatch.aws.remedy_handler": "runtime.remedy_function(); import opwatch.remedies.service, eth_account",
 }
 
 
@@ -75,7 +78,8 @@ def cold_import(bundle: Path, module: str, runs: int) -> tuple[float, float]:
            "OPWATCH_CHECK": "sequencer_liveness", "AWS_LAMBDA_FUNCTION_NAME": "measure",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
            "FINDINGS_TOPIC_ARN": "arn:aws:sns:us-east-1:111111111111:t", "ALERTS_TABLE": "a",
-           "IDEMPOTENCY_TABLE": "i", "PAGERDUTY_SECRET": "s", "POWERTOOLS_SERVICE_NAME": "opwatch",
+           "IDEMPOTENCY_TABLE": "i", "PAGERDUTY_SECRET": "s", "OPWATCH_REMEDIES": "topup",
+           "POWERTOOLS_SERVICE_NAME": "opwatch",
            "POWERTOOLS_METRICS_NAMESPACE": "opwatch"}
     imports, setups = [], []
     for _ in range(runs):
@@ -95,20 +99,23 @@ def main(argv: list[str] | None = None) -> None:
     text = args.config.read_text()
     with tempfile.TemporaryDirectory() as tmp:
         here = f"{sys.version_info.major}.{sys.version_info.minor}"
-        arm, arm2, x86 = (build(Path(tmp) / name, BundleSpec(text, platform, version))
-                          for name, platform, version in (("arm", "aarch64", PYTHON_VERSION),
-                                                          ("arm2", "aarch64", PYTHON_VERSION),
-                                                          ("x86", "x86_64", here)))
-        print(f"asset (arm64): {tree_bytes(arm) / 2**20:.2f} MiB unzipped, {zip_bytes(arm) / 2**20:.2f} MiB zipped;"
-              f" reproducible: {same_tree(arm, arm2)}")
-        for top in sorted(arm.iterdir(), key=lambda p: -tree_bytes(p) if p.is_dir() else -p.stat().st_size)[:6]:
-            size = tree_bytes(top) if top.is_dir() else top.stat().st_size
-            print(f"  {top.name:<40} {size / 2**20:6.2f} MiB")
+        specs = {"arm": BundleSpec(text), "arm2": BundleSpec(text), "x86": BundleSpec(text, "x86_64", here),
+                 "topup-arm": BundleSpec(text, extras=TOPUP_EXTRAS),
+                 "topup-x86": BundleSpec(text, "x86_64", here, extras=TOPUP_EXTRAS)}
+        built = {name: build(Path(tmp) / name, spec) for name, spec in specs.items()}
+        print(f"reproducible (two builds byte-identical): {same_tree(built['arm'], built['arm2'])}")
+        for label, name in (("checks/pager/snapshot", "arm"), ("top-up", "topup-arm")):
+            arm = built[name]
+            print(f"asset {label} (arm64): {tree_bytes(arm) / 2**20:.2f} MiB unzipped, "
+                  f"{zip_bytes(arm) / 2**20:.2f} MiB zipped")
+            for top in sorted(arm.iterdir(), key=lambda p: -tree_bytes(p) if p.is_dir() else -p.stat().st_size)[:5]:
+                size = tree_bytes(top) if top.is_dir() else top.stat().st_size
+                print(f"  {top.name:<40} {size / 2**20:6.2f} MiB")
         print(f"Python {sys.version.split()[0]} on this machine, median of {args.runs} fresh interpreters:")
         for module in _SETUP:
-            imp, setup = cold_import(x86, module, args.runs)
+            bundle = built["topup-x86" if module.endswith("remedy_handler") else "x86"]
+            imp, setup = cold_import(bundle, module, args.runs)
             print(f"  {module:<28} import {imp * 1000:6.0f} ms, first-use set-up {setup * 1000:6.0f} ms")
-
 
 if __name__ == "__main__":
     main()
