@@ -27,6 +27,7 @@ from opwatch.config import load_config
 from opwatch.findings import Status
 
 from opwatch_devnet.paging import DevnetPaging, Page
+from opwatch_devnet.remediation import Action, DevnetRemedies, policy_text
 from opwatch_devnet.timeline import (
     STANDARD_FAULTS,
     Outcome,
@@ -136,6 +137,7 @@ class LiveView:
         self.last: dict[str, Status] = {}
         self.phase_start = time.monotonic()
         self._status_shown = False
+        self._last_action: dict[str, str] = {}
 
     def line(self, text: str = "") -> None:
         self._clear_status()
@@ -172,6 +174,16 @@ class LiveView:
             mark = "⇒" if p.action == "trigger" else "✓"
             text = f"      +{since:5.1f}s  {mark} {where} {p.action:<7} {p.dedup_key}"
             self.line(self._bold(text) if p.action == "trigger" else text)
+
+    def on_actions(self, actions: Sequence[Action]) -> None:
+        for a in actions:
+            # A remedy asked every round mostly says "already funded": show each change once.
+            if a.status != "sent" and self._last_action.get(a.target) == a.status:
+                continue
+            self._last_action[a.target] = a.status
+            since = time.monotonic() - self.phase_start
+            text = f"      +{since:5.1f}s  ⚙ {a.text}"
+            self.line(self._bold(text) if a.status == "sent" else text)
 
     def on_event(self, phase: str, o: Outcome) -> None:
         now = time.monotonic()
@@ -221,7 +233,8 @@ def _grouped(described: Sequence[str]) -> list[str]:
 
 
 def report_table(report: Report, colour: bool) -> str:
-    headers = ("FAULT", "EXPECTED", "DETECTED", "DETECT", "PAGED", "RECOVER", "RESOLVED", "FALSE ALARMS")
+    headers = ("FAULT", "EXPECTED", "DETECTED", "DETECT", "PAGED", "REMEDY", "RECOVER", "RESOLVED",
+               "FALSE ALARMS")
     rows = []
     for o in report.outcomes:
         expected = compact_expected(o.expected) if o.expected else "nothing fires"
@@ -231,7 +244,8 @@ def report_table(report: Report, colour: bool) -> str:
             "none" if o.noise else "NO")
         resolved = ("-" if not pages.get("triggers") else "NO" if pages.get("still_open")
                     else f"in {_secs(pages.get('resolve_s'))}")
-        rows.append((o.fault, expected, detected, _secs(o.detect_s), paged, _secs(o.recover_s), resolved,
+        remedy = "top-up" if o.extra.get("remedies") else "-"
+        rows.append((o.fault, expected, detected, _secs(o.detect_s), paged, remedy, _secs(o.recover_s), resolved,
                      str(len(o.unexpected)) if o.unexpected else "none"))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
@@ -271,6 +285,7 @@ def describe_devnet(devnet: Any) -> list[str]:
         "  op-node     stand-in serving optimism_syncStatus; safe head = newest batch landed on L1",
         f"  batcher     posts a batch to {devnet.batch_inbox} every {devnet.batcher.interval:g} s",
         f"  proposer    posts output roots to L2OutputOracle {devnet.deployment.l2_output_oracle}",
+        "  remedies    top-up of the batcher/proposer wallet, unattended (policy: auto), from anvil's account 0",
         f"  opwatch     {devnet.config_path} (limits: head age {t.sequencer_max_head_age}, "
         f"batch age {t.batcher_max_submission_age}, safe lag {t.batcher_max_safe_lag}, "
         f"output age {t.proposer_max_output_age}, runway {t.wallet_min_runway}, "
@@ -279,19 +294,22 @@ def describe_devnet(devnet: Any) -> list[str]:
 
 
 def run_demo(devnet: Any, scenarios: Sequence[Scenario] | None = None, out: TextIO | None = None,
-             colour: bool = False) -> Report:
+             colour: bool = False, config_path: Path | None = None) -> Report:
     """The baseline and the timeline against a running devnet (the demo's and the tests')."""
     out = out or sys.stdout
     started = time.monotonic()
     view = LiveView(out, colour)
-    config = load_config(devnet.config_path)
+    config = load_config(config_path or devnet.config_path)
     network = config.network("devnet")
     chosen = list(scenarios) if scenarios is not None else list(standard_scenarios(network).values())
     paging = DevnetPaging(Path(devnet.workdir), config.section("alerting"))
+    remedies = DevnetRemedies(config) if "remediation" in config.sections else None
 
     def on_round(result: Round) -> None:
         view.on_round(result)
         view.on_pages(paging.process(result.findings))
+        if remedies is not None:
+            view.on_actions(remedies.process(result.findings))
 
     watchdog = Watchdog(config, ROUND_INTERVAL, on_round=on_round)
 
@@ -307,6 +325,7 @@ def run_demo(devnet: Any, scenarios: Sequence[Scenario] | None = None, out: Text
         view.line(table(baseline.findings, colour))
         view.line()
         view.line(view._bold("Incident timeline") + f": {len(chosen)} fault(s), one at a time")
+        acted = 0
         for i, scenario in enumerate(chosen, 1):
             view.line()
             view.line(view._bold(f"[{i}/{len(chosen)}] {scenario.fault}") + f": {scenario.title}")
@@ -317,6 +336,9 @@ def run_demo(devnet: Any, scenarios: Sequence[Scenario] | None = None, out: Text
                 after_recovery=Wait(lambda: not paging.open_incidents(), RESOLVE_TIMEOUT),
             )
             outcome.extra["paging"] = paging_summary(paging, outcome)
+            if remedies is not None:
+                outcome.extra["remedies"] = [a.text for a in remedies.actions[acted:] if a.status == "sent"]
+                acted = len(remedies.actions)
             outcomes.append(outcome)
     paging.close()
     view.line()
@@ -381,6 +403,8 @@ def run(argv: Sequence[str]) -> int:
             print(f"Starting the devnet in {workdir} ...", file=view_out, flush=True)
             with Devnet.start(workdir, thresholds=demo_thresholds(),
                               submission_interval=DEMO_SUBMISSION_INTERVAL) as devnet:
+                with devnet.config_path.open("a") as config_file:  # the demo lets the top-up run unattended
+                    config_file.write(policy_text(Path(devnet.workdir)))
                 print("\n".join(describe_devnet(devnet)), file=view_out)
                 print(f"  up in {time.monotonic() - total:.1f} s\n", file=view_out, flush=True)
                 network = load_config(devnet.config_path).network("devnet")

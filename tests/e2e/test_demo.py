@@ -111,3 +111,21 @@ def test_sigterm_stops_the_demo_and_its_devnet(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "SIGTERM" in err
     assert not [pid for pid in pids if alive(pid)]
+
+
+def test_a_drained_batcher_is_topped_up_once_by_the_unattended_remedy(devnet: Devnet, tmp_path: Path) -> None:
+    from opwatch_devnet.remediation import policy_text
+
+    config_path = tmp_path / "opwatch.toml"
+    config_path.write_text(devnet.config_path.read_text() + policy_text(tmp_path))
+    scenarios = standard_scenarios(load_config(config_path).network("devnet"))
+    out = io.StringIO()
+    try:
+        report = demo.run_demo(devnet, [scenarios["drain-batcher"]], out, config_path=config_path)
+    finally:
+        devnet.heal()
+    (drain,) = report.to_dict()["faults"]
+    assert drain["detected"] and drain["passed"], out.getvalue()
+    # One transaction, however many rounds saw the wallet firing: the others were "already funded".
+    assert len(drain["remedies"]) == 1 and "sent 40 ETH" in drain["remedies"][0]
+    assert "already funded" in out.getvalue()

@@ -200,10 +200,17 @@ def test_a_key_that_is_not_the_funders_sends_nothing_and_frees_the_request(l1, t
 
 
 def test_every_step_is_audited_without_the_key(l1, tmp_path):
-    set_balance(l1, BATCHER, 9 * ETH)
+    set_balance(l1, BATCHER, 5 * ETH)
     topup = make(l1, tmp_path)
     topup.run(manual("audit-1"))
     records = topup.store.audit()
     steps = [r["step"] for r in reversed(records) if r["request_id"] == "audit-1"]
     assert steps == ["read-balance", "broadcast", "result"]
     assert FUNDER_KEY[2:] not in str(records)
+
+
+def test_a_wallet_within_ten_percent_of_target_is_not_topped_up_with_dust(l1, tmp_path):
+    set_balance(l1, BATCHER, 9 * ETH + ETH // 2)  # 9.5 of 10: a busy batcher spent a little
+    outcome = make(l1, tmp_path).run(manual("dust-1"))
+    assert outcome.status == "skipped" and "within 10 %" in outcome.reason
+    assert balance(l1, BATCHER) == 9 * ETH + ETH // 2

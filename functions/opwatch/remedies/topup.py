@@ -7,7 +7,8 @@ top-ups) or by a person (`opwatch remediate topup`). It refuses, and says why, u
    finding means the watchdog could not tell, and never moves money;
 2. the recipient is one of the network's configured wallets (`recipients`);
 3. the L1 endpoint serves the configured L1 chain id;
-4. re-read NOW, the recipient is still below the target (else: skipped, already funded);
+4. re-read NOW, the recipient is still more than 10 % below the target (else: skipped,
+   already funded: a top-up per round of the dust a busy batcher spends would burn fees);
 5. the amount (target − balance) is within `max_per_tx_eth`;
 6. base fee + tip is within `max_gas_price_gwei`, and the funder can pay amount + gas;
 7. this request id was not handled before (claim: duplicate deliveries and retries pay once);
@@ -133,8 +134,10 @@ class Topup:
         base = {"role": str(request.target), "recipient": recipient, "balance_wei": str(balance),
                 "target_wei": str(topup.target_balance_wei)}
         self.audit.record(request, "read-balance", "ok", **base)
-        if balance >= topup.target_balance_wei:
-            return TopupOutcome("skipped", f"already funded: {_eth(balance)} ETH >= target "
+        # Within 10 % of the target is "funded": a wallet that spent a little since the last
+        # top-up is not worth a transaction (and a top-up each round would burn fees on dust).
+        if balance >= topup.target_balance_wei * 9 // 10:
+            return TopupOutcome("skipped", f"already funded: {_eth(balance)} ETH is within 10 % of the target "
                                            f"{_eth(topup.target_balance_wei)} ETH")
         amount = topup.target_balance_wei - balance
         if amount > topup.max_per_tx_wei:
