@@ -41,10 +41,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         samples = [once()]
     for findings in samples:
         record_findings(findings)
-    heartbeat(run.network, run.check)
     chosen = to_publish(samples)
     log_findings(chosen)
     published = fn.publisher.publish(chosen)
+    # Only after the findings are out: the heartbeat means "ran and delivered", so a function
+    # that measures but cannot publish (KMS, SNS, permissions) goes silent and alarms.
+    heartbeat(run.network, run.check)
     last = samples[-1]
     return {"network": run.network, "check": run.check, "samples": len(samples), "published": published,
             "status": {f.target: str(f.status) for f in last}}
