@@ -40,7 +40,8 @@ class Pager(Construct):
             code=code, handler="opwatch.aws.pager_handler.handler",
             environment={"ALERTS_TABLE": tables.alerts.table_name, "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
                          "PAGERDUTY_SECRET": routing_key.secret_arn, "POWERTOOLS_SERVICE_NAME": "opwatch",
-                         "POWERTOOLS_METRICS_NAMESPACE": settings.namespace},
+                         "POWERTOOLS_METRICS_NAMESPACE": settings.namespace,
+                         **({"RUNBOOK_BASE_URL": settings.runbook_base_url} if settings.runbook_base_url else {})},
             memory_mb=settings.memory_mb("pager"), timeout_s=TIMEOUT_S, key=key, dead_letter_queue=async_dlq,
             retry_attempts=2, max_event_age=Duration.hours(1), log_retention_days=settings.log_retention_days)
         role = self.fn.role

@@ -107,6 +107,8 @@ def test_subscriptions_filter_on_message_attributes_and_each_has_a_dead_letter_q
         by_protocol.setdefault(s["Properties"]["Protocol"], []).append(s["Properties"])
         assert "RedrivePolicy" in s["Properties"], s
     [pager] = [p for p in by_protocol["lambda"] if p["Endpoint"]["Fn::GetAtt"][0].startswith("Pager")]
+    env = functions_by_name(prod)["opwatch-production-pager"]["Environment"]["Variables"]
+    assert env["RUNBOOK_BASE_URL"] == "https://github.com/example/opwatch/blob/main"  # pages link the runbooks
     assert pager["FilterPolicy"] == {"network": ["mainnet"]}  # every status: ok findings resolve incidents
     findings_emails = [p for p in by_protocol["email"] if "FilterPolicy" in p]
     assert [p["FilterPolicy"] for p in findings_emails] == [{"status": ["firing"], "severity": ["critical", "warning"]}]
@@ -295,3 +297,19 @@ def test_cdk_cli_synth_bundles_a_small_asset_without_docker(tmp_path):
     print(f"\ncdk synth (CLI, with bundling): {elapsed:.1f} s; assets {sizes[core]:.1f} MiB (checks, pager, "
           f"snapshot) and {sizes[topup]:.1f} MiB (top-up) unzipped")
     shutil.rmtree(out)
+
+
+def test_without_an_aws_section_one_environment_agnostic_stack_passes_cdk_nag(tmp_path):
+    """No [aws]: one stack in the CLI's account and region (tokens everywhere an ARN needs them)."""
+    config = tmp_path / "opwatch.toml"
+    config.write_text(EXAMPLE.read_text().split("[aws]")[0] + (
+        '[remediation.networks.mainnet.topup]\nfunder = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"\n'
+        'signer = "aws-kms"\nkms_key_id = "alias/opwatch-funder"\ntarget_balance_eth = 1.0\nmax_per_tx_eth = 1.0\n'
+        'max_per_day_eth = 2.0\nmax_gas_price_gwei = 50\nrecipients = ["batcher"]\n\n'
+        '[remediation.networks.mainnet.snapshot]\nprovider = "ebs"\nvolume_id = "vol-0123456789abcdef0"\n'))
+    [stack] = _synth(tmp_path / "cdk.out", config).stacks
+    assert stack.stack_name == "opwatch-default"
+    assert stack.environment.account == "unknown-account" and stack.environment.region == "unknown-region"
+    names = set(functions_by_name(json.loads(Path(stack.template_full_path).read_text())))
+    assert {"opwatch-default-pager", "opwatch-default-remedy-topup", "opwatch-default-remedy-snapshot",
+            "opwatch-default-sepolia-sequencer-liveness"} <= names

@@ -6,6 +6,7 @@ namespace = "opwatch"                 # CloudWatch metric namespace and resource
 alarm_emails = ["oncall@example.com"] # self-watch alarms (errors, throttles, missing heartbeats, DLQs)
 alarm_https = ["https://events.pagerduty.com/integration/KEY/enqueue"]  # e.g. PagerDuty's CloudWatch integration
 log_retention_days = 30
+runbook_base_url = "https://github.com/example/opwatch/blob/main"   # pages link docs/runbooks/<check>.md there
 
 [aws.memory]                          # MB per function: a check id, a remedy, "pager", or "default"
 default = 256
@@ -88,6 +89,7 @@ class AwsSettings:
     subscriptions: tuple[Subscription, ...] = ()
     memory: Mapping[str, int] = field(default_factory=dict)
     log_retention_days: int = 30
+    runbook_base_url: str = ""
 
     def memory_mb(self, function: str) -> int:
         """256 MB by default: checks wait on RPC, they do not compute. Lambda's CPU share grows
@@ -120,7 +122,7 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         problems.append(f"{where}.{path}: {message}")
 
     known = {"namespace", "alarm_emails", "alarm_https", "subscriptions", "memory", "environments",
-             "log_retention_days"}
+             "log_retention_days", "runbook_base_url"}
     for key in table:
         if key not in known:
             fail(key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -140,6 +142,11 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         fail("alarm_https", "expected a list of https:// URLs")
         https = []
 
+    runbooks = table.get("runbook_base_url", "")
+    if not isinstance(runbooks, str) or (runbooks and not runbooks.startswith("https://")):
+        fail("runbook_base_url", "expected an https:// URL")
+        runbooks = ""
+
     retention = table.get("log_retention_days", 30)
     if retention not in _RETENTIONS or isinstance(retention, bool):
         fail("log_retention_days", f"CloudWatch Logs accepts {', '.join(map(str, _RETENTIONS))}")
@@ -152,7 +159,7 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         raise ConfigError(problems)
     return AwsSettings(environments=environments, namespace=namespace, alarm_emails=tuple(emails),
                        alarm_https=tuple(https), subscriptions=subscriptions, memory=memory,
-                       log_retention_days=retention)
+                       log_retention_days=retention, runbook_base_url=runbooks)
 
 
 def _memory(raw: Any, fail: Any) -> dict[str, int]:
