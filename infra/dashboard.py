@@ -24,6 +24,7 @@ TITLES = {
     "wallet_runway": "wallet runway (h)",
     "proposer_freshness": "age of the newest output (s)",
     "rpc_sync": "RPC node lag (blocks)",
+    "snapshot_freshness": "age of the newest verified snapshot (s)",
 }
 
 

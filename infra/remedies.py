@@ -26,7 +26,7 @@ from constructs import Construct
 from opwatch.config import Config
 from opwatch.deploy.aws import AwsSettings, Environment
 from opwatch.remedies import permissions
-from opwatch.remedies.policy import NetworkRemedies
+from opwatch.remedies.policy import NetworkRemedies, SnapshotPolicy
 from opwatch.remedies.request import TRIGGERS
 
 from .findings import filter_policy
@@ -103,11 +103,9 @@ class Remedies(Construct):
                     funder_secret.grant_read(role)
             if remedy == "snapshot" and policy.snapshot is not None:
                 snap = policy.snapshot
+                grant_snapshot_listing(role, snap)
                 if snap.provider == "s3":
                     bucket = f"arn:{stack.partition}:s3:::{snap.bucket}"
-                    prefix = {"StringLike": {"s3:prefix": f"{snap.prefix}/*"}}
-                    role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket],
-                                                           conditions=prefix))
                     objects = [a for a in permissions.SNAPSHOT_S3.aws_actions if a != "s3:ListBucket"]
                     role.add_to_policy(iam.PolicyStatement(actions=objects, resources=[f"{bucket}/{snap.prefix}/*"]))
                     acknowledge(role, (f"AwsSolutions-IAM5[Resource::arn:{as_nag_sees(stack, 'partition')}:s3:::"
@@ -121,9 +119,6 @@ class Remedies(Construct):
                                                            resources=[volume, snapshots]))
                     role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateTags", "ec2:DeleteSnapshot"],
                                                            resources=[snapshots]))
-                    # ec2:DescribeSnapshots has no resource-level permissions (it only lists); the role's
-                    # Resource::* acknowledgement (X-Ray) covers it.
-                    role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeSnapshots"], resources=["*"]))
                     ec2 = f"arn:{as_nag_sees(stack, 'partition')}:ec2:{as_nag_sees(stack, 'region')}"
                     acknowledge(role, (f"AwsSolutions-IAM5[Resource::{ec2}::snapshot/*]",
                                        "EBS snapshots are created, tagged and pruned as they are taken."))
@@ -144,6 +139,18 @@ class Remedies(Construct):
         else:
             fn.role.add_to_policy(iam.PolicyStatement(
                 actions=actions, resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/{key_id}"]))
+
+
+def grant_snapshot_listing(role: iam.IRole, snap: SnapshotPolicy) -> None:
+    """What listing a network's snapshots takes (the remedy, and the snapshot_freshness check):
+    the S3 keys under the prefix, or EBS snapshots (ec2:DescribeSnapshots has no resource-level
+    permissions; it only lists, and the role's Resource::* acknowledgement, for X-Ray, covers it)."""
+    if snap.provider == "s3":
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[f"arn:{Stack.of(role).partition}:s3:::{snap.bucket}"],
+            conditions={"StringLike": {"s3:prefix": f"{snap.prefix}/*"}}))
+    else:
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:DescribeSnapshots"], resources=["*"]))
 
 
 def _topup_timeout(policies: dict[str, NetworkRemedies], networks: list[str]) -> int:

@@ -72,6 +72,9 @@ def test_one_arm64_function_and_schedule_per_configured_check_and_network(templa
     expected = {f"opwatch-production-mainnet-{c}".replace("_", "-") for c, chk in CHECKS.items()
                 if not chk.missing(mainnet)}
     assert set(check_functions(prod)) == expected
+    # snapshot_freshness applies where [remediation] keeps snapshots; the heartbeat is not deployed yet.
+    assert "opwatch-production-mainnet-snapshot-freshness" in fns
+    assert not [n for n in fns if "heartbeat" in n]
     assert all(p["Architectures"] == ["arm64"] and p["Runtime"] == "python3.14" and p["TracingConfig"] ==
                {"Mode": "Active"} for p in fns.values())
     assert fns["opwatch-production-mainnet-rpc-sync"]["MemorySize"] == 512  # [aws.memory]
@@ -195,6 +198,10 @@ def test_roles_are_least_privilege(templates):
     topup = _statements(prod, "RemediestopupRole")
     [sign] = [s for s in topup if "kms:Sign" in _actions(s)]
     assert sign["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/opwatch-funder"}}
+    freshness = _statements(prod, "ChecksmainnetsnapshotfreshnessRole")
+    [listing] = [s for s in freshness if any(a.startswith("s3:") for a in _actions(s))]
+    assert _actions(listing) == ["s3:ListBucket"]  # the check only lists; it never reads or writes snapshots
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "snapshots/*"}}
     snapshot = _statements(prod, "RemediessnapshotRole")
     s3 = {a: json.dumps(s["Resource"]) for s in snapshot for a in _actions(s) if a.startswith("s3:")}
     assert all("opwatch-mainnet-snapshots/snapshots/*" in r for a, r in s3.items() if a != "s3:ListBucket")
