@@ -14,9 +14,6 @@ XRAY = ("AwsSolutions-IAM5[Resource::*]",
 KMS_GENERATE = ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
                 "CDK's grant for publishing to a KMS-encrypted SNS topic or SQS queue; the resource is this "
                 "stack's one key, not '*'.")
-KMS_REENCRYPT = ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
-                 "CDK's grant for sending to a KMS-encrypted queue; the resource is this stack's one key.")
-
 
 def acknowledge(construct: IConstruct, *rules: tuple[str, str]) -> None:
     for rule_id, reason in rules:
