@@ -15,6 +15,7 @@ KMS_GENERATE = ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
                 "CDK's grant for publishing to a KMS-encrypted SNS topic or SQS queue; the resource is this "
                 "stack's one key, not '*'.")
 
+
 def acknowledge(construct: IConstruct, *rules: tuple[str, str]) -> None:
     for rule_id, reason in rules:
         Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
