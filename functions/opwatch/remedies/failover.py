@@ -92,7 +92,9 @@ def observe_stall(observers: Sequence[Observer], window_s: float,
     first = [head(o) for o in observers]
     sleep(window_s)
     second = [head(o) for o in observers]
-    stalled, advancing, abstained = [], [], []
+    stalled: list[str] = []
+    advancing: list[str] = []
+    abstained: list[str] = []
     for o, a, b in zip(observers, first, second, strict=True):
         if a is not None and b is not None:
             (advancing if b > a else stalled).append(o.name)

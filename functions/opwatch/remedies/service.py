@@ -93,7 +93,8 @@ def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies,
               audit: AuditLog, seams: Seams) -> dict[str, Any]:
     provider = snapshot_provider(policy, seams)
     if provider is None or policy.snapshot is None:
-        out = {"status": "refused", "reason": f"no [remediation.networks.{network.name}.snapshot] policy"}
+        out: dict[str, Any] = {"status": "refused",
+                               "reason": f"no [remediation.networks.{network.name}.snapshot] policy"}
         audit.record(request, "result", "refused", reason=out["reason"])
         return out
     source = seams.state_source or AnvilStateSource(RpcClient(network.l2_rpc, seams.transport))

@@ -19,6 +19,8 @@ through the one place that decides it.
 
 from __future__ import annotations
 
+import builtins
+import functools
 import gzip
 import hashlib
 import json
@@ -98,7 +100,7 @@ class SnapshotProvider(ABC):
     def newest_good(self, network: str) -> SnapshotRecord | None:
         return next((r for r in self.list(network) if r.verified), None)
 
-    def prune(self, network: str, retention: int) -> list[SnapshotRecord]:
+    def prune(self, network: str, retention: int) -> builtins.list[SnapshotRecord]:
         """Delete all but the newest `retention` verified snapshots (and unverified older ones)."""
         records = self.list(network)
         good = [r for r in records if r.verified]
@@ -158,7 +160,8 @@ class S3ObjectStore:
         found: list[str] = []
         token: dict[str, Any] = {}
         while True:
-            page = self._call(lambda t=token: self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **t))
+            list_page = functools.partial(self.client.list_objects_v2, Bucket=self.bucket, Prefix=prefix, **token)
+            page = self._call(list_page)
             found += [o["Key"] for o in page.get("Contents", [])]
             if not page.get("IsTruncated"):
                 return found
