@@ -36,7 +36,7 @@ def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids:
                transport: Transport | None = None, clock: Callable[[], float] = time.time) -> RunResult:
     started = time.monotonic()
     ids = select_checks(check_ids)
-    if "snapshot_freshness" in ids and "remediation" in config.sections:
+    if "snapshot_freshness" in ids:
         from .checks import snapshot_freshness
 
         snapshot_freshness.configure(config)  # its snapshot stores come from [remediation]

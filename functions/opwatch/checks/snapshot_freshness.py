@@ -10,9 +10,10 @@ half-written archives do not count). Reported in seconds of age, with its block 
 Unknown: the snapshot store cannot be listed or read (`SnapshotStoreUnavailable`).
 Remedy: `opwatch remediate snapshot --network N` (see docs/runbooks/snapshot_freshness.md).
 
-The check needs the providers the `[remediation]` section describes; the process that runs
-checks calls `configure(config)` once (or `use_catalog` in tests) and the check is skipped
-on networks without a `snapshot` policy.
+The check needs the providers the `[remediation]` section describes: whoever runs checks or
+decides what to deploy calls `configure(config)` first (the runner, the CDK app and the GCP
+plan do; tests may `use_catalog`), and the check is skipped on networks without a
+`snapshot` policy. The catalog is process-wide: the last configured config wins.
 """
 
 from __future__ import annotations
@@ -35,14 +36,20 @@ def use_catalog(network: str, provider: Any, max_age_s: float) -> None:
 
 
 def configure(config: Config, s3_client: Any = None, ec2_client: Any = None) -> None:
-    """Providers for every network with a snapshot policy (clients are built lazily on use)."""
+    """Providers for every network of `config` with a snapshot policy, and nothing else: the
+    catalog is replaced, so a network configured earlier in the process (another config, a
+    test) never leaks into this one. Clients are built lazily on use."""
     from ..remedies.snapshot import provider_for
 
     policy = config.section("remediation")
+    fresh: dict[str, tuple[Any, float]] = {}
     for name in config.networks:
         snap = policy.for_network(name).snapshot
         if snap is not None:
-            use_catalog(name, provider_for(snap, s3_client, ec2_client), snap.max_age_s)
+            fresh[name] = (provider_for(snap, s3_client, ec2_client), snap.max_age_s)
+    with _lock:
+        _catalogs.clear()
+        _catalogs.update(fresh)
 
 
 def _missing(net: Network) -> str | None:

@@ -71,8 +71,7 @@ def check_ids(config: Config, settings: GcpSettings) -> list[str]:
     The heartbeat applies when the plan gives it peers to read (it takes them from the env)."""
     from ..checks import CHECKS, snapshot_freshness
 
-    if "remediation" in config.sections:
-        snapshot_freshness.configure(config)  # it applies where [remediation] keeps snapshots
+    snapshot_freshness.configure(config)  # it applies where [remediation] keeps snapshots
 
     def applies(cid: str) -> bool:
         if cid == "heartbeat":
