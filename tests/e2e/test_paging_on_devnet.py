@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from devnet_config import tight_config_text
 from opwatch.alerting import AlertManager, SqliteStore
 from opwatch.alerting.pagerduty import PagerDutyClient, PagerDutySink
 from opwatch.config import Config, parse_config
@@ -24,19 +25,6 @@ from pagerduty_standin import EventsStandIn
 
 pytestmark = pytest.mark.anvil
 
-CONFIG_TAIL = """
-[rpc]
-timeout = "1s"
-retries = 1
-
-[networks.devnet.thresholds]
-sequencer_max_head_age = "3s"
-batcher_max_safe_lag = "20s"
-batcher_max_submission_age = "12s"
-wallet_min_runway = "24h"
-proposer_max_output_age = "30s"
-rpc_max_lag_blocks = 5
-"""
 
 SEQUENCER_KEY = "opwatch/devnet/sequencer_liveness/sequencer"
 
@@ -50,7 +38,8 @@ def standin() -> Iterator[EventsStandIn]:
 
 @pytest.fixture
 def config(devnet) -> Config:  # type: ignore[no-untyped-def]
-    return parse_config(devnet.config_text().split("[networks.devnet.thresholds]")[0] + CONFIG_TAIL)
+    return parse_config(tight_config_text(devnet, timeout="1s", batcher_max_safe_lag='"20s"',
+                                          batcher_max_submission_age='"12s"', proposer_max_output_age='"30s"'))
 
 
 def test_a_halted_sequencer_pages_once_and_resolves_once(devnet, config: Config, standin: EventsStandIn,  # type: ignore[no-untyped-def]

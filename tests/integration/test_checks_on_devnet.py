@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
+from devnet_config import tight_config_text
 from opwatch.config import Config, parse_config
 from opwatch.findings import Finding, Status
 from opwatch.runner import run_checks
@@ -23,28 +24,13 @@ pytestmark = pytest.mark.anvil
 
 OK, FIRING, UNKNOWN = Status.OK, Status.FIRING, Status.UNKNOWN
 
-# Sized for 1 s blocks, a batch every 2 s and an output every 10 L2 blocks.
-TIGHT = """
-[rpc]
-timeout = "2s"
-retries = 1
-
-[networks.devnet.thresholds]
-sequencer_max_head_age = "3s"
-batcher_max_safe_lag = "12s"
-batcher_max_submission_age = "7s"
-wallet_min_runway = "24h"
-proposer_max_output_age = "22s"
-rpc_max_lag_blocks = 5
-"""
 
 Key = tuple[str, str]  # (check, target)
 
 
 @pytest.fixture(scope="module")
 def config(devnet) -> Config:  # type: ignore[no-untyped-def]
-    base = devnet.config_text().split("[networks.devnet.thresholds]")[0]
-    return parse_config(base + TIGHT)
+    return parse_config(tight_config_text(devnet))
 
 
 @pytest.fixture(scope="module")

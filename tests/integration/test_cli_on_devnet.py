@@ -9,30 +9,18 @@ import time
 from pathlib import Path
 
 import pytest
+from devnet_config import tight_config_text
 from opwatch.cli.main import transitions
 from opwatch.findings import Finding, Measure, Severity, Status
 
 pytestmark = pytest.mark.anvil
 
-THRESHOLDS = """
-[rpc]
-timeout = "2s"
-retries = 1
-
-[networks.devnet.thresholds]
-sequencer_max_head_age = "3s"
-batcher_max_safe_lag = "12s"
-batcher_max_submission_age = "7s"
-wallet_min_runway = "24h"
-proposer_max_output_age = "22s"
-rpc_max_lag_blocks = 5
-"""
 
 
 @pytest.fixture(scope="module")
 def config_file(devnet, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
     path = tmp_path_factory.mktemp("cli") / "opwatch.toml"
-    path.write_text(devnet.config_text().split("[networks.devnet.thresholds]")[0] + THRESHOLDS)
+    path.write_text(tight_config_text(devnet))
     return path
 
 
