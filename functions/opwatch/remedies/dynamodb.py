@@ -19,6 +19,7 @@ import json
 import time
 from typing import Any
 
+from ..persistence import DynamoTable
 from .store import AUDIT_RETENTION_S, Claim, RemedyStore, prune_window
 
 _LOST = {"ConditionalCheckFailedException", "TransactionConflictException"}
@@ -35,19 +36,7 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
-class DynamoDBRemedyStore(RemedyStore):
-    def __init__(self, table_name: str, client: Any = None, boto_config: Any = None) -> None:
-        self.table_name = table_name
-        self._client = client
-        self._boto_config = boto_config
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3  # lazy: only the AWS deployment pays for it
-
-            self._client = boto3.client("dynamodb", config=self._boto_config)
-        return self._client
+class DynamoDBRemedyStore(DynamoTable, RemedyStore):
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         item = self.client.get_item(TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True).get("Item")

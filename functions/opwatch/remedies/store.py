@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..persistence import SqliteFile
 
 AUDIT_RETENTION_S = 90 * 86400
 
@@ -97,23 +98,11 @@ CREATE TABLE IF NOT EXISTS remedy_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, a
 """
 
 
-class SqliteRemedyStore(RemedyStore):
+class SqliteRemedyStore(SqliteFile, RemedyStore):
     """One file; safe for threads and processes (every check-then-write is one BEGIN IMMEDIATE)."""
 
     def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
-        self.path = str(path)
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.timeout = timeout
-        self._local = threading.local()
-        self._conn().executescript(_SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn = conn
-        return conn
+        SqliteFile.__init__(self, path, _SCHEMA, timeout)
 
     def _tx(self, work: Any) -> Any:
         conn = self._conn()

@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ...persistence import DynamoTable
 from ..model import AlertState, DeadLetter, Transition
 from .base import RETENTION_SECONDS, StateStore
 
@@ -42,19 +43,7 @@ def create_table(client: Any, name: str) -> None:
                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
 
 
-class DynamoDBStore(StateStore):
-    def __init__(self, table_name: str, client: Any = None, boto_config: Any = None) -> None:
-        self.table_name = table_name
-        self._client = client
-        self._boto_config = boto_config
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3  # type: ignore[import-untyped]  # lazy: only the AWS deployment pays for it
-
-            self._client = boto3.client("dynamodb", config=self._boto_config)
-        return self._client
+class DynamoDBStore(DynamoTable, StateStore):
 
     def get(self, key: str) -> AlertState | None:
         item = self.client.get_item(TableName=self.table_name, Key=_key("state", key), ConsistentRead=True).get("Item")

@@ -8,12 +8,11 @@ changes nothing. WAL mode lets readers (the `opwatch alerts` view) run beside wr
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ...persistence import SqliteFile
 from ..model import AlertState, DeadLetter, Transition
 from .base import RETENTION_SECONDS, StateStore
 
@@ -27,23 +26,9 @@ CREATE TABLE IF NOT EXISTS dead_letter (id TEXT PRIMARY KEY, recorded REAL NOT N
 """
 
 
-class SqliteStore(StateStore):
+class SqliteStore(SqliteFile, StateStore):
     def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
-        self.path = str(path)
-        self.timeout = timeout
-        self._local = threading.local()  # one connection per thread: sqlite3 objects are not shared
-        self._conn().executescript(_SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so the write lock is taken
-            # before the version is compared, not on the first write.
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        SqliteFile.__init__(self, path, _SCHEMA, timeout)
 
     def get(self, key: str) -> AlertState | None:
         row = self._conn().execute("SELECT version, doc FROM alert_state WHERE key = ?", (key,)).fetchone()
@@ -118,8 +103,3 @@ class SqliteStore(StateStore):
         rows = self._conn().execute("SELECT doc FROM dead_letter ORDER BY recorded DESC LIMIT ?", (limit,))
         return [DeadLetter.from_dict(json.loads(doc)) for (doc,) in rows.fetchall()]
 
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None

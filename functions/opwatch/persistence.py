@@ -1,0 +1,63 @@
+"""Plumbing shared by the state stores (alert state, remedy records): one SQLite file used
+from many threads, and a DynamoDB table whose client is built on first use.
+
+The stores' logic (compare-and-set, claims, budgets) lives with their features; this module
+only holds what would otherwise be written twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+
+class SqliteFile:
+    """A SQLite file with one connection per thread (sqlite3 objects are not shared).
+
+    isolation_level=None: the stores issue BEGIN IMMEDIATE themselves, so the write lock is
+    taken before a version is compared, not on the first write. WAL lets readers proceed
+    while one writer holds the lock.
+    """
+
+    def __init__(self, path: str | Path, schema: str, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        self._local = threading.local()
+        self._conn().executescript(schema)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class DynamoTable:
+    """A DynamoDB table name and its client: injected (tests hand in one pointed at a local
+    server), or built lazily so only the AWS deployment pays boto3's import."""
+
+    def __init__(self, table_name: str, client: Any = None, boto_config: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client
+        self._boto_config = boto_config
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb", config=self._boto_config)
+        return self._client
