@@ -21,8 +21,11 @@ class SqliteFile:
     while one writer holds the lock.
     """
 
-    def __init__(self, path: str | Path, schema: str, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, schema: str, timeout: float = 30.0, durable: bool = False) -> None:
         self.path = str(path)
+        # durable: fsync every commit (synchronous=FULL). Records that guard money (a top-up's
+        # claim) must survive a power loss; alert state may lose its last write to one.
+        self._synchronous = "FULL" if durable else "NORMAL"
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
         self._local = threading.local()
@@ -33,7 +36,7 @@ class SqliteFile:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
             self._local.conn = conn
         return conn
 

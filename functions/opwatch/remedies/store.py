@@ -102,7 +102,7 @@ class SqliteRemedyStore(SqliteFile, RemedyStore):
     """One file; safe for threads and processes (every check-then-write is one BEGIN IMMEDIATE)."""
 
     def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
-        SqliteFile.__init__(self, path, _SCHEMA, timeout)
+        SqliteFile.__init__(self, path, _SCHEMA, timeout, durable=True)
 
     def _tx(self, work: Any) -> Any:
         conn = self._conn()
