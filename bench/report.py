@@ -46,10 +46,15 @@ def tables() -> str:
         data = load(name)
         if data and "table" in data:
             out += [data["table"], ""]
+            if name == "ttd":
+                out += ["![time to detect per fault](ttd.svg)", ""]
     return "\n".join(out)
 
 
 def write() -> None:
+    from . import plot
+
+    plot.write()
     text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     if BEGIN not in text:
         text += f"\n{BEGIN}\n{END}\n"

@@ -90,7 +90,8 @@ def run(devnet: Any, trials: int = 5) -> dict[str, Any]:
             if finding and check == "sequencer_liveness" else []
         prom = [limits[check] + rng.uniform(0, PROM["scrape_s"]) + rng.uniform(0, PROM["eval_s"])
                 + PROM["for_s"] + PROM["group_wait_s"] for _ in range(10_000)]
-        out.append({"fault": fault, "check": check, "trials": trials, "measured_finding_s": summary(finding),
+        out.append({"fault": fault, "check": check, "trials": trials, "trials_finding_s": finding,
+                    "trials_page_s": page, "measured_finding_s": summary(finding),
                     "measured_page_s": summary(page), "schedule_period_s": period,
                     "extra_evaluations": extra_evals, "alert_hold_s": extra,
                     "computed_default_schedule_finding_s": summary(finding_sched),
