@@ -136,7 +136,7 @@ def run_smoke(config: Config, network: str, heartbeat_sources: Mapping[str, Hear
 def render_text(report: SmokeReport) -> str:
     """A short report for a CI log: the verdict first, then one line per gate, failures named."""
     verdict = "PASS" if report.passed else f"FAIL ({', '.join(g.name for g in report.failed)})"
-    lines = [f"opwatch smoke {report.network}: {verdict}  ({report.wall_s:.1f} s)"]
+    lines = [f"opwatch smoke {report.network}: {verdict}  ({report.wall_s:.2f} s)"]
     width = max(len(g.name) for g in report.gates)
     for g in report.gates:
         if g.status == FAIL:
