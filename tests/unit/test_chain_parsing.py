@@ -165,3 +165,30 @@ def test_deposit_transactions_parse_like_any_other() -> None:
 def test_a_missing_block_is_a_bad_response() -> None:
     with pytest.raises(BadResponse, match="not found"):
         wire.block(None, "l1")
+
+
+def test_a_transient_json_rpc_error_is_retried_then_succeeds() -> None:
+    rpc, transport = client([b""])
+    answers = iter([{"error": {"code": -32603, "message": "internal error"}}, {"result": "0x2a"}])
+
+    def post(url: str, body: bytes, timeout: float) -> bytes:
+        sent = json.loads(body)
+        return json.dumps({"jsonrpc": "2.0", "id": sent["id"], **next(answers)}).encode()
+
+    transport.post = post  # type: ignore[method-assign]
+    assert rpc.call("eth_chainId") == "0x2a"
+    assert rpc.requests == 2
+
+
+def test_a_final_json_rpc_error_is_not_retried() -> None:
+    rpc, transport = client([b""])
+
+    def post(url: str, body: bytes, timeout: float) -> bytes:
+        sent = json.loads(body)
+        return json.dumps({"jsonrpc": "2.0", "id": sent["id"],
+                           "error": {"code": -32601, "message": "method not found"}}).encode()
+
+    transport.post = post  # type: ignore[method-assign]
+    with pytest.raises(RpcError, match="method not found"):
+        rpc.call("eth_blobBaseFee")
+    assert rpc.requests == 1

@@ -21,10 +21,13 @@ from urllib.parse import urlsplit
 
 from ..config import Endpoint
 from ..redact import redact_text
-from .errors import BadResponse, EndpointUnreachable, RpcError
+from .errors import BadResponse, ChainError, EndpointUnreachable, RpcError
 
 # Retry these HTTP statuses: overload and transient gateway trouble. Anything else is final.
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+# JSON-RPC errors that say "try again" rather than "no": internal error (an overloaded or
+# restarting node) and limit exceeded (a provider's rate limit answered with HTTP 200).
+_TRANSIENT_RPC_CODES = {-32603, -32005}
 _MAX_BODY = 64 * 1024 * 1024
 
 
@@ -120,14 +123,34 @@ class RpcClient:
                    for i, c in zip(ids, calls, strict=True)]
         # A single call goes unbatched: some providers handle batches worse than calls.
         body = json.dumps(payload[0] if len(payload) == 1 else payload).encode()
-        raw = self._send(body)
+        last: ChainError = EndpointUnreachable(self.name, "no attempt")
+        for attempt in range(self._retries + 1):
+            if attempt:
+                time.sleep(self._backoff * 2 ** (attempt - 1))
+            self.requests += 1
+            try:
+                raw = self._transport.post(self.endpoint.url, body, self._timeout)
+            except TransportError as exc:
+                last = EndpointUnreachable(self.name, str(exc))
+                if "(final)" in str(exc):
+                    break
+                continue
+            try:
+                return self._parse(raw, ids, calls, allow_errors)
+            except RpcError as exc:
+                if exc.code not in _TRANSIENT_RPC_CODES:
+                    raise
+                last = exc
+        raise last
+
+    def _parse(self, raw: bytes, ids: list[int], calls: Sequence[Call], allow_errors: bool) -> list[Any]:
         try:
             decoded = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise BadResponse(self.name, "answer is not JSON") from None
-        items = [decoded] if len(payload) == 1 and isinstance(decoded, dict) else decoded
+        items = [decoded] if len(calls) == 1 and isinstance(decoded, dict) else decoded
         if not isinstance(items, list):
-            raise BadResponse(self.name, f"expected a JSON-RPC {'batch' if len(payload) > 1 else 'object'}")
+            raise BadResponse(self.name, f"expected a JSON-RPC {'batch' if len(calls) > 1 else 'object'}")
         by_id: dict[int, Any] = {}
         for item in items:
             if not isinstance(item, dict):
@@ -145,7 +168,7 @@ class RpcClient:
                 raise BadResponse(self.name, f"no answer for {call.method}")
             if "error" in item and item["error"] is not None:
                 err = self._error(item["error"])
-                if not allow_errors:
+                if not allow_errors or err.code in _TRANSIENT_RPC_CODES:
                     raise err
                 results.append(err)
             elif "result" in item:
@@ -159,17 +182,3 @@ class RpcClient:
             return RpcError(self.name, -1, "malformed error object")
         message = redact_text(str(error.get("message", "")))[:300]
         return RpcError(self.name, error["code"], message, error.get("data"))
-
-    def _send(self, body: bytes) -> bytes:
-        last = "no attempt"
-        for attempt in range(self._retries + 1):
-            if attempt:
-                time.sleep(self._backoff * 2 ** (attempt - 1))
-            self.requests += 1
-            try:
-                return self._transport.post(self.endpoint.url, body, self._timeout)
-            except TransportError as exc:
-                last = str(exc)
-                if "(final)" in last:
-                    break
-        raise EndpointUnreachable(self.name, last)
