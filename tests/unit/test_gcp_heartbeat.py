@@ -85,3 +85,21 @@ def test_peers_come_from_the_environment_and_none_means_skipped():
     assert "OPWATCH_HEARTBEAT_PEERS" in make_check(lambda: {}).missing(network)
     with pytest.raises(ValueError):
         sources_from_env({heartbeat.PEERS_ENV: "aws"})
+
+
+def test_a_malformed_peer_list_is_unknown_with_the_reason_not_a_crash_or_a_skip():
+    from opwatch.checks import heartbeat
+    from opwatch.checks.base import Context, evaluate
+    from opwatch.config import parse_config
+    from opwatch.findings import Status
+
+    def broken():
+        return heartbeat.sources_from_env({heartbeat.PEERS_ENV: "aws-without-url"})
+
+    check = heartbeat.make_check(broken)
+    config = parse_config('[networks.n]\nl1_rpc = "http://127.0.0.1:1"\nl2_rpc = "http://127.0.0.1:2"\n'
+                          'l1_chain_id = 1\nl2_chain_id = 2\nblock_time = "2s"\n')
+    net = config.network("n")
+    assert check.missing(net) is None
+    (finding,) = evaluate(check, Context(net))
+    assert finding.status == Status.UNKNOWN and "NAME=URL" in finding.summary

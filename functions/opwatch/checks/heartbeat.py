@@ -136,13 +136,29 @@ def sources_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Hear
     return sources
 
 
+BAD_PEERS = "peers"  # the target of the finding when the peer list itself is malformed
+
+
+def _configured(resolve: Callable[[], Mapping[str, HeartbeatSource]]) -> bool:
+    try:
+        return bool(resolve())
+    except ValueError:
+        return True  # configured, but wrongly: run, and report unknown with the reason
+
+
 def make_check(resolve: Callable[[], Mapping[str, HeartbeatSource]] = sources_from_env,
                max_age_s: float = DEFAULT_MAX_AGE_S) -> Check:
     def peers(_network: Network) -> list[str]:
-        return sorted(resolve())
+        try:
+            return sorted(resolve())
+        except ValueError:
+            return [BAD_PEERS]  # measured as unknown, with the reason: never silently skipped
 
     def measure(ctx: Context, _shared: object, target: str) -> Verdict:
-        source = resolve()[target]
+        try:
+            source = resolve()[target]
+        except ValueError as exc:
+            raise HeartbeatUnreadable(PEERS_ENV, str(exc)) from None
         beat = source.latest(ctx.network.name)
         threshold = Measure(max_age_s, "s")
         if beat is None:
@@ -161,7 +177,7 @@ def make_check(resolve: Callable[[], Mapping[str, HeartbeatSource]] = sources_fr
 
     return Check(
         id=ID,
-        missing=lambda _net: None if resolve() else f"no heartbeat peers configured ({PEERS_ENV})",
+        missing=lambda _net: None if _configured(resolve) else f"no heartbeat peers configured ({PEERS_ENV})",
         targets=peers,
         threshold=lambda _net: Measure(max_age_s, "s"),
         measure=measure,
