@@ -1,0 +1,372 @@
+"""Compute Engine persistent-disk snapshots of the sequencer's data disk: the GCP counterpart of
+`EbsSnapshots`.
+
+`PersistentDiskSnapshots` speaks the documented Compute Engine v1 REST API over an injected
+`requests`-like session (google-auth's `AuthorizedSession`, built lazily on first use with the
+`https://www.googleapis.com/auth/compute` scope; a plain session pointed at the stand-in in tests).
+No google-cloud-compute dependency, and importing this module imports no google library (cold start).
+
+Calls (paths under `base_url`, default `https://compute.googleapis.com/compute/v1`):
+
+- create: `POST projects/P/zones/Z/disks/D/createSnapshot` with `{"name", "labels", "description"}`
+  → a zone Operation, awaited with `POST projects/P/zones/Z/operations/OP/wait` (the API holds each
+  wait up to ~2 minutes, best effort: repeated until DONE or `operation_timeout_s`). An operation
+  that ends with `error` raises `SnapshotInvalid` with its messages. Then
+  `GET projects/P/global/snapshots/NAME` until `status` is READY (a snapshot can still be CREATING
+  or UPLOADING when its operation is DONE); still not READY at the deadline → `SnapshotInvalid`.
+  Verified = READY, `sourceDisk` is this disk (`.../projects/P/zones/Z/disks/D`), and its labels
+  name the network, block and time it was taken for.
+- list: `GET projects/P/global/snapshots?filter=labels.opwatch-network="N"`, following
+  `nextPageToken` (sent back as `pageToken`); only snapshots of this disk count. Newest first.
+- delete: `DELETE projects/P/global/snapshots/NAME` → a global Operation, awaited with
+  `POST projects/P/global/operations/OP/wait`. A 404 (already gone) is success.
+
+Labels (`opwatch-network`, `opwatch-block`, `opwatch-taken-at`) follow GCP's rules: keys and values
+of lowercase letters, digits, `_` and `-`, at most 63 characters. The network name is the label value
+as is; a network that cannot be one raises ValueError before any call. It is not lowercased or
+rewritten: two networks must never share a label. Snapshot names match
+`[a-z]([-a-z0-9]{0,61}[a-z0-9])?`: `opwatch-<network>-<block>-<unix time>`, with `_` turned into `-`
+and, when that rewrote or shortened the network, a short digest of it appended (see `snapshot_name`).
+
+Errors: every transport error, missing credentials, non-2xx answer or malformed JSON becomes
+`SnapshotStoreUnavailable("gce-disk", reason)` in `_call`, the one boundary (a `ChainError`, so
+`snapshot_freshness` reports `unknown`); a 403 says it is a permission problem and which permission
+the call needs.
+
+IAM permissions (`IAM_PERMISSIONS`): `compute.disks.createSnapshot` on the disk,
+`compute.snapshots.create` and `compute.snapshots.setLabels` (labels set at creation) on the project,
+`compute.snapshots.get`, `compute.snapshots.list`, `compute.snapshots.delete`,
+`compute.zoneOperations.get` (zoneOperations.wait) and `compute.globalOperations.get`
+(globalOperations.wait). All are in `roles/compute.storageAdmin`; a custom role with just these is
+least privilege.
+
+The snapshot is crash-consistent (like EBS): the disk as the running node left it. Restoring from it
+means a new disk from the snapshot (`disks.insert` with `sourceSnapshot`) under a new node: an
+operator step today (docs/remediation.md), not done here.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import re
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .snapshot import SnapshotInvalid, SnapshotProvider, SnapshotRecord, SnapshotStoreUnavailable, StateSource
+
+STORE = "gce-disk"
+DEFAULT_BASE_URL = "https://compute.googleapis.com/compute/v1"
+SCOPE = "https://www.googleapis.com/auth/compute"
+
+LABEL_NETWORK = "opwatch-network"
+LABEL_BLOCK = "opwatch-block"
+LABEL_TAKEN_AT = "opwatch-taken-at"
+NAME_PREFIX = "opwatch-"
+
+# GCP's documented rules for resource names and label keys/values.
+NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
+
+# The permission each call needs, named in a 403's reason.
+_PERMISSION_FOR = {
+    "disks.createSnapshot": "compute.disks.createSnapshot, compute.snapshots.create, compute.snapshots.setLabels",
+    "zoneOperations.wait": "compute.zoneOperations.get",
+    "snapshots.get": "compute.snapshots.get",
+    "snapshots.list": "compute.snapshots.list",
+    "snapshots.delete": "compute.snapshots.delete",
+    "globalOperations.wait": "compute.globalOperations.get",
+}
+IAM_PERMISSIONS: tuple[str, ...] = (
+    "compute.disks.createSnapshot", "compute.snapshots.create", "compute.snapshots.setLabels",
+    "compute.snapshots.get", "compute.snapshots.list", "compute.snapshots.delete",
+    "compute.zoneOperations.get", "compute.globalOperations.get",
+)
+
+HTTP_TIMEOUT_S = 30.0
+# operations.wait holds the request up to ~2 minutes before answering with the current state.
+WAIT_TIMEOUT_S = 150.0
+POLL_INTERVAL_S = 5.0
+_GIB = 1 << 30
+_DIGEST_CHARS = 6
+
+
+def check_network(network: str) -> None:
+    """Raise ValueError unless `network` can be a GCP label value as is."""
+    if not network or not LABEL_VALUE_RE.fullmatch(network):
+        raise ValueError(f"network {network!r} cannot be a GCP label value: 1 to 63 lowercase letters, "
+                         "digits, '_' or '-'")
+
+
+def snapshot_name(network: str, block: int, now: float) -> str:
+    """`opwatch-<network>-<block>-<unix time>`, a valid GCP resource name.
+
+    Names allow no `_` and at most 63 characters, so the network part may be rewritten; when it is,
+    a digest of the real name keeps `a_b` and `a-b` (or two long names sharing a prefix) apart: one
+    scheduled run snapshots every network in the same second, and block heights can coincide.
+    """
+    check_network(network)
+    if block < 0:
+        raise ValueError(f"block {block} is negative")
+    suffix = f"-{block}-{int(now)}"
+    room = 63 - len(NAME_PREFIX) - len(suffix)
+    part = network.replace("_", "-")
+    if part != network or len(part) > room:
+        if room < _DIGEST_CHARS + 2:
+            raise ValueError(f"block {block} and time {int(now)} leave no room for a snapshot name")
+        digest = hashlib.sha256(network.encode()).hexdigest()[:_DIGEST_CHARS]
+        part = f"{part[: room - _DIGEST_CHARS - 1]}-{digest}"
+    name = f"{NAME_PREFIX}{part}{suffix}"
+    if not NAME_RE.fullmatch(name):  # cannot happen with a checked network; a guard, not a branch to test
+        raise ValueError(f"{name!r} is not a valid GCP resource name")
+    return name
+
+
+def snapshot_labels(network: str, block: int, now: float) -> dict[str, str]:
+    check_network(network)
+    return {LABEL_NETWORK: network, LABEL_BLOCK: str(block), LABEL_TAKEN_AT: str(int(now))}
+
+
+def _malformed(what: str, detail: str) -> SnapshotStoreUnavailable:
+    return SnapshotStoreUnavailable(STORE, f"{what}: malformed answer ({detail})")
+
+
+@dataclass(frozen=True, slots=True)
+class _Operation:
+    """The fields of a Compute Engine Operation resource this provider reads."""
+
+    name: str
+    status: str  # PENDING | RUNNING | DONE
+    errors: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, body: dict[str, Any], what: str) -> _Operation:
+        name, status = body.get("name"), body.get("status")
+        if not isinstance(name, str) or not name or status not in ("PENDING", "RUNNING", "DONE"):
+            raise _malformed(what, "an Operation without a name or a known status")
+        error = body.get("error")
+        if error is None:
+            return cls(name, status)
+        entries = error.get("errors") if isinstance(error, dict) else None
+        if not isinstance(entries, builtins.list) or not entries:
+            return cls(name, status, ("operation failed (its error carries no details)",))
+        return cls(name, status, tuple(
+            f"{e.get('code', '?')}: {e.get('message', '')}" if isinstance(e, dict) else str(e) for e in entries))
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """The fields of a Compute Engine Snapshot resource this provider reads."""
+
+    name: str
+    status: str  # CREATING | UPLOADING | READY | FAILED | DELETING
+    source_disk: str
+    labels: dict[str, str] = field(default_factory=dict)
+    disk_size_gb: int = 0
+
+    @classmethod
+    def parse(cls, body: Any, what: str) -> _Snapshot:
+        if not isinstance(body, dict):
+            raise _malformed(what, "a Snapshot that is not an object")
+        name, status, source = body.get("name"), body.get("status"), body.get("sourceDisk", "")
+        labels, size = body.get("labels", {}), body.get("diskSizeGb", "0")
+        if not isinstance(name, str) or not isinstance(status, str) or not isinstance(source, str):
+            raise _malformed(what, "a Snapshot without name, status or sourceDisk strings")
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise _malformed(what, f"labels of {name} are not strings")
+        if not isinstance(size, str | int) or not str(size).isdigit():
+            raise _malformed(what, f"diskSizeGb of {name} is not an integer")
+        return cls(name, status, source, {str(k): v for k, v in labels.items()}, int(size))
+
+
+class _Deadline:
+    """Time spent waiting, by the clock and by the injected sleep (whichever says more), so a test
+    with a no-op sleep still reaches the deadline."""
+
+    def __init__(self, budget_s: float, sleep: Callable[[float], None]) -> None:
+        self.budget_s = budget_s
+        self._sleep = sleep
+        self._start = time.monotonic()
+        self._slept = 0.0
+
+    def elapsed(self) -> float:
+        return max(time.monotonic() - self._start, self._slept)
+
+    def expired(self) -> bool:
+        return self.elapsed() >= self.budget_s
+
+    def pause(self, seconds: float) -> None:
+        self._sleep(seconds)
+        self._slept += seconds
+
+
+def _quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
+
+
+class PersistentDiskSnapshots(SnapshotProvider):
+    """Snapshots of one zonal persistent disk (`project`/`zone`/`disk`), labelled `opwatch-*`."""
+
+    def __init__(self, project: str, zone: str, disk: str, session: Any = None,
+                 base_url: str = DEFAULT_BASE_URL, operation_timeout_s: float = 600.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.project = project
+        self.zone = zone
+        self.disk = disk
+        self.base_url = base_url.rstrip("/")
+        self.operation_timeout_s = operation_timeout_s
+        self._session = session
+        self._sleep = sleep
+        self._zone_path = f"/projects/{_quote(project)}/zones/{_quote(zone)}"
+        self._global_path = f"/projects/{_quote(project)}/global"
+        self._disk_suffix = f"/projects/{project}/zones/{zone}/disks/{disk}"
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            import google.auth
+            from google.auth.transport.requests import AuthorizedSession
+
+            credentials, _ = google.auth.default(scopes=[SCOPE])
+            self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        return self._session
+
+    # --- the one boundary: HTTP answers in, typed errors out ------------------------------------
+
+    def _call(self, method: str, path: str, what: str, *, body: dict[str, Any] | None = None,
+              params: dict[str, str] | None = None, timeout: float = HTTP_TIMEOUT_S,
+              missing_ok: bool = False) -> dict[str, Any] | None:
+        """The answer's JSON object; None for a 404 when `missing_ok`. Raises SnapshotStoreUnavailable."""
+        try:
+            reply = self.session.request(method, self.base_url + path, json=body, params=params, timeout=timeout)
+            status = int(reply.status_code)
+        except Exception as exc:  # requests, urllib3 and google-auth errors alike: typed here
+            raise SnapshotStoreUnavailable(STORE, f"{what}: {type(exc).__name__}: {exc}"[:300]) from None
+        if status == 404 and missing_ok:
+            return None
+        if not 200 <= status < 300:
+            raise SnapshotStoreUnavailable(STORE, self._http_reason(what, status, reply))
+        try:
+            answer = reply.json()
+        except Exception:
+            raise _malformed(what, f"HTTP {status} with a body that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise _malformed(what, "the JSON is not an object")
+        return answer
+
+    @staticmethod
+    def _http_reason(what: str, status: int, reply: Any) -> str:
+        try:
+            message = str(reply.json()["error"]["message"])
+        except Exception:
+            message = ""
+        message = message[:200]
+        if status == 403:
+            return (f"{what}: permission denied (HTTP 403), the identity needs {_PERMISSION_FOR.get(what, what)}"
+                    + (f": {message}" if message else ""))
+        return f"{what}: HTTP {status}" + (f": {message}" if message else "")
+
+    def _answer(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        answer = self._call(method, path, what, **kwargs)
+        assert answer is not None  # only missing_ok calls answer None
+        return answer
+
+    def _wait(self, operation: _Operation, scope_path: str, what: str, deadline: _Deadline) -> _Operation:
+        """Repeat `operations.wait` until DONE or the deadline (checked between waits)."""
+        while operation.status != "DONE" and not deadline.expired():
+            path = f"{scope_path}/operations/{_quote(operation.name)}/wait"
+            operation = _Operation.parse(self._answer("POST", path, what, timeout=WAIT_TIMEOUT_S), what)
+            if operation.status != "DONE":  # a wait may return early, even at once: do not spin
+                deadline.pause(POLL_INTERVAL_S)
+        return operation
+
+    def _get(self, name: str) -> _Snapshot | None:
+        answer = self._call("GET", f"{self._global_path}/snapshots/{_quote(name)}", "snapshots.get", missing_ok=True)
+        return None if answer is None else _Snapshot.parse(answer, "snapshots.get")
+
+    # --- SnapshotProvider ------------------------------------------------------------------------
+
+    def create(self, network: str, source: StateSource, now: float, block: int | None = None) -> SnapshotRecord:
+        check_network(network)  # before the source or the API is asked anything
+        # The block height comes from the source's view of the head (the disk holds the node's datadir).
+        height = block if block is not None else source.dump()[1]
+        name, labels = snapshot_name(network, height, now), snapshot_labels(network, height, now)
+        deadline = _Deadline(self.operation_timeout_s, self._sleep)
+        body = {"name": name, "labels": labels, "description": f"opwatch {network} block {height}"}
+        started = self._answer("POST", f"{self._zone_path}/disks/{_quote(self.disk)}/createSnapshot",
+                               "disks.createSnapshot", body=body)
+        operation = self._wait(_Operation.parse(started, "disks.createSnapshot"), self._zone_path,
+                               "zoneOperations.wait", deadline)
+        if operation.errors:
+            raise SnapshotInvalid(f"{name}: createSnapshot failed: {'; '.join(operation.errors)}"[:500])
+        if operation.status != "DONE":
+            raise SnapshotInvalid(f"{name}: createSnapshot still {operation.status} after "
+                                  f"{deadline.elapsed():.0f}s")
+        while True:
+            snap = self._get(name)
+            if snap is None:
+                raise SnapshotInvalid(f"{name}: not found after its createSnapshot operation completed")
+            if snap.status == "READY" or snap.status in ("FAILED", "DELETING"):
+                break
+            if deadline.expired():
+                raise SnapshotInvalid(f"{name}: still {snap.status} after {deadline.elapsed():.0f}s")
+            deadline.pause(POLL_INTERVAL_S)
+        if snap.status != "READY":
+            raise SnapshotInvalid(f"{name}: status {snap.status}")
+        record = self._record(snap, network)
+        if record is None or not record.verified or (record.block, record.taken_at) != (height, float(int(now))):
+            raise SnapshotInvalid(f"{name}: not of disk {self.disk} or its labels do not say network {network}, "
+                                  f"block {height}")
+        return record
+
+    def _record(self, snap: _Snapshot, network: str) -> SnapshotRecord | None:
+        """A record of one of ours (this disk, this network, readable labels), else None."""
+        if snap.labels.get(LABEL_NETWORK) != network or not snap.source_disk.endswith(self._disk_suffix):
+            return None
+        try:
+            block, taken_at = int(snap.labels[LABEL_BLOCK]), float(int(snap.labels[LABEL_TAKEN_AT]))
+        except (KeyError, ValueError):
+            return None  # labelled by hand, not by us
+        # size: the source disk's size in bytes, what a restore needs (at least) for its new disk.
+        return SnapshotRecord(snap.name, network, block, taken_at, snap.disk_size_gb * _GIB,
+                              verified=snap.status == "READY")
+
+    def list(self, network: str) -> builtins.list[SnapshotRecord]:
+        check_network(network)
+        params = {"filter": f'labels.{LABEL_NETWORK}="{network}"'}
+        records: builtins.list[SnapshotRecord] = []
+        seen_tokens: set[str] = set()
+        while True:
+            page = self._answer("GET", f"{self._global_path}/snapshots", "snapshots.list", params=params)
+            items = page.get("items", [])  # absent when the page is empty
+            if not isinstance(items, builtins.list):
+                raise _malformed("snapshots.list", "items is not a list")
+            records += [r for item in items if (r := self._record(_Snapshot.parse(item, "snapshots.list"), network))]
+            token = page.get("nextPageToken")
+            if not token:
+                break
+            if not isinstance(token, str) or token in seen_tokens:
+                raise _malformed("snapshots.list", "nextPageToken repeats or is not a string")
+            seen_tokens.add(token)
+            params = params | {"pageToken": token}
+        return sorted(records, key=lambda r: (r.taken_at, r.block), reverse=True)
+
+    def delete(self, record: SnapshotRecord) -> None:
+        started = self._call("DELETE", f"{self._global_path}/snapshots/{_quote(record.id)}", "snapshots.delete",
+                             missing_ok=True)
+        if started is None:
+            return  # already gone
+        deadline = _Deadline(self.operation_timeout_s, self._sleep)
+        operation = self._wait(_Operation.parse(started, "snapshots.delete"), self._global_path,
+                               "globalOperations.wait", deadline)
+        # A delete that fails or does not finish is the store's problem, not the snapshot's validity.
+        if operation.errors:
+            raise SnapshotStoreUnavailable(STORE, f"snapshots.delete of {record.id} failed: "
+                                                  f"{'; '.join(operation.errors)}"[:300])
+        if operation.status != "DONE":
+            raise SnapshotStoreUnavailable(STORE, f"snapshots.delete of {record.id} still {operation.status} "
+                                                  f"after {deadline.elapsed():.0f}s")
