@@ -5,8 +5,10 @@ Each subscribes to the findings topic with a filter policy on its trigger check
 be invoked by hand with a remedy request (docs/aws.md). Its role is derived from
 `opwatch.remedies.permissions` (what the remedy's code calls), narrowed to this stack's
 resources: the state table (the remedy store), the funder secret or KMS key, the snapshot
-bucket prefix or volume. A `restore` failover needs a sequencer launcher, which a Lambda
-does not have: such networks get no failover function (recorded in `skipped`).
+bucket prefix or volume. A `restore` failover runs on Lambda when it restores EBS snapshots
+into a stopped replacement instance (`failover.replacement_instance`, and optionally a
+Route 53 record to repoint); restoring an object-storage archive needs a launcher only the
+devnet has, so such networks get no failover function (recorded in `skipped`).
 
 The top-up function gets its own asset (eth-account signs its transactions); the others
 share the checks' asset.
@@ -42,8 +44,11 @@ TOPUP_EXTRAS = ("eth-account",)
 
 
 def enabled(remedy: str, policy: NetworkRemedies) -> bool:
+    if policy.runs_on != "aws":
+        return False  # this network's remedies are deployed on GCP (gcp/)
     if remedy == "failover":
-        return policy.failover is not None and policy.failover.strategy != "restore"
+        return policy.failover is not None and (policy.failover.strategy != "restore"
+                                                or policy.failover.replacement_instance is not None)
     return getattr(policy, remedy) is not None
 
 
@@ -56,8 +61,9 @@ class Remedies(Construct):
         policies = {n: remediation.for_network(n) for n in environment.networks}
         self.functions: dict[str, OpwatchFunction] = {}
         self.dead_letter_queues: dict[str, sqs.IQueue] = {}
-        self.skipped = [(n, "failover", "strategy 'restore' needs a sequencer launcher; not on Lambda")
-                        for n, p in policies.items() if p.failover is not None and p.failover.strategy == "restore"]
+        self.skipped = [(n, "failover", "strategy 'restore' of an archive needs a sequencer launcher; not on Lambda")
+                        for n, p in policies.items()
+                        if p.runs_on == "aws" and p.failover is not None and not enabled("failover", p)]
         for remedy in ("topup", "snapshot", "failover"):
             networks = [n for n, p in policies.items() if enabled(remedy, p)]
             if not networks:
@@ -66,6 +72,10 @@ class Remedies(Construct):
                 from .bundling import lambda_code
 
                 asset, timeout = lambda_code(config_text, TOPUP_EXTRAS), _topup_timeout(policies, networks)
+            elif remedy == "failover" and any((fo := policies[n].failover) is not None and fo.strategy == "restore"
+                                              for n in networks):
+                # Restore: a volume, an instance boot and the node's start, then the record.
+                asset, timeout = code, 900
             else:
                 asset, timeout = code, TIMEOUT_S[remedy]
             fn = OpwatchFunction(
@@ -122,7 +132,43 @@ class Remedies(Construct):
                     ec2 = f"arn:{as_nag_sees(stack, 'partition')}:ec2:{as_nag_sees(stack, 'region')}"
                     acknowledge(role, (f"AwsSolutions-IAM5[Resource::{ec2}::snapshot/*]",
                                        "EBS snapshots are created, tagged and pruned as they are taken."))
+            if remedy == "failover" and policy.failover is not None and policy.failover.strategy == "restore":
+                self._grant_restore(fn, policy)
         # Failover (admin/conductor) talks JSON-RPC to op-node/op-conductor: no AWS API.
+
+    def _grant_restore(self, fn: OpwatchFunction, policy: NetworkRemedies) -> None:
+        """A volume from an EBS snapshot attached to one stopped instance, then started; the
+        record of one hosted zone. Volumes it may detach or delete are only those it tagged."""
+        fo, snap, stack, role = policy.failover, policy.snapshot, Stack.of(self), fn.role
+        assert fo is not None and snap is not None and fo.replacement_instance is not None
+        arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
+        instance = f"{arn}:instance/{fo.replacement_instance}"
+        volumes = f"{arn}:volume/*"
+        role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeInstances", "ec2:DescribeVolumes",
+                                                        "ec2:DescribeSnapshots"], resources=["*"]))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["ec2:CreateVolume"], resources=[volumes, f"arn:{stack.partition}:ec2:{stack.region}::snapshot/*"]))
+        role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateTags"], resources=[volumes],
+                                               conditions={"StringEquals": {"ec2:CreateAction": "CreateVolume"}}))
+        role.add_to_policy(iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=[instance, volumes]))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["ec2:DetachVolume", "ec2:DeleteVolume"], resources=[volumes, instance],
+            conditions={"StringLike": {"aws:ResourceTag/opwatch:restored-from": "snap-*"}}))
+        role.add_to_policy(iam.PolicyStatement(actions=["ec2:StartInstances"], resources=[instance]))
+        nag = f"arn:{as_nag_sees(stack, 'partition')}:ec2:{as_nag_sees(stack, 'region')}"
+        acknowledge(role, (f"AwsSolutions-IAM5[Resource::{nag}:{as_nag_sees(stack, 'account')}:volume/*]",
+                           "The restored volume does not exist before the restore; detach and delete only "
+                           "volumes tagged opwatch:restored-from."),
+                    (f"AwsSolutions-IAM5[Resource::{nag}::snapshot/*]",
+                     "The newest verified snapshot is chosen at restore time."))
+        if fo.dns_zone_id is not None:
+            zone = f"arn:{stack.partition}:route53:::hostedzone/{fo.dns_zone_id}"
+            role.add_to_policy(iam.PolicyStatement(
+                actions=["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"], resources=[zone]))
+            role.add_to_policy(iam.PolicyStatement(actions=["route53:GetChange"],
+                                                   resources=[f"arn:{stack.partition}:route53:::change/*"]))
+            acknowledge(role, (f"AwsSolutions-IAM5[Resource::arn:{as_nag_sees(stack, 'partition')}:route53:::change/*]",
+                               "A change id exists only once the record change is submitted."))
 
     def _grant_kms_signer(self, fn: OpwatchFunction, key_id: str, stack: Stack) -> None:
         actions = list(permissions.SIGNER_AWS_KMS.aws_actions)

@@ -6,6 +6,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
+
+# Properties are about behaviour, not speed: a 2-core CI box running anvil beside them must
+# not turn a slow example into a failure (speed is measured in bench/, not in tests).
+settings.register_profile("opwatch", deadline=None)
+settings.load_profile("opwatch")
 
 if TYPE_CHECKING:
     from opwatch_devnet.topology import Devnet

@@ -2,8 +2,8 @@
 
 `DevnetLauncher` is the devnet's `SequencerLauncher` (see opwatch.remedies.failover): it starts
 a replacement sequencer anvil with `--load-state` on the sequencer's own loopback port. On
-the devnet that port IS the endpoint every proxy, follower and actor uses, so `repoint` has
-nothing left to move; in production it would swap a DNS record or a load balancer target.
+the devnet that port IS the endpoint every proxy, follower and actor uses, so there is no
+endpoint to switch (production uses an `EndpointSwitch`, e.g. a Route 53 record).
 The `kill-sequencer` fault is cleared, since its heal would start an empty chain over the
 restored one.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from opwatch_devnet.topology import Devnet
@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 class DevnetLauncher:
     def __init__(self, devnet: Devnet) -> None:
         self.devnet = devnet
-        self.repointed: list[str] = []
 
-    def launch(self, archive: bytes) -> str:
+    def launch(self, snapshot: Any, provider: Any) -> str:
+        archive: bytes = provider.fetch(snapshot)  # re-verified against the checksum written with it
         seq = self.devnet.sequencer
         if seq.alive():
             raise RuntimeError("the old sequencer still runs; refusing to start a second one on its port")
@@ -40,5 +40,3 @@ class DevnetLauncher:
         self.devnet.write_state()
         return seq.url
 
-    def repoint(self, url: str) -> None:
-        self.repointed.append(url)

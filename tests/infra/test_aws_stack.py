@@ -313,10 +313,22 @@ def test_without_an_aws_section_one_environment_agnostic_stack_passes_cdk_nag(tm
         '[remediation.networks.mainnet.topup]\nfunder = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"\n'
         'signer = "aws-kms"\nkms_key_id = "alias/opwatch-funder"\ntarget_balance_eth = 1.0\nmax_per_tx_eth = 1.0\n'
         'max_per_day_eth = 2.0\nmax_gas_price_gwei = 50\nrecipients = ["batcher"]\n\n'
-        '[remediation.networks.mainnet.snapshot]\nprovider = "ebs"\nvolume_id = "vol-0123456789abcdef0"\n'))
+        '[remediation.networks.mainnet.snapshot]\nprovider = "ebs"\nvolume_id = "vol-0123456789abcdef0"\n\n'
+        '[remediation.networks.mainnet.failover]\nstrategy = "restore"\nreplacement_instance = "i-0123456789abcdef0"\n'
+        'replacement_rpc = "http://10.0.2.15:8545"\ndns_zone_id = "Z0123456789ABC"\n'
+        'dns_record = "sequencer.l2.internal"\n'))
     [stack] = _synth(tmp_path / "cdk.out", config).stacks
     assert stack.stack_name == "opwatch-default"
     assert stack.environment.account == "unknown-account" and stack.environment.region == "unknown-region"
     names = set(functions_by_name(json.loads(Path(stack.template_full_path).read_text())))
     assert {"opwatch-default-pager", "opwatch-default-remedy-topup", "opwatch-default-remedy-snapshot",
-            "opwatch-default-sepolia-sequencer-liveness"} <= names
+            "opwatch-default-remedy-failover", "opwatch-default-sepolia-sequencer-liveness"} <= names
+    # The restore failover: one instance started, only volumes it tagged detached or deleted, one zone.
+    restore = _statements(json.loads(Path(stack.template_full_path).read_text()), "RemediesfailoverRole")
+    by_action = {a: s for s in restore for a in _actions(s)}
+    assert "i-0123456789abcdef0" in json.dumps(by_action["ec2:StartInstances"]["Resource"])
+    assert _actions(by_action["ec2:StartInstances"]) == ["ec2:StartInstances"]
+    assert by_action["ec2:DeleteVolume"]["Condition"] == {
+        "StringLike": {"aws:ResourceTag/opwatch:restored-from": "snap-*"}}
+    assert "hostedzone/Z0123456789ABC" in json.dumps(by_action["route53:ChangeResourceRecordSets"]["Resource"])
+    assert not {"ec2:StopInstances", "ec2:TerminateInstances", "ec2:RunInstances"} & set(by_action)

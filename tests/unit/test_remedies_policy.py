@@ -98,3 +98,75 @@ def test_the_payload_round_trips(remedy, dry, rid, who, status):
 def test_malformed_payloads_are_refused(payload):
     with pytest.raises(BadRequest):
         RemedyRequest.from_dict(payload)
+
+
+def _problems(remediation: str) -> str:
+    with pytest.raises(ConfigError) as err:
+        load(config_text(remediation=remediation))
+    return "\n".join(err.value.problems)
+
+
+GCP = '[remediation.networks.devnet]\nruns_on = "gcp"\n'
+
+
+def test_each_snapshot_provider_names_what_it_needs():
+    where = "remediation.networks.devnet.snapshot"
+    text = _problems(GCP + f'[{where}]\nprovider = "gcs"\n')
+    assert f"{where}.bucket: required with provider = 'gcs'" in text
+    text = _problems(GCP + f'[{where}]\nprovider = "gce-disk"\nzone = "europe-west1-b"\n')
+    assert f"{where}.project: required" in text and f"{where}.disk: required" in text and ".zone:" not in text
+    text = _problems(GCP + f'[{where}]\nprovider = "gcs"\nbucket = "b"\nendpoint_url = "http://127.0.0.1:5000"\n')
+    assert f"{where}.endpoint_url: only applies to provider = 's3'" in text
+    disk = load(config_text(remediation=GCP + f'[{where}]\nprovider = "gce-disk"\nproject = "p"\nzone = "z"\n'
+                                                     'disk = "d"\n'))
+    snap = disk.section("remediation").for_network("devnet").snapshot
+    assert (snap.provider, snap.project, snap.zone, snap.disk) == ("gce-disk", "p", "z", "d")
+
+
+RESTORE = "remediation.networks.devnet.failover"
+
+
+def test_restore_needs_something_to_restore_from_and_somewhere_to_start_it():
+    assert f"{RESTORE}.strategy: 'restore' needs a [snapshot] section" in _problems(
+        f'[{RESTORE}]\nstrategy = "restore"\n')
+    ebs = '[remediation.networks.devnet.snapshot]\nprovider = "ebs"\nvolume_id = "vol-1"\n'
+    assert f"{RESTORE}.replacement_instance: required to restore from EBS" in _problems(
+        ebs + f'[{RESTORE}]\nstrategy = "restore"\n')
+    assert f"{RESTORE}.replacement_rpc: required with replacement_instance" in _problems(
+        ebs + f'[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "i-0abc"\n')
+    s3 = '[remediation.networks.devnet.snapshot]\nprovider = "s3"\nbucket = "b"\n'
+    assert f"{RESTORE}.replacement_instance: only restores from provider = 'ebs'" in _problems(
+        s3 + f'[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "i-0abc"\nreplacement_rpc = "http://x:1"\n')
+    text = _problems(ebs + f'[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "vol-1"\n'
+                           'replacement_rpc = "http://x:1"\ndns_zone_id = "Z1"\ndns_record_type = "MX"\n')
+    assert f"{RESTORE}.replacement_instance: expected an EC2 instance id" in text
+    assert f"{RESTORE}.dns_record: dns_zone_id and dns_record go together" in text
+    assert f"{RESTORE}.dns_record_type: expected one of CNAME, A" in text
+
+
+def test_restore_keys_do_not_apply_to_other_strategies_and_a_whole_restore_parses():
+    assert f"{RESTORE}.dns_zone_id: only applies to strategy = 'restore'" in _problems(
+        f'[{RESTORE}]\nstrategy = "conductor"\nconductor_rpc = "http://c:1"\ndns_zone_id = "Z1"\n'
+        'dns_record = "seq.internal"\n')
+    ok = load(config_text(remediation=(
+        '[remediation.networks.devnet.snapshot]\nprovider = "ebs"\nvolume_id = "vol-1"\n'
+        f'[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "i-0abc"\nreplacement_rpc = "http://10.0.2.15:8545"\n'
+        'dns_zone_id = "Z1"\ndns_record = "seq.l2.internal"\ndns_record_type = "A"\n')))
+    fo = ok.section("remediation").for_network("devnet").failover
+    assert (fo.replacement_instance, fo.replacement_device, fo.replacement_rpc.url, fo.dns_record_type) == (
+        "i-0abc", "/dev/sdf", "http://10.0.2.15:8545", "A")
+
+
+def test_a_networks_remedies_run_on_one_cloud_whose_providers_and_secrets_they_use():
+    net = "remediation.networks.devnet"
+    text = _problems(f'[{net}.snapshot]\nprovider = "gcs"\nbucket = "b"\n')
+    assert f"{net}.snapshot.provider: 'gcs' is GCP's, but this network's remedies run on aws (runs_on)" in text
+    text = _problems(GCP + topup_section("/tmp/x.db").replace('[remediation.networks.devnet]\n', '')
+                     + f'[{net}.snapshot]\nprovider = "ebs"\nvolume_id = "vol-1"\n')
+    assert f"{net}.snapshot.provider: 'ebs' is AWS's" in text
+    gcp_secret = topup_section("/tmp/x.db").replace('secret = "env:OPWATCH_FUNDER_KEY"',
+                                                   'secret = "gcp-secretmanager:projects/p/secrets/funder"')
+    assert "gcp-secretmanager" in gcp_secret
+    assert f"{net}.topup.secret: 'gcp-secretmanager' is GCP's" in _problems(gcp_secret)
+    assert "expected 'gcp-secretmanager:projects/P/secrets/S'" in _problems(
+        gcp_secret.replace("projects/p/secrets/funder", "funder"))

@@ -8,7 +8,9 @@ One interface (`FailoverStrategy`), three strategies:
 - `ConductorStrategy`: op-conductor's raft leadership transfer (`conductor_transferLeader`),
   confirmed by `conductor_leader` afterwards.
 - `RestoreStrategy`: start a replacement sequencer from the newest verified snapshot (a
-  `SequencerLauncher`: on the devnet an anvil `--load-state`) and repoint the endpoint.
+  `SequencerLauncher`: on the devnet an anvil `--load-state`, on AWS a stopped instance booted
+  with a volume made from an EBS snapshot), wait until it produces blocks, then repoint the
+  sequencer endpoint (an `EndpointSwitch`: a Route 53 record), verified by reading it back.
 
 `Failover.run` holds the guards, in order, and refuses (with an audit record) at the first
 that fails:
@@ -218,22 +220,29 @@ class ConductorStrategy(FailoverStrategy):
 
 
 class SequencerLauncher(Protocol):
-    def launch(self, archive: bytes) -> str:
-        """Start a sequencer from the archive; returns its RPC URL."""
+    def launch(self, snapshot: Any, provider: Any) -> str:
+        """Start a replacement sequencer from `snapshot` (a SnapshotRecord of `provider`); return its
+        RPC URL. Archive launchers read `provider.fetch(snapshot)`; volume launchers use the
+        snapshot's id. Raises rather than ever start a second sequencer."""
 
-    def repoint(self, url: str) -> None:
-        """Point the network's sequencer endpoint (DNS, load balancer, proxy) at `url`."""
+
+class EndpointSwitch(Protocol):
+    def current(self) -> str | None: ...
+
+    def point(self, url: str) -> None:
+        """Make the network's sequencer endpoint reach `url`; verified before it returns."""
 
 
 class RestoreStrategy(FailoverStrategy):
     name = "restore"
 
     def __init__(self, provider: Any, network: str, launcher: SequencerLauncher,
-                 rpc_for: Callable[[str], RpcClient], wait_s: float = 60.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 rpc_for: Callable[[str], RpcClient], endpoint: EndpointSwitch | None = None,
+                 wait_s: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.provider = provider
         self.network = network
         self.launcher = launcher
+        self.endpoint = endpoint
         self.rpc_for = rpc_for
         self.wait_s = wait_s
         self.sleep = sleep
@@ -245,26 +254,46 @@ class RestoreStrategy(FailoverStrategy):
             raise FailoverRefused("no verified snapshot to restore from")
 
     def execute(self, step: Callable[..., None]) -> dict[str, Any]:
-        archive = self.provider.fetch(self.snapshot)
-        step("fetch-snapshot", "ok", snapshot=self.snapshot.id, block=self.snapshot.block)
-        url = self.launcher.launch(archive)
+        step("launch", "started", snapshot=self.snapshot.id, block=self.snapshot.block)
+        try:
+            url = self.launcher.launch(self.snapshot, self.provider)
+        except Exception as exc:  # a refusal, a snapshot that no longer verifies, a launch failing midway
+            raise FailoverAborted(f"the replacement did not start: {type(exc).__name__}: {exc}",
+                                  "no replacement serving (see the reason for what exists); the endpoint "
+                                  "is unchanged") from None
         step("launch", "ok", block=self.snapshot.block)
         client = self.rpc_for(url)
         deadline = time.monotonic() + self.wait_s
         while True:
             try:
                 head = int(client.call("eth_blockNumber"), 16)
-            except ChainError:
+            except (ChainError, ValueError, TypeError):
                 head = -1
             if head > self.snapshot.block:
                 break
             if time.monotonic() > deadline:
-                raise FailoverAborted("the restored sequencer produces no blocks", "replacement started, not serving")
+                raise FailoverAborted("the restored sequencer produces no blocks",
+                                      "replacement started, not serving; the endpoint is unchanged")
             self.sleep(0.1)
         step("producing", "ok", head=head)
-        self.launcher.repoint(url)
-        step("repoint", "ok")
+        if self.endpoint is not None:
+            before = self._current()
+            try:
+                self.endpoint.point(url)
+            except Exception as exc:
+                raise FailoverAborted(f"repointing the sequencer endpoint failed: {exc}",
+                                      f"replacement serving at its own address; the endpoint may still reach "
+                                      f"{before or 'the old sequencer'}") from None
+            step("repoint", "ok", before=before, after=url)
+        else:
+            step("repoint", "skipped", reason="the replacement serves on the sequencer's own address")
         return {"snapshot": self.snapshot.id, "snapshot_block": self.snapshot.block, "first_head": head}
+
+    def _current(self) -> str | None:
+        try:
+            return self.endpoint.current() if self.endpoint is not None else None
+        except Exception:
+            return None
 
 
 @dataclass

@@ -21,30 +21,38 @@ STORE_DYNAMODB = Permissions(
     aws_actions=("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"),
     gcp_roles=("roles/datastore.user",),
 )
-SIGNER_LOCAL_SECRETSMANAGER = Permissions(aws_actions=("secretsmanager:GetSecretValue",),
-                                          gcp_roles=("roles/secretmanager.secretAccessor",))
+SIGNER_LOCAL_SECRETSMANAGER = Permissions(aws_actions=("secretsmanager:GetSecretValue",))
+SIGNER_LOCAL_GCP_SECRETMANAGER = Permissions(gcp_roles=("roles/secretmanager.secretAccessor",))
 SIGNER_AWS_KMS = Permissions(aws_actions=("kms:GetPublicKey", "kms:Sign"))
 SNAPSHOT_S3 = Permissions(
     aws_actions=("s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:ListBucket", "s3:DeleteObject"),
-    gcp_roles=("roles/storage.objectAdmin",),
 )
+SNAPSHOT_GCS = Permissions(gcp_roles=("roles/storage.objectAdmin",))
 SNAPSHOT_EBS = Permissions(
     aws_actions=("ec2:CreateSnapshot", "ec2:CreateTags", "ec2:DescribeSnapshots", "ec2:DeleteSnapshot"),
-    gcp_roles=("roles/compute.storageAdmin",),
 )
-# Failover talks JSON-RPC to op-node / op-conductor over the VPC: no cloud API, except the
-# endpoint switch of a restore (a Route 53 record) where one is used.
-FAILOVER_RESTORE_ROUTE53 = Permissions(aws_actions=("route53:ChangeResourceRecordSets", "route53:GetChange"),
-                                       gcp_roles=("roles/dns.admin",))
+SNAPSHOT_GCE_DISK = Permissions(gcp_roles=("roles/compute.storageAdmin",))
+# Failover talks JSON-RPC to op-node / op-conductor over the VPC: no cloud API, except a
+# restore: a volume from an EBS snapshot booted by a stopped instance, and a Route 53 record.
+FAILOVER_RESTORE_EBS = Permissions(aws_actions=(
+    "ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:CreateVolume", "ec2:CreateTags", "ec2:AttachVolume",
+    "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:StartInstances"))
+FAILOVER_RESTORE_ROUTE53 = Permissions(aws_actions=("route53:ChangeResourceRecordSets", "route53:GetChange",
+                                                    "route53:ListResourceRecordSets"))
 
 BY_COMPONENT: dict[str, Permissions] = {
     "store.dynamodb": STORE_DYNAMODB,
     "signer.local.aws-secretsmanager": SIGNER_LOCAL_SECRETSMANAGER,
+    "signer.local.gcp-secretmanager": SIGNER_LOCAL_GCP_SECRETMANAGER,
     "signer.aws-kms": SIGNER_AWS_KMS,
     "snapshot.s3": SNAPSHOT_S3,
+    "snapshot.gcs": SNAPSHOT_GCS,
     "snapshot.ebs": SNAPSHOT_EBS,
+    "snapshot.gce-disk": SNAPSHOT_GCE_DISK,
+    "failover.restore.ebs": FAILOVER_RESTORE_EBS,
     "failover.restore.route53": FAILOVER_RESTORE_ROUTE53,
 }
+SNAPSHOT_BY_PROVIDER = {"s3": SNAPSHOT_S3, "gcs": SNAPSHOT_GCS, "ebs": SNAPSHOT_EBS, "gce-disk": SNAPSHOT_GCE_DISK}
 
 
 def for_policy(policy: object) -> Permissions:
@@ -58,7 +66,14 @@ def for_policy(policy: object) -> Permissions:
                 parts.append(SIGNER_AWS_KMS)
             elif str(net.topup.secret).startswith("aws-secretsmanager:"):
                 parts.append(SIGNER_LOCAL_SECRETSMANAGER)
+            elif str(net.topup.secret).startswith("gcp-secretmanager:"):
+                parts.append(SIGNER_LOCAL_GCP_SECRETMANAGER)
         if net.snapshot is not None:
-            parts.append(SNAPSHOT_EBS if net.snapshot.provider == "ebs" else SNAPSHOT_S3)
+            parts.append(SNAPSHOT_BY_PROVIDER[net.snapshot.provider])
+        if net.failover is not None and net.failover.strategy == "restore":
+            if net.failover.replacement_instance is not None:
+                parts.append(FAILOVER_RESTORE_EBS)
+            if net.failover.dns_zone_id is not None:
+                parts.append(FAILOVER_RESTORE_ROUTE53)
     return Permissions(tuple(sorted({a for p in parts for a in p.aws_actions})),
                        tuple(sorted({r for p in parts for r in p.gcp_roles})))

@@ -6,12 +6,15 @@ store = "sqlite:.opwatch/remedies.db"     # or "dynamodb:TABLE" (caps, idempoten
 
 [remediation.networks.mainnet]
 approval = "manual"                       # "manual" (default) or "auto": auto still needs `auto = true` per remedy
+runs_on = "aws"                           # where this network's remedy functions are deployed: "aws"
+                                          # (default) or "gcp"; never both, so one store holds its caps
 
 [remediation.networks.mainnet.topup]
 auto = false                              # act on a firing wallet_runway finding without a person
 funder = "0x..."                          # the wallet that pays
 signer = "local"                          # "local" (key from `secret`) or "aws-kms" (key stays in KMS)
-secret = "env:OPWATCH_FUNDER_KEY"         # local signer: "env:NAME" or "aws-secretsmanager:SECRET_ID"
+secret = "env:OPWATCH_FUNDER_KEY"         # local signer: "env:NAME", "aws-secretsmanager:SECRET_ID" or
+                                          #   "gcp-secretmanager:projects/P/secrets/S"
 kms_key_id = "alias/opwatch-funder"       # aws-kms signer
 target_balance_eth = 10.0                 # top up TO this balance
 max_per_tx_eth = 5.0
@@ -22,11 +25,15 @@ recipients = ["batcher", "proposer"]      # roles of this network; nothing else 
 receipt_timeout = "3m"
 
 [remediation.networks.mainnet.snapshot]
-provider = "s3"                           # object storage of a state dump ("s3") or "ebs"
-bucket = "opwatch-snapshots"
+provider = "s3"                           # a state archive in object storage: "s3" or "gcs";
+                                          # a disk snapshot: "ebs" (AWS) or "gce-disk" (GCP)
+bucket = "opwatch-snapshots"              # s3, gcs
 prefix = "snapshots"
 endpoint_url = "http://127.0.0.1:5000"    # optional (a local S3 API)
-volume_id = "vol-..."                     # ebs
+volume_id = "vol-..."                     # ebs: the sequencer's data volume
+project = "my-project"                    # gce-disk (gcs: optional, the bucket's project)
+zone = "europe-west1-b"                   # gce-disk
+disk = "sequencer-data"                   # gce-disk: the sequencer's data disk
 retention = 7                             # newest N kept
 max_age = "1d"                            # snapshot_freshness fires beyond this
 
@@ -37,6 +44,13 @@ active_admin = "http://op-node-a:9545"    # admin RPC of the sequencer's op-node
 standby_admin = "http://op-node-b:9545"
 standby_rpc = "http://op-geth-b:8545"     # the standby's execution client
 conductor_rpc = "http://conductor:8547"   # conductor strategy
+replacement_instance = "i-..."            # restore from "ebs": a STOPPED instance that boots the node
+replacement_device = "/dev/sdf"           #   where its node reads the datadir volume
+replacement_rpc = "http://10.0.2.15:8545" #   the replacement's RPC, watched until it produces blocks
+replacement_wait = "5m"                   #   how long it may take to boot and produce (else: aborted)
+dns_zone_id = "Z0123456789"               # restore: the Route 53 record of the sequencer endpoint,
+dns_record = "sequencer.l2.internal"      #   repointed once the replacement produces blocks
+dns_record_type = "CNAME"                 #   or "A" (replacement_rpc's host is then an IPv4 address)
 min_observers = 2                         # independent observers that must see the sequencer stalled
 stall_after = "30s"                       # how long the head must be still to count as stalled
 lease_ttl = "10m"
@@ -48,6 +62,7 @@ no top-up (no funder). Problems are reported by dotted path, all at once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -58,8 +73,13 @@ from ..config import Config, ConfigError, Endpoint, _endpoint, parse_duration, v
 _WEI_PER_ETH = 10**18
 _GWEI = 10**9
 APPROVAL_MODES = ("manual", "auto")
+CLOUDS = ("aws", "gcp")
+# Where a provider or secret lives: a network's remedies run on that cloud only.
+NATIVE_CLOUD = {"s3": "aws", "ebs": "aws", "gcs": "gcp", "gce-disk": "gcp", "aws-kms": "aws",
+                "aws-secretsmanager": "aws", "gcp-secretmanager": "gcp"}
 SIGNERS = ("local", "aws-kms")
-SNAPSHOT_PROVIDERS = ("s3", "ebs")
+SNAPSHOT_PROVIDERS = ("s3", "gcs", "ebs", "gce-disk")
+DNS_RECORD_TYPES = ("CNAME", "A")
 STRATEGIES = ("admin", "conductor", "restore")
 DEFAULT_STORE = "sqlite:.opwatch/remedies.db"
 
@@ -88,6 +108,9 @@ class SnapshotPolicy:
     prefix: str = "snapshots"
     endpoint_url: str | None = None
     volume_id: str | None = None
+    project: str | None = None
+    zone: str | None = None
+    disk: str | None = None
     retention: int = 7
     max_age_s: float = 86400.0
 
@@ -103,11 +126,19 @@ class FailoverPolicy:
     stall_after_s: float = 30.0
     lease_ttl_s: float = 600.0
     auto: bool = False
+    replacement_instance: str | None = None
+    replacement_device: str = "/dev/sdf"
+    replacement_rpc: Endpoint | None = None
+    replacement_wait_s: float = 300.0
+    dns_zone_id: str | None = None
+    dns_record: str | None = None
+    dns_record_type: str = "CNAME"
 
 
 @dataclass(frozen=True, slots=True)
 class NetworkRemedies:
     approval: str = "manual"
+    runs_on: str = "aws"
     topup: TopupPolicy | None = None
     snapshot: SnapshotPolicy | None = None
     failover: FailoverPolicy | None = None
@@ -130,12 +161,14 @@ class RemediationPolicy:
 
 
 _TOP_KEYS = {"store", "networks"}
-_NET_KEYS = {"approval", "topup", "snapshot", "failover"}
+_NET_KEYS = {"approval", "runs_on", "topup", "snapshot", "failover"}
 _TOPUP_KEYS = {"auto", "funder", "signer", "secret", "kms_key_id", "target_balance_eth", "max_per_tx_eth",
                "max_per_day_eth", "max_gas_price_gwei", "priority_fee_gwei", "recipients", "receipt_timeout"}
-_SNAPSHOT_KEYS = {"provider", "bucket", "prefix", "endpoint_url", "volume_id", "retention", "max_age"}
+_SNAPSHOT_KEYS = {"provider", "bucket", "prefix", "endpoint_url", "volume_id", "project", "zone", "disk",
+                  "retention", "max_age"}
 _FAILOVER_KEYS = {"auto", "strategy", "active_admin", "standby_admin", "standby_rpc", "conductor_rpc",
-                  "min_observers", "stall_after", "lease_ttl"}
+                  "min_observers", "stall_after", "lease_ttl", "replacement_instance", "replacement_device",
+                  "replacement_rpc", "replacement_wait", "dns_zone_id", "dns_record", "dns_record_type"}
 
 
 class _Problems:
@@ -201,8 +234,12 @@ def _text(v: Any) -> str:
 
 def _secret_ref(v: Any) -> str:
     text = _text(v)
-    if not text.startswith(("env:", "aws-secretsmanager:")):
-        raise ValueError("expected 'env:NAME' or 'aws-secretsmanager:SECRET_ID' (never the key itself)")
+    if not text.startswith(("env:", "aws-secretsmanager:", "gcp-secretmanager:")):
+        raise ValueError("expected 'env:NAME', 'aws-secretsmanager:SECRET_ID' or "
+                         "'gcp-secretmanager:projects/P/secrets/S' (never the key itself)")
+    if text.startswith("gcp-secretmanager:") and not re.fullmatch(
+            r"gcp-secretmanager:projects/[^/]+/secrets/[^/]+(/versions/[^/]+)?", text):
+        raise ValueError("expected 'gcp-secretmanager:projects/P/secrets/S'")
     return text
 
 
@@ -219,6 +256,20 @@ def _count(low: int, high: int) -> Any:
             raise ValueError(f"expected an integer between {low} and {high}, got {v!r}")
         return v
     return parse
+
+
+def _instance_id(v: Any) -> str:
+    text = _text(v)
+    if not text.startswith("i-") or not text[2:].isalnum():
+        raise ValueError(f"expected an EC2 instance id (i-...), got {v!r}")
+    return text
+
+
+def _device(v: Any) -> str:
+    text = _text(v)
+    if not text.startswith("/dev/"):
+        raise ValueError(f"expected a device name such as /dev/sdf, got {v!r}")
+    return text
 
 
 def _store(v: Any) -> str:
@@ -245,10 +296,32 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> Remed
 def _network(p: _Problems, raw: Any, where: str, config: Config, name: str) -> NetworkRemedies:
     t = p.table(raw, where, _NET_KEYS)
     approval = p.value(t, "approval", where, _choice(APPROVAL_MODES), default="manual")
+    runs_on = p.value(t, "runs_on", where, _choice(CLOUDS), default="aws")
     topup = _topup(p, t["topup"], f"{where}.topup", config, name) if "topup" in t else None
     snapshot = _snapshot(p, t["snapshot"], f"{where}.snapshot") if "snapshot" in t else None
     failover = _failover(p, t["failover"], f"{where}.failover") if "failover" in t else None
-    return NetworkRemedies(approval=approval, topup=topup, snapshot=snapshot, failover=failover)
+    if failover is not None and failover.strategy == "restore":
+        if "snapshot" not in t:
+            p.add(f"{where}.failover.strategy", "'restore' needs a [snapshot] section to restore from")
+        elif snapshot is not None and snapshot.provider == "ebs" and failover.replacement_instance is None:
+            p.add(f"{where}.failover.replacement_instance",
+                  "required to restore from EBS snapshots (the stopped instance that boots the restored volume)")
+        elif snapshot is not None and snapshot.provider != "ebs" and failover.replacement_instance is not None:
+            p.add(f"{where}.failover.replacement_instance",
+                  f"only restores from provider = 'ebs' (this network's snapshots are {snapshot.provider!r})")
+    natives: list[tuple[str, str, str]] = []
+    if topup is not None:
+        natives += [("topup", "signer", topup.signer), ("topup", "secret", (topup.secret or "").partition(":")[0])]
+    if snapshot is not None:
+        natives.append(("snapshot", "provider", snapshot.provider))
+    for what, key, name in natives:
+        cloud = NATIVE_CLOUD.get(name)
+        if cloud is not None and cloud != runs_on:
+            p.add(f"{where}.{what}.{key}", f"{name!r} is {cloud.upper()}'s, but this network's remedies run on "
+                                           f"{runs_on} (runs_on)")
+    if failover is not None and failover.replacement_instance is not None and runs_on != "aws":
+        p.add(f"{where}.failover.replacement_instance", "restoring into an EC2 instance runs on aws (runs_on)")
+    return NetworkRemedies(approval=approval, runs_on=runs_on, topup=topup, snapshot=snapshot, failover=failover)
 
 
 def _topup(p: _Problems, raw: Any, where: str, config: Config, name: str) -> TopupPolicy | None:
@@ -302,13 +375,23 @@ def _snapshot(p: _Problems, raw: Any, where: str) -> SnapshotPolicy | None:
     provider = p.value(t, "provider", where, _choice(SNAPSHOT_PROVIDERS), required=True, default="s3")
     bucket = p.value(t, "bucket", where, _text)
     volume = p.value(t, "volume_id", where, _text)
-    if provider == "s3" and not bucket:
-        p.add(f"{where}.bucket", "required with provider = 's3'")
+    project = p.value(t, "project", where, _text)
+    zone = p.value(t, "zone", where, _text)
+    disk = p.value(t, "disk", where, _text)
+    if provider in ("s3", "gcs") and not bucket:
+        p.add(f"{where}.bucket", f"required with provider = '{provider}'")
     if provider == "ebs" and not volume:
         p.add(f"{where}.volume_id", "required with provider = 'ebs'")
+    if provider == "gce-disk":
+        for key, value in (("project", project), ("zone", zone), ("disk", disk)):
+            if not value:
+                p.add(f"{where}.{key}", "required with provider = 'gce-disk'")
     endpoint = p.value(t, "endpoint_url", where, lambda v: _endpoint(v).url)
+    if endpoint and provider != "s3":
+        p.add(f"{where}.endpoint_url", "only applies to provider = 's3' (a local S3 API)")
     policy = SnapshotPolicy(
-        provider=provider, bucket=bucket, volume_id=volume, endpoint_url=endpoint,
+        provider=provider, bucket=bucket, volume_id=volume, endpoint_url=endpoint, project=project, zone=zone,
+        disk=disk,
         prefix=p.value(t, "prefix", where, _text, default="snapshots").strip("/"),
         retention=p.value(t, "retention", where, _count(1, 1000), default=7),
         max_age_s=p.value(t, "max_age", where, _duration, default=86400.0),
@@ -330,7 +413,24 @@ def _failover(p: _Problems, raw: Any, where: str) -> FailoverPolicy | None:
         min_observers=p.value(t, "min_observers", where, _count(1, 16), default=2),
         stall_after_s=p.value(t, "stall_after", where, _duration, default=30.0),
         lease_ttl_s=p.value(t, "lease_ttl", where, _duration, default=600.0),
+        replacement_instance=p.value(t, "replacement_instance", where, _instance_id),
+        replacement_device=p.value(t, "replacement_device", where, _device, default="/dev/sdf"),
+        replacement_rpc=p.value(t, "replacement_rpc", where, _endpoint),
+        replacement_wait_s=p.value(t, "replacement_wait", where, _duration, default=300.0),
+        dns_zone_id=p.value(t, "dns_zone_id", where, _text),
+        dns_record=p.value(t, "dns_record", where, _text),
+        dns_record_type=p.value(t, "dns_record_type", where, _choice(DNS_RECORD_TYPES), default="CNAME"),
     )
+    if strategy != "restore":
+        for key in ("replacement_instance", "replacement_device", "replacement_rpc", "replacement_wait",
+                    "dns_zone_id", "dns_record", "dns_record_type"):
+            if key in t:
+                p.add(f"{where}.{key}", "only applies to strategy = 'restore'")
+    if policy.replacement_instance is not None and policy.replacement_rpc is None:
+        p.add(f"{where}.replacement_rpc", "required with replacement_instance (watched until it produces blocks)")
+    if (policy.dns_zone_id is None) != (policy.dns_record is None):
+        p.add(f"{where}.{'dns_record' if policy.dns_record is None else 'dns_zone_id'}",
+              "dns_zone_id and dns_record go together")
     if strategy == "admin":
         for key in ("standby_admin", "standby_rpc"):
             if getattr(policy, key) is None:

@@ -19,6 +19,7 @@ from .audit import AuditLog
 from .failover import (
     AdminPairStrategy,
     ConductorStrategy,
+    EndpointSwitch,
     Failover,
     FailoverStrategy,
     Observer,
@@ -26,7 +27,7 @@ from .failover import (
     RestoreStrategy,
     SequencerLauncher,
 )
-from .policy import NetworkRemedies
+from .policy import FailoverPolicy, NetworkRemedies
 from .request import RemedyRequest
 from .snapshot import AnvilStateSource, SnapshotInvalid, SnapshotProvider, StateSource, provider_for, take_snapshot
 from .store import RemedyStore, open_store
@@ -38,11 +39,16 @@ class Seams:
     transport: Transport | None = None
     s3_client: Any = None
     ec2_client: Any = None
+    gcs_client: Any = None
+    gce_session: Any = None
+    route53_client: Any = None
     kms_client: Any = None
     secretsmanager_client: Any = None
+    gcp_secret_client: Any = None
     dynamodb_client: Any = None
     environ: dict[str, str] | None = None
     launcher: SequencerLauncher | None = None
+    endpoint: EndpointSwitch | None = None
     state_source: StateSource | None = None
     page: Pager | None = None
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
@@ -77,7 +83,8 @@ def _topup(request: RemedyRequest, config: Config, network: Network, policy: Net
         out = {"status": "refused", "reason": f"no [remediation.networks.{network.name}.topup] policy"}
         audit.record(request, "result", "refused", reason=out["reason"])
         return out
-    signer = build_signer(policy.topup, seams.kms_client, seams.secretsmanager_client, seams.environ)
+    signer = build_signer(policy.topup, seams.kms_client, seams.secretsmanager_client, seams.environ,
+                          seams.gcp_secret_client)
     topup = Topup(network, policy, store, signer, [_client(config, e, seams) for e in network.l1_rpc], audit,
                   seams.clock, seams.sleep)
     return topup.run(request).to_dict()
@@ -86,7 +93,7 @@ def _topup(request: RemedyRequest, config: Config, network: Network, policy: Net
 def snapshot_provider(policy: NetworkRemedies, seams: Seams) -> SnapshotProvider | None:
     if policy.snapshot is None:
         return None
-    return provider_for(policy.snapshot, seams.s3_client, seams.ec2_client)
+    return provider_for(policy.snapshot, seams.s3_client, seams.ec2_client, seams.gcs_client, seams.gce_session)
 
 
 def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies, store: RemedyStore,
@@ -122,6 +129,24 @@ def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies,
     return out
 
 
+def _launcher(fo: FailoverPolicy, seams: Seams) -> SequencerLauncher | None:
+    if fo.replacement_instance is None or fo.replacement_rpc is None:
+        return None
+    from .aws_restore import EbsVolumeLauncher
+
+    return EbsVolumeLauncher(fo.replacement_instance, fo.replacement_device, fo.replacement_rpc.url,
+                             client=seams.ec2_client, sleep=seams.sleep)
+
+
+def _endpoint_switch(fo: FailoverPolicy, seams: Seams) -> EndpointSwitch | None:
+    if fo.dns_zone_id is None or fo.dns_record is None:
+        return None
+    from .aws_restore import Route53Endpoint
+
+    return Route53Endpoint(fo.dns_zone_id, fo.dns_record, fo.dns_record_type, client=seams.route53_client,
+                           sleep=seams.sleep)
+
+
 def observers_for(config: Config, network: Network, seams: Seams) -> list[Observer]:
     """The sequencer endpoint and every RPC node: independent views of the head."""
     return [Observer(network.l2_rpc.name, _client(config, network.l2_rpc, seams), is_sequencer=True),
@@ -137,12 +162,16 @@ def _failover(request: RemedyRequest, config: Config, network: Network, policy: 
         reason = f"no [remediation.networks.{network.name}.failover] policy"
     elif request.remedy == "restore" or fo.strategy == "restore":
         provider = snapshot_provider(policy, seams)
-        if provider is None or seams.launcher is None:
-            reason = "restore needs a snapshot policy and a sequencer launcher for this place"
+        launcher = seams.launcher or _launcher(fo, seams)
+        if provider is None or launcher is None:
+            reason = ("restore needs a snapshot policy and a way to start the replacement: "
+                      "failover.replacement_instance (EBS snapshots) or, on the devnet, its launcher")
         else:
-            strategy = RestoreStrategy(provider, network.name, seams.launcher,
+            strategy = RestoreStrategy(provider, network.name, launcher,
                                        lambda url: RpcClient(Endpoint(url, "replacement"), seams.transport,
-                                                             retries=0), sleep=seams.sleep)
+                                                             retries=0),
+                                       endpoint=seams.endpoint or _endpoint_switch(fo, seams),
+                                       wait_s=fo.replacement_wait_s, sleep=seams.sleep)
     elif fo.strategy == "admin":
         assert fo.standby_admin and fo.standby_rpc
         active = fo.active_admin or network.rollup_rpc

@@ -66,13 +66,32 @@ class SecretsManagerSource:
             raise SignerError(f"cannot read secret {name!r}: {type(exc).__name__}") from None
 
 
+class GcpSecretManagerSource:
+    """`gcp-secretmanager:projects/P/secrets/S`: read with `secretmanager.versions.access` at call
+    time (no cache: a rotated key is used from the next top-up on)."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def get(self, name: str) -> str:
+        from ..gcp.secret_source import SecretManagerSource, SecretUnavailable
+
+        try:
+            return SecretManagerSource(name, self._client, ttl_s=0.0)()
+        except (SecretUnavailable, ValueError) as exc:  # names the secret, never a value
+            raise SignerError(f"cannot read secret: {exc}") from None
+
+
 def secret_source_for(ref: str, secretsmanager_client: Any = None,
-                      environ: Mapping[str, str] | None = None) -> tuple[SecretSource, str]:
+                      environ: Mapping[str, str] | None = None,
+                      gcp_secret_client: Any = None) -> tuple[SecretSource, str]:
     scheme, _, name = ref.partition(":")
     if scheme == "env":
         return EnvSecretSource(environ), name
     if scheme == "aws-secretsmanager":
         return SecretsManagerSource(secretsmanager_client), name
+    if scheme == "gcp-secretmanager":
+        return GcpSecretManagerSource(gcp_secret_client), name
     raise SignerError(f"unknown secret reference scheme {scheme!r}")
 
 
@@ -194,9 +213,9 @@ def recover_parity(digest: bytes, r: int, s: int, address: str) -> tuple[int, in
 
 
 def build_signer(policy: Any, kms_client: Any = None, secretsmanager_client: Any = None,
-                 environ: Mapping[str, str] | None = None) -> Signer:
+                 environ: Mapping[str, str] | None = None, gcp_secret_client: Any = None) -> Signer:
     """The signer a `TopupPolicy` names."""
     if policy.signer == "aws-kms":
         return KmsSigner(policy.kms_key_id, kms_client, expected_address=policy.funder)
-    source, name = secret_source_for(policy.secret, secretsmanager_client, environ)
+    source, name = secret_source_for(policy.secret, secretsmanager_client, environ, gcp_secret_client)
     return LocalKeySigner(source, name, policy.funder)

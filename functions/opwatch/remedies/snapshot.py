@@ -8,9 +8,12 @@ block height and time. Providers:
   a local S3 API in tests). A snapshot only counts once verified after writing: the stored
   size and SHA-256 match what was sent, and the archive reads back (gunzips, parses, and names
   the block height it was tagged with). Unverified ones are never restored from.
+  The same archive goes to GCS through `gcs.GcsObjectStore`.
 - `EbsSnapshots`: EBS snapshots of the sequencer's data volume (`ec2:CreateSnapshot`), tagged
-  the same way; verified by state `completed` and its tags. Restore from EBS means a new
-  volume from the snapshot under a new node: an operator step today (docs/remediation.md).
+  the same way; verified by state `completed` and its tags. A restore boots a stopped
+  replacement instance with a volume made from one (`aws_restore.EbsVolumeLauncher`).
+- `gce_disk.PersistentDiskSnapshots`: the GCP counterpart (`disks.createSnapshot`), labelled
+  and verified the same way.
 
 Retention keeps the newest `retention` good snapshots per network. Storage errors are raised
 as `SnapshotStoreUnavailable` (a `ChainError`), so `snapshot_freshness` reports `unknown`
@@ -283,10 +286,19 @@ class EbsSnapshots(SnapshotProvider):
         self._call(lambda: self.client.delete_snapshot(SnapshotId=record.id))
 
 
-def provider_for(policy: Any, s3_client: Any = None, ec2_client: Any = None) -> SnapshotProvider:
-    """The provider a `SnapshotPolicy` names."""
+def provider_for(policy: Any, s3_client: Any = None, ec2_client: Any = None, gcs_client: Any = None,
+                 gce_session: Any = None) -> SnapshotProvider:
+    """The provider a `SnapshotPolicy` names (cloud modules imported only when chosen)."""
     if policy.provider == "ebs":
         return EbsSnapshots(policy.volume_id, ec2_client)
+    if policy.provider == "gce-disk":
+        from .gce_disk import PersistentDiskSnapshots
+
+        return PersistentDiskSnapshots(policy.project, policy.zone, policy.disk, gce_session)
+    if policy.provider == "gcs":
+        from .gcs import GcsObjectStore
+
+        return ObjectStorageSnapshots(GcsObjectStore(policy.bucket, gcs_client, policy.project), policy.prefix)
     return ObjectStorageSnapshots(S3ObjectStore(policy.bucket, s3_client, policy.endpoint_url), policy.prefix)
 
 

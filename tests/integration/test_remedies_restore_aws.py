@@ -1,0 +1,133 @@
+"""A restore failover on AWS end to end, through `remedies.service.handle` as the Lambda runs it.
+
+moto server holds the EBS snapshot, the stopped replacement instance and the Route 53 record;
+the replacement's RPC is a real anvil (producing a block a second) so "the replacement
+produces blocks" is observed, not assumed; the old sequencer is a dead port, which the
+observers must agree is stalled. The guards are proven by the refusals: a running
+replacement is never started over, and a replacement that never produces leaves the record
+alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from opwatch.remedies.request import RemedyRequest
+from opwatch.remedies.service import Seams, handle
+from opwatch.remedies.snapshot import EbsSnapshots
+from opwatch.remedies.store import SqliteRemedyStore
+from remedies_fixtures import aws_client, config_text, free_port, load, start_moto
+
+pytestmark = pytest.mark.anvil
+
+
+class Head:
+    def dump(self) -> tuple[bytes, int]:
+        return b"", 0  # the snapshot holds block 0: the replacement must move past it
+
+
+@pytest.fixture(scope="module")
+def moto():
+    server, endpoint = start_moto()
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def replacement(tmp_path_factory):
+    from opwatch_devnet.anvil import AnvilProcess
+
+    with AnvilProcess.start("replacement", tmp_path_factory.mktemp("replacement"),
+                            ["--chain-id", "901", "--block-time", "1"]) as proc:
+        yield proc.port
+
+
+@pytest.fixture
+def aws(moto):
+    ec2, r53 = aws_client("ec2", moto), aws_client("route53", moto)
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                                 Placement={"AvailabilityZone": "us-east-1a"})["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance])
+    domain = f"z{uuid.uuid4().hex[:8]}.example.org"
+    zone = r53.create_hosted_zone(Name=domain, CallerReference=uuid.uuid4().hex)["HostedZone"]["Id"]
+    record = f"sequencer.{domain}"
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "CREATE",
+        "ResourceRecordSet": {"Name": record, "Type": "CNAME", "TTL": 60,
+                              "ResourceRecords": [{"Value": "old-sequencer.internal"}]}}]})
+    snapshot = EbsSnapshots(volume, ec2).create("devnet", Head(), 1_700_000_000)
+    return {"ec2": ec2, "r53": r53, "volume": volume, "instance": instance, "zone": zone, "record": record,
+            "snapshot": snapshot}
+
+
+def restore_config(aws: dict, replacement_port: int, store: str) -> str:
+    return config_text(l2_url=f"http://127.0.0.1:{free_port()}", remediation=f"""
+[remediation]
+store = "sqlite:{store}"
+[remediation.networks.devnet.snapshot]
+provider = "ebs"
+volume_id = "{aws['volume']}"
+[remediation.networks.devnet.failover]
+strategy = "restore"
+min_observers = 1
+stall_after = "1s"
+replacement_instance = "{aws['instance']}"
+replacement_rpc = "http://localhost:{replacement_port}"
+dns_zone_id = "{aws['zone']}"
+dns_record = "{aws['record']}"
+""")
+
+
+def record_value(aws: dict) -> str:
+    sets = aws["r53"].list_resource_record_sets(HostedZoneId=aws["zone"])["ResourceRecordSets"]
+    [value] = [r["Value"] for s in sets if s["Name"] == aws["record"] + "." for r in s["ResourceRecords"]]
+    return str(value)
+
+
+def instance_state(aws: dict) -> str:
+    reservations = aws["ec2"].describe_instances(InstanceIds=[aws["instance"]])["Reservations"]
+    return str(reservations[0]["Instances"][0]["State"]["Name"])
+
+
+def run(aws: dict, text: str, store: SqliteRemedyStore, request_id: str) -> dict:
+    request = RemedyRequest(remedy="restore", network="devnet", request_id=request_id, approved_by="oncall")
+    seams = Seams(store=store, ec2_client=aws["ec2"], route53_client=aws["r53"])
+    return handle(request, load(text), seams)
+
+
+def test_restore_starts_the_replacement_from_the_snapshot_then_repoints_the_record(aws, replacement, tmp_path):
+    store = SqliteRemedyStore(tmp_path / "r.db")
+    out = run(aws, restore_config(aws, replacement, str(tmp_path / "r.db")), store, "drill-1")
+    assert out["status"] == "done", out
+    assert out["snapshot"] == aws["snapshot"].id and out["first_head"] > 0
+    assert instance_state(aws) == "running"
+    [restored] = [v for v in aws["ec2"].describe_volumes()["Volumes"] if v.get("SnapshotId") == aws["snapshot"].id]
+    assert restored["Attachments"][0]["InstanceId"] == aws["instance"]
+    assert record_value(aws) == "localhost"
+    steps = [(r["step"], r["outcome"]) for r in reversed(store.audit(50)) if r.get("request_id") == "drill-1"]
+    assert [s for s in steps if s[0] in ("observe", "launch", "producing", "repoint", "result")] == [
+        ("observe", "ok"), ("launch", "started"), ("launch", "ok"), ("producing", "ok"), ("repoint", "ok"),
+        ("result", "done")]
+
+
+def test_a_running_replacement_is_never_started_over_and_the_record_stays(aws, replacement, tmp_path):
+    aws["ec2"].start_instances(InstanceIds=[aws["instance"]])  # someone already brought it up
+    volumes = len(aws["ec2"].describe_volumes()["Volumes"])
+    store = SqliteRemedyStore(tmp_path / "r.db")
+    out = run(aws, restore_config(aws, replacement, str(tmp_path / "r.db")), store, "drill-2")
+    assert out["status"] == "aborted" and "not stopped" in out["reason"], out
+    assert "endpoint is unchanged" in out["state"]
+    assert len(aws["ec2"].describe_volumes()["Volumes"]) == volumes
+    assert record_value(aws) == "old-sequencer.internal"
+
+
+def test_a_replacement_that_never_produces_leaves_the_record_alone(aws, tmp_path):
+    dead = free_port()  # the replacement's RPC never answers
+    store = SqliteRemedyStore(tmp_path / "r.db")
+    text = restore_config(aws, dead, str(tmp_path / "r.db")).replace('min_observers', 'replacement_wait = "2s"\n'
+                                                                                     'min_observers')
+    out = run(aws, text, store, "drill-3")
+    assert out["status"] == "aborted" and "produces no blocks" in out["reason"], out
+    assert record_value(aws) == "old-sequencer.internal"
