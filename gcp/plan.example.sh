@@ -17,16 +17,26 @@ gcloud iam service-accounts describe opwatch-wallet-runway@opwatch-example.iam.g
 gcloud iam service-accounts describe opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-proposer-freshness '--display-name=opwatch proposer_freshness' --project=opwatch-example
 # service account for rpc_sync
 gcloud iam service-accounts describe opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-rpc-sync '--display-name=opwatch rpc_sync' --project=opwatch-example
+# service account for snapshot_freshness
+gcloud iam service-accounts describe opwatch-snapshot-freshness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-snapshot-freshness '--display-name=opwatch snapshot_freshness' --project=opwatch-example
 # service account for heartbeat
 gcloud iam service-accounts describe opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-heartbeat '--display-name=opwatch heartbeat' --project=opwatch-example
 # service account for pager
 gcloud iam service-accounts describe opwatch-pager@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-pager '--display-name=opwatch pager' --project=opwatch-example
+# service account for remedy-topup
+gcloud iam service-accounts describe opwatch-remedy-topup@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-remedy-topup '--display-name=opwatch remedy-topup' --project=opwatch-example
+# service account for remedy-snapshot
+gcloud iam service-accounts describe opwatch-remedy-snapshot@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-remedy-snapshot '--display-name=opwatch remedy-snapshot' --project=opwatch-example
+# service account for remedy-failover
+gcloud iam service-accounts describe opwatch-remedy-failover@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-remedy-failover '--display-name=opwatch remedy-failover' --project=opwatch-example
 # service account for push
 gcloud iam service-accounts describe opwatch-push@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-push '--display-name=opwatch push' --project=opwatch-example
 # secret opwatch-pagerduty-routing-key must exist (add a version yourself; the plan never holds a value)
 gcloud secrets describe opwatch-pagerduty-routing-key --project=opwatch-example >/dev/null || { echo 'create secret opwatch-pagerduty-routing-key first: gcloud secrets create opwatch-pagerduty-routing-key --project=opwatch-example --data-file=-' >&2; exit 1; }
 # secret opwatch-config must exist (add a version yourself; the plan never holds a value)
 gcloud secrets describe opwatch-config --project=opwatch-example >/dev/null || { echo 'create secret opwatch-config first: gcloud secrets create opwatch-config --project=opwatch-example --data-file=-' >&2; exit 1; }
+# secret opwatch-funder-key must exist (add a version yourself; the plan never holds a value)
+gcloud secrets describe opwatch-funder-key --project=opwatch-example >/dev/null || { echo 'create secret opwatch-funder-key first: gcloud secrets create opwatch-funder-key --project=opwatch-example --data-file=-' >&2; exit 1; }
 # topic opwatch-findings
 gcloud pubsub topics describe opwatch-findings --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-findings --project=opwatch-example
 # topic opwatch-findings-dead
@@ -43,6 +53,8 @@ gcloud pubsub topics describe opwatch-tick-wallet-runway --project=opwatch-examp
 gcloud pubsub topics describe opwatch-tick-proposer-freshness --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-proposer-freshness --project=opwatch-example
 # topic opwatch-tick-rpc-sync
 gcloud pubsub topics describe opwatch-tick-rpc-sync --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-rpc-sync --project=opwatch-example
+# topic opwatch-tick-snapshot-freshness
+gcloud pubsub topics describe opwatch-tick-snapshot-freshness --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-snapshot-freshness --project=opwatch-example
 # topic opwatch-tick-heartbeat
 gcloud pubsub topics describe opwatch-tick-heartbeat --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-heartbeat --project=opwatch-example
 # Firestore database for alert state
@@ -53,8 +65,14 @@ gcloud firestore fields ttls update expires_at --collection-group=alert_transiti
 gcloud firestore fields ttls update expires_at --collection-group=dead_letter --enable-ttl '--database=(default)' --async --project=opwatch-example
 # TTL on alert_state.expires_at (history and closed alerts age out)
 gcloud firestore fields ttls update expires_at --collection-group=alert_state --enable-ttl '--database=(default)' --async --project=opwatch-example
+# TTL on opwatch_remedy_leases.expires_at (leases and audit records age out)
+gcloud firestore fields ttls update expires_at --collection-group=opwatch_remedy_leases --enable-ttl '--database=(default)' --async --project=opwatch-example
+# TTL on opwatch_remedy_audit.expires_at (leases and audit records age out)
+gcloud firestore fields ttls update expires_at --collection-group=opwatch_remedy_audit --enable-ttl '--database=(default)' --async --project=opwatch-example
 # heartbeat bucket gs://opwatch-example-heartbeats
 gcloud storage buckets describe gs://opwatch-example-heartbeats --project=opwatch-example >/dev/null 2>&1 || gcloud storage buckets create gs://opwatch-example-heartbeats --location=europe-west1 --uniform-bucket-level-access --public-access-prevention --project=opwatch-example
+# snapshot bucket gs://opwatch-example-snapshots
+gcloud storage buckets describe gs://opwatch-example-snapshots --project=opwatch-example >/dev/null 2>&1 || gcloud storage buckets create gs://opwatch-example-snapshots --location=europe-west1 --uniform-bucket-level-access --public-access-prevention --project=opwatch-example
 # function opwatch-sequencer-liveness (entry point sequencer_liveness)
 gcloud functions deploy opwatch-sequencer-liveness --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=sequencer_liveness --service-account=opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-sequencer-liveness --trigger-service-account=opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings,OPWATCH_HEARTBEAT_BUCKET=opwatch-example-heartbeats --quiet --project=opwatch-example
 # function opwatch-batcher-lag (entry point batcher_lag)
@@ -67,10 +85,18 @@ gcloud functions deploy opwatch-wallet-runway --gen2 --region=europe-west1 --run
 gcloud functions deploy opwatch-proposer-freshness --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=proposer_freshness --service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-proposer-freshness --trigger-service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
 # function opwatch-rpc-sync (entry point rpc_sync)
 gcloud functions deploy opwatch-rpc-sync --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=rpc_sync --service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-rpc-sync --trigger-service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-snapshot-freshness (entry point snapshot_freshness)
+gcloud functions deploy opwatch-snapshot-freshness --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=snapshot_freshness --service-account=opwatch-snapshot-freshness@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-snapshot-freshness --trigger-service-account=opwatch-snapshot-freshness@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
 # function opwatch-heartbeat (entry point heartbeat)
 gcloud functions deploy opwatch-heartbeat --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=heartbeat --service-account=opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-heartbeat --trigger-service-account=opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com '--set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings,OPWATCH_HEARTBEAT_PEERS=aws=https://opwatch-example-heartbeats.s3.amazonaws.com/heartbeat/aws/{network}.json' --quiet --project=opwatch-example
 # function opwatch-pager (entry point pager)
 gcloud functions deploy opwatch-pager --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=pager --service-account=opwatch-pager@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-http '--set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_STATE_STORE=firestore:(default),OPWATCH_PAGERDUTY_SECRET=projects/opwatch-example/secrets/opwatch-pagerduty-routing-key/versions/latest' --quiet --project=opwatch-example
+# function opwatch-remedy-topup (entry point remedy)
+gcloud functions deploy opwatch-remedy-topup --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=remedy --service-account=opwatch-remedy-topup@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=240s --max-instances=2 --ingress-settings=all --no-allow-unauthenticated --trigger-http '--set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_REMEDIES=topup,OPWATCH_REMEDY_STORE=firestore:opwatch-example/(default)' --quiet --project=opwatch-example
+# function opwatch-remedy-snapshot (entry point remedy)
+gcloud functions deploy opwatch-remedy-snapshot --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=remedy --service-account=opwatch-remedy-snapshot@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=300s --max-instances=2 --ingress-settings=all --no-allow-unauthenticated --trigger-http '--set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_REMEDIES=snapshot,OPWATCH_REMEDY_STORE=firestore:opwatch-example/(default)' --quiet --project=opwatch-example
+# function opwatch-remedy-failover (entry point remedy)
+gcloud functions deploy opwatch-remedy-failover --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=remedy --service-account=opwatch-remedy-failover@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=300s --max-instances=2 --ingress-settings=all --no-allow-unauthenticated --trigger-http '--set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_REMEDIES=failover,OPWATCH_REMEDY_STORE=firestore:opwatch-example/(default)' --quiet --project=opwatch-example
 # opwatch-sequencer-liveness: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
 gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-sequencer-liveness@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
 # opwatch-sequencer-liveness: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
@@ -109,6 +135,14 @@ gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAcc
 gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
 # opwatch-rpc-sync: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
 gcloud functions add-invoker-policy-binding opwatch-rpc-sync --region=europe-west1 --member=serviceAccount:opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-snapshot-freshness: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-snapshot-freshness@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-snapshot-freshness: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-snapshot-freshness@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-snapshot-freshness: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-snapshot-freshness --region=europe-west1 --member=serviceAccount:opwatch-snapshot-freshness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-snapshot-freshness: roles/storage.objectViewer on snapshot_bucket (list the archives and their verification markers)
+gcloud storage buckets add-iam-policy-binding gs://opwatch-example-snapshots --member=serviceAccount:opwatch-snapshot-freshness@opwatch-example.iam.gserviceaccount.com --role=roles/storage.objectViewer --project=opwatch-example
 # opwatch-heartbeat: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
 gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
 # opwatch-heartbeat: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
@@ -119,8 +153,30 @@ gcloud functions add-invoker-policy-binding opwatch-heartbeat --region=europe-we
 gcloud projects add-iam-policy-binding opwatch-example --member=serviceAccount:opwatch-pager@opwatch-example.iam.gserviceaccount.com --role=roles/datastore.user '--condition=expression=resource.name.startsWith("projects/opwatch-example/databases/(default)"),title=opwatch-alert-state'
 # opwatch-pager: roles/secretmanager.secretAccessor on pagerduty_secret (the PagerDuty routing key)
 gcloud secrets add-iam-policy-binding opwatch-pagerduty-routing-key --member=serviceAccount:opwatch-pager@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-remedy-topup: roles/datastore.user on firestore (remedy store: conditional commits (claims, caps, leases), audit)
+gcloud projects add-iam-policy-binding opwatch-example --member=serviceAccount:opwatch-remedy-topup@opwatch-example.iam.gserviceaccount.com --role=roles/datastore.user '--condition=expression=resource.name.startsWith("projects/opwatch-example/databases/(default)"),title=opwatch-alert-state'
+# opwatch-remedy-topup: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-remedy-topup@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-remedy-topup: roles/secretmanager.secretAccessor on funder_secret (the funder key, read at call time)
+gcloud secrets add-iam-policy-binding opwatch-funder-key --member=serviceAccount:opwatch-remedy-topup@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-remedy-snapshot: roles/datastore.user on firestore (remedy store: conditional commits (claims, caps, leases), audit)
+gcloud projects add-iam-policy-binding opwatch-example --member=serviceAccount:opwatch-remedy-snapshot@opwatch-example.iam.gserviceaccount.com --role=roles/datastore.user '--condition=expression=resource.name.startsWith("projects/opwatch-example/databases/(default)"),title=opwatch-alert-state'
+# opwatch-remedy-snapshot: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-remedy-snapshot@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-remedy-snapshot: roles/storage.objectAdmin on snapshot_bucket (write, verify, list and prune state archives)
+gcloud storage buckets add-iam-policy-binding gs://opwatch-example-snapshots --member=serviceAccount:opwatch-remedy-snapshot@opwatch-example.iam.gserviceaccount.com --role=roles/storage.objectAdmin --project=opwatch-example
+# opwatch-remedy-failover: roles/datastore.user on firestore (remedy store: conditional commits (claims, caps, leases), audit)
+gcloud projects add-iam-policy-binding opwatch-example --member=serviceAccount:opwatch-remedy-failover@opwatch-example.iam.gserviceaccount.com --role=roles/datastore.user '--condition=expression=resource.name.startsWith("projects/opwatch-example/databases/(default)"),title=opwatch-alert-state'
+# opwatch-remedy-failover: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-remedy-failover@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
 # opwatch-push: roles/run.invoker on pager (push subscription delivers findings to the pager)
 gcloud functions add-invoker-policy-binding opwatch-pager --region=europe-west1 --member=serviceAccount:opwatch-push@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-push: roles/run.invoker on self (push subscription delivers firing findings to the remedy)
+gcloud functions add-invoker-policy-binding opwatch-remedy-topup --region=europe-west1 --member=serviceAccount:opwatch-push@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-push: roles/run.invoker on self (push subscription delivers firing findings to the remedy)
+gcloud functions add-invoker-policy-binding opwatch-remedy-snapshot --region=europe-west1 --member=serviceAccount:opwatch-push@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-push: roles/run.invoker on self (push subscription delivers firing findings to the remedy)
+gcloud functions add-invoker-policy-binding opwatch-remedy-failover --region=europe-west1 --member=serviceAccount:opwatch-push@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
 # Pub/Sub mints OIDC tokens for the push identity
 gcloud iam service-accounts add-iam-policy-binding opwatch-push@opwatch-example.iam.gserviceaccount.com --member=serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/iam.serviceAccountTokenCreator --project=opwatch-example
 # Pub/Sub forwards undeliverable findings to the dead-letter topic
@@ -133,6 +189,30 @@ else
 fi
 # Pub/Sub acknowledges from the pager subscription once it dead-letters
 gcloud pubsub subscriptions add-iam-policy-binding opwatch-pager --member=serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.subscriber --project=opwatch-example
+# push subscription opwatch-remedy-topup: firing findings → topup (the filter is fixed at creation)
+if gcloud pubsub subscriptions describe opwatch-remedy-topup --project=opwatch-example >/dev/null 2>&1; then
+  gcloud pubsub subscriptions update opwatch-remedy-topup --push-endpoint=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-topup --push-auth-service-account=opwatch-push@opwatch-example.iam.gserviceaccount.com --push-auth-token-audience=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-topup --dead-letter-topic=opwatch-findings-dead --max-delivery-attempts=10 --ack-deadline=600 --min-retry-delay=10s --max-retry-delay=600s --project=opwatch-example
+else
+  gcloud pubsub subscriptions create opwatch-remedy-topup --topic=opwatch-findings '--message-filter=attributes.check = "wallet_runway" AND attributes.status = "firing" AND attributes.network = "mainnet"' --push-endpoint=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-topup --push-auth-service-account=opwatch-push@opwatch-example.iam.gserviceaccount.com --push-auth-token-audience=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-topup --dead-letter-topic=opwatch-findings-dead --max-delivery-attempts=10 --ack-deadline=600 --min-retry-delay=10s --max-retry-delay=600s --project=opwatch-example
+fi
+# Pub/Sub acknowledges from opwatch-remedy-topup once it dead-letters
+gcloud pubsub subscriptions add-iam-policy-binding opwatch-remedy-topup --member=serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.subscriber --project=opwatch-example
+# push subscription opwatch-remedy-snapshot: firing findings → snapshot (the filter is fixed at creation)
+if gcloud pubsub subscriptions describe opwatch-remedy-snapshot --project=opwatch-example >/dev/null 2>&1; then
+  gcloud pubsub subscriptions update opwatch-remedy-snapshot --push-endpoint=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-snapshot --push-auth-service-account=opwatch-push@opwatch-example.iam.gserviceaccount.com --push-auth-token-audience=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-snapshot --dead-letter-topic=opwatch-findings-dead --max-delivery-attempts=10 --ack-deadline=600 --min-retry-delay=10s --max-retry-delay=600s --project=opwatch-example
+else
+  gcloud pubsub subscriptions create opwatch-remedy-snapshot --topic=opwatch-findings '--message-filter=attributes.check = "snapshot_freshness" AND attributes.status = "firing" AND attributes.network = "mainnet"' --push-endpoint=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-snapshot --push-auth-service-account=opwatch-push@opwatch-example.iam.gserviceaccount.com --push-auth-token-audience=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-snapshot --dead-letter-topic=opwatch-findings-dead --max-delivery-attempts=10 --ack-deadline=600 --min-retry-delay=10s --max-retry-delay=600s --project=opwatch-example
+fi
+# Pub/Sub acknowledges from opwatch-remedy-snapshot once it dead-letters
+gcloud pubsub subscriptions add-iam-policy-binding opwatch-remedy-snapshot --member=serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.subscriber --project=opwatch-example
+# push subscription opwatch-remedy-failover: firing findings → failover (the filter is fixed at creation)
+if gcloud pubsub subscriptions describe opwatch-remedy-failover --project=opwatch-example >/dev/null 2>&1; then
+  gcloud pubsub subscriptions update opwatch-remedy-failover --push-endpoint=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-failover --push-auth-service-account=opwatch-push@opwatch-example.iam.gserviceaccount.com --push-auth-token-audience=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-failover --dead-letter-topic=opwatch-findings-dead --max-delivery-attempts=10 --ack-deadline=600 --min-retry-delay=10s --max-retry-delay=600s --project=opwatch-example
+else
+  gcloud pubsub subscriptions create opwatch-remedy-failover --topic=opwatch-findings '--message-filter=attributes.check = "sequencer_liveness" AND attributes.status = "firing" AND attributes.network = "mainnet"' --push-endpoint=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-failover --push-auth-service-account=opwatch-push@opwatch-example.iam.gserviceaccount.com --push-auth-token-audience=https://europe-west1-opwatch-example.cloudfunctions.net/opwatch-remedy-failover --dead-letter-topic=opwatch-findings-dead --max-delivery-attempts=10 --ack-deadline=600 --min-retry-delay=10s --max-retry-delay=600s --project=opwatch-example
+fi
+# Pub/Sub acknowledges from opwatch-remedy-failover once it dead-letters
+gcloud pubsub subscriptions add-iam-policy-binding opwatch-remedy-failover --member=serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.subscriber --project=opwatch-example
 # pull subscription opwatch-findings-dead: keeps dead letters for inspection (7 days)
 gcloud pubsub subscriptions describe opwatch-findings-dead --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub subscriptions create opwatch-findings-dead --topic=opwatch-findings-dead --message-retention-duration=7d --project=opwatch-example
 # every 1 min: sequencer_liveness
@@ -170,6 +250,12 @@ if gcloud scheduler jobs describe opwatch-rpc-sync --location=europe-west1 --pro
   gcloud scheduler jobs update pubsub opwatch-rpc-sync --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-rpc-sync '--message-body={"check": "rpc_sync"}' --project=opwatch-example
 else
   gcloud scheduler jobs create pubsub opwatch-rpc-sync --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-rpc-sync '--message-body={"check": "rpc_sync"}' --project=opwatch-example
+fi
+# every 15 min: snapshot_freshness
+if gcloud scheduler jobs describe opwatch-snapshot-freshness --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-snapshot-freshness --location=europe-west1 '--schedule=*/15 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-snapshot-freshness '--message-body={"check": "snapshot_freshness"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-snapshot-freshness --location=europe-west1 '--schedule=*/15 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-snapshot-freshness '--message-body={"check": "snapshot_freshness"}' --project=opwatch-example
 fi
 # every 1 min: heartbeat
 if gcloud scheduler jobs describe opwatch-heartbeat --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then

@@ -50,7 +50,7 @@ class Checks(Construct):
                  rpc_endpoints: sm.ISecret | None, async_dlq: sqs.IQueue, scheduler_dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
         schedules = config.section("schedules")
-        snapshot_freshness.configure(config)  # it applies where [remediation] keeps snapshots
+        snapshot_freshness.configure(config, cloud="aws")  # where [remediation] keeps snapshots on AWS
         remediation = config.section("remediation")
         self.functions: list[CheckFunction] = []
         self.skipped: list[tuple[str, str, str]] = []

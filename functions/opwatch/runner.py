@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +40,9 @@ def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids:
     if "snapshot_freshness" in ids:
         from .checks import snapshot_freshness
 
-        snapshot_freshness.configure(config)  # its snapshot stores come from [remediation]
+        # Its snapshot stores come from [remediation]; a deployed function (OPWATCH_CLOUD set by
+        # the deployment) reads only the ones kept in its own cloud.
+        snapshot_freshness.configure(config, cloud=os.environ.get("OPWATCH_CLOUD") or None)
     names = list(networks) if networks else list(config.networks)
     contexts = [Context(config.network(n), config.rpc, transport, clock) for n in names]
     jobs, skipped = [], []

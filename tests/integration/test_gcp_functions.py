@@ -55,12 +55,13 @@ def _free_port() -> int:
 class Function:
     """One functions-framework process serving one target."""
 
-    def __init__(self, source: Path, target: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, source: Path, target: str, env: dict[str, str], log: Path,
+                 signature: str = "cloudevent") -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = log
         self.proc = subprocess.Popen(
-            [str(FRAMEWORK), "--target", target, "--signature-type", "cloudevent", "--source",
+            [str(FRAMEWORK), "--target", target, "--signature-type", signature, "--source",
              str(source / "main.py"), "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=source, env={**os.environ, **env, "PYTHONPATH": str(source)},
             stdout=log.open("w"), stderr=subprocess.STDOUT)

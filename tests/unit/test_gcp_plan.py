@@ -60,9 +60,9 @@ def test_every_function_has_a_trigger_and_every_check_a_schedule(config, setting
     from opwatch.checks import CHECKS
 
     fns = functions(config, settings)
-    # Every check that applies to the example's network; snapshot_freshness needs a
-    # [remediation] snapshot policy, which the example does not have.
-    assert {f.entry_point for f in fns} == {*CHECKS, "pager"} - {"snapshot_freshness"}
+    # Every check that applies to the example's networks (snapshot_freshness: mainnet keeps its
+    # snapshots in GCS), the pager, and the remedy function (deployed once per remedy).
+    assert {f.entry_point for f in fns} == {*CHECKS, "pager", "remedy"}
     cmds = commands(plan)
     schedules = config.section("schedules")
     for f in fns:
@@ -104,15 +104,20 @@ def test_pager_filter_routes_every_status_of_configured_networks_and_nothing_els
 def test_each_service_account_is_bound_only_on_named_resources(config, settings, plan):
     bindings = [c for c in commands(plan) if "add-iam-policy-binding" in c or "add-invoker-policy-binding" in c]
     members = {a.split("=", 1)[1] for c in bindings for a in c if a.startswith("--member=")}
-    own = {f"serviceAccount:{settings.service_account(r)}" for r in [*(f.entry_point for f in functions(
+    own = {f"serviceAccount:{settings.service_account(r)}" for r in [*(f.identity for f in functions(
         config, settings)), "push"]}
     assert members == own | {f"serviceAccount:{settings.pubsub_agent}"}
     for c in bindings:
         role = next((a for a in c if a.startswith("--role=")), "--role=roles/run.invoker")
-        # No primitive roles, no admin roles, and project-wide only with a condition.
-        assert not re.search(r"roles/(owner|editor|viewer)$|[aA]dmin", role), c
+        # No primitive roles; an admin role only on one snapshot bucket (the snapshot remedy writes,
+        # verifies and prunes there); project-wide only with a condition or opwatch's custom role.
+        assert not re.search(r"roles/(owner|editor|viewer)$", role), c
+        if re.search("[aA]dmin", role):
+            assert role == "--role=roles/storage.objectAdmin" and c[:3] == ["gcloud", "storage", "buckets"], c
+            assert "gs://opwatch-example-snapshots" in c and "opwatch-remedy-snapshot@" in " ".join(c), c
         if c[:3] == ["gcloud", "projects", "add-iam-policy-binding"]:
-            assert any(a.startswith("--condition=expression=resource.name.startsWith(") for a in c), c
+            assert any(a.startswith("--condition=expression=resource.name.startsWith(") for a in c) or \
+                role.startswith("--role=projects/opwatch-example/roles/opwatch"), c
     publishers = [c for c in bindings if "--role=roles/pubsub.publisher" in c and "opwatch-findings" in c]
     checks = [f for f in functions(config, settings) if f.trigger_topic]
     assert len(publishers) == len(checks)  # the pager and push identities cannot publish findings
@@ -208,4 +213,100 @@ def test_a_snapshot_policy_configured_earlier_in_the_process_does_not_leak_into_
     from opwatch.checks import snapshot_freshness
 
     snapshot_freshness.use_catalog("mainnet", object(), 3600.0)
-    assert "snapshot_freshness" not in {f.entry_point for f in functions(config, settings)}
+    without = parse_config(EXAMPLE.read_text().split("# mainnet's remedies")[0])
+    assert "snapshot_freshness" not in {f.entry_point for f in functions(without, settings)}
+
+
+# --- remedies on GCP ------------------------------------------------------------------------
+
+def _bindings_of(plan, account: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    return [c for c in commands(plan) if ("add-iam-policy-binding" in c or "add-invoker-policy-binding" in c)
+            and f"--member=serviceAccount:{account}" in c]
+
+
+def test_each_remedy_function_gets_only_firing_findings_of_its_trigger_on_its_networks(config, settings, plan):
+    from opwatch.remedies.request import TRIGGERS
+
+    fns = {f.name: f for f in functions(config, settings) if f.entry_point == "remedy"}
+    assert set(fns) == {"opwatch-remedy-topup", "opwatch-remedy-snapshot", "opwatch-remedy-failover"}
+    for name, f in fns.items():
+        remedy = name.removeprefix("opwatch-remedy-")
+        assert ("OPWATCH_REMEDIES", remedy) in f.env and f.ingress == "all"
+        assert ("OPWATCH_REMEDY_STORE", "firestore:opwatch-example/(default)") in f.env
+        [create] = [c for c in commands(plan) if c[:5] == ["gcloud", "pubsub", "subscriptions", "create", name]]
+        expression = next(a for a in create if a.startswith("--message-filter=")).split("=", 1)[1]
+        [trigger] = [c for c, r in TRIGGERS.items() if r == remedy]
+        assert filters.matches(expression, {"check": trigger, "status": "firing", "network": "mainnet"})
+        for other in ({"check": trigger, "status": "unknown", "network": "mainnet"},   # never acts on unknown
+                      {"check": trigger, "status": "ok", "network": "mainnet"},
+                      {"check": trigger, "status": "firing", "network": "l3"},         # l3 has no remedies
+                      {"check": "rpc_sync", "status": "firing", "network": "mainnet"}):
+            assert not filters.matches(expression, other), (name, other)
+        invokers = [c for c in commands(plan) if c[:4] == ["gcloud", "functions", "add-invoker-policy-binding", name]]
+        assert [next(a for a in c if a.startswith("--member=")) for c in invokers] == [
+            f"--member=serviceAccount:{settings.service_account('push')}"]
+    checks_only = [f for f in functions(config, settings) if f.entry_point != "remedy"]
+    assert {f.ingress for f in checks_only} == {"internal-only"}
+
+
+def test_remedy_identities_reach_only_what_their_policy_names(config, settings, plan):
+    def roles_on(account: str) -> set[tuple[str, str]]:
+        """(role, the resource named right after the binding verb)."""
+        out = set()
+        for c in _bindings_of(plan, account):
+            verb = next(i for i, a in enumerate(c) if a.endswith("-policy-binding"))
+            role = next((a for a in c if a.startswith("--role=")), "--role=roles/run.invoker")
+            out.add((role.removeprefix("--role="), c[verb + 1]))
+        return out
+
+    topup = roles_on(settings.service_account("remedy-topup"))
+    assert ("roles/secretmanager.secretAccessor", "opwatch-funder-key") in topup
+    snapshot = roles_on(settings.service_account("remedy-snapshot"))
+    assert ("roles/storage.objectAdmin", "gs://opwatch-example-snapshots") in snapshot
+    failover = roles_on(settings.service_account("remedy-failover"))
+    for ident in (snapshot, failover):
+        assert ("roles/secretmanager.secretAccessor", "opwatch-funder-key") not in ident
+    assert not any("storage" in r for r, _ in topup | failover)
+    assert not any(r == "roles/pubsub.publisher" for r, _ in topup | snapshot | failover)
+
+
+def _gce_disk_config():  # type: ignore[no-untyped-def]
+    text = EXAMPLE.read_text().replace('provider = "gcs"\nbucket = "opwatch-example-snapshots"',
+                                       'provider = "gce-disk"\nproject = "opwatch-example"\nzone = "europe-west1-b"\n'
+                                       'disk = "sequencer-data"')
+    assert 'provider = "gce-disk"' in text
+    return parse_config(text)
+
+
+def test_disk_snapshots_use_custom_roles_with_exactly_the_permissions_the_code_calls(settings):
+    from opwatch.remedies.gce_disk import IAM_PERMISSIONS
+
+    config = _gce_disk_config()
+    plan = render_plan(config, settings)
+    cmds = commands(plan)
+    [create] = [c for c in cmds if c[:5] == ["gcloud", "iam", "roles", "create", "opwatchDiskSnapshots"]]
+    perms = next(a for a in create if a.startswith("--permissions=")).split("=", 1)[1].split(",")
+    assert sorted(perms) == sorted(IAM_PERMISSIONS)
+    remedy = _bindings_of(plan, settings.service_account("remedy-snapshot"))
+    assert any("--role=projects/opwatch-example/roles/opwatchDiskSnapshots" in c for c in remedy)
+    reader = _bindings_of(plan, settings.service_account("snapshot_freshness"))
+    assert [next(a for a in c if a.startswith("--role=")) for c in reader if c[1] == "projects"] == [
+        "--role=projects/opwatch-example/roles/opwatchDiskSnapshotReader"]
+    assert not any("roles/compute." in a for c in cmds for a in c)  # no predefined compute role at all
+
+
+def test_remedies_that_run_on_aws_or_restore_are_not_deployed_on_gcp(settings):
+    on_aws = parse_config(EXAMPLE.read_text().split("# mainnet's remedies")[0] + (
+        '[remediation.networks.mainnet.snapshot]\nprovider = "s3"\nbucket = "b"\n'))
+    assert not [f for f in functions(on_aws, settings) if f.entry_point in ("remedy", "snapshot_freshness")]
+    restore = parse_config(EXAMPLE.read_text().replace(
+        'strategy = "admin"\nstandby_admin = "http://op-node-b:9545"\nstandby_rpc = "http://op-geth-b:8545"',
+        'strategy = "restore"'))
+    assert "opwatch-remedy-failover" not in {f.name for f in functions(restore, settings)}
+
+
+def test_every_planned_entry_point_exists_in_the_bundle(config, settings):
+    from opwatch.gcp import main
+
+    for f in functions(_gce_disk_config(), settings) + functions(config, settings):
+        assert callable(getattr(main, f.entry_point, None)), f.entry_point

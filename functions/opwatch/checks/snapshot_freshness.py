@@ -35,17 +35,20 @@ def use_catalog(network: str, provider: Any, max_age_s: float) -> None:
         _catalogs[network] = (provider, max_age_s)
 
 
-def configure(config: Config, s3_client: Any = None, ec2_client: Any = None) -> None:
+def configure(config: Config, s3_client: Any = None, ec2_client: Any = None, cloud: str | None = None) -> None:
     """Providers for every network of `config` with a snapshot policy, and nothing else: the
     catalog is replaced, so a network configured earlier in the process (another config, a
-    test) never leaks into this one. Clients are built lazily on use."""
+    test) never leaks into this one. Clients are built lazily on use. With `cloud` ("aws",
+    "gcp": a deployed function), only the networks whose remedies run there (`runs_on`):
+    their snapshots live in that cloud, with that cloud's credentials."""
     from ..remedies.snapshot import provider_for
 
     policy = config.section("remediation")
     fresh: dict[str, tuple[Any, float]] = {}
     for name in config.networks:
-        snap = policy.for_network(name).snapshot
-        if snap is not None:
+        remedies = policy.for_network(name)
+        snap = remedies.snapshot
+        if snap is not None and (cloud is None or remedies.runs_on == cloud):
             fresh[name] = (provider_for(snap, s3_client, ec2_client), snap.max_age_s)
     with _lock:
         _catalogs.clear()

@@ -171,7 +171,7 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> GcpSe
         else:
             values["heartbeat_peers"] = dict(peers)
     settings = GcpSettings(**values)
-    longest = max([*_roles(), "pager", "push"], key=len)
+    longest = max([*_roles(), "pager", "push", "remedy-snapshot", "remedy-failover"], key=len)
     if len(settings.name(longest)) > SA_MAX:
         fail("prefix", f"service account {settings.name(longest)!r} would be over {SA_MAX} characters: "
              "use a shorter prefix")

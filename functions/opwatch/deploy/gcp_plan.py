@@ -13,8 +13,11 @@ Topology (docs/gcp.md):
     Cloud Scheduler job <check> ──► topic <prefix>-tick-<check> ──► function <prefix>-<check>
         (Eventarc trigger)                                             │ publishes Finding
     topic <prefix>-findings ◄──────────────────────────────────────────┘  (attributes + JSON)
-        └─ push subscription <prefix>-pager (filter on attributes, dead-letter topic)
-               ──► function <prefix>-pager (HTTP, IAM invoker only) ──► Firestore, PagerDuty
+        ├─ push subscription <prefix>-pager (filter on attributes, dead-letter topic)
+        │      ──► function <prefix>-pager (HTTP, IAM invoker only) ──► Firestore, PagerDuty
+        └─ push subscription <prefix>-remedy-<remedy> (firing findings of its trigger check,
+               on the networks whose remedies run on GCP) ──► function <prefix>-remedy-<remedy>
+               (HTTP, IAM invoker only; operators POST requests by hand) ──► Firestore, chain
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googl
         "cloudscheduler.googleapis.com", "secretmanager.googleapis.com", "firestore.googleapis.com",
         "iam.googleapis.com")
 TTL_COLLECTIONS = ("alert_transition", "dead_letter", "alert_state")
+REMEDY_TTL_COLLECTIONS = ("opwatch_remedy_leases", "opwatch_remedy_audit")
+REMEDIES = ("topup", "snapshot", "failover")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,13 @@ class FunctionSpec:
     service_account: str
     trigger_topic: str = ""  # empty: HTTP (authenticated) trigger
     env: tuple[tuple[str, str], ...] = ()
+    role: str = ""  # the service account's role name, when several functions share an entry point
+    timeout_s: int = 0  # 0: the settings' timeout
+    ingress: str = "internal-only"
+
+    @property
+    def identity(self) -> str:
+        return self.role or self.entry_point
 
 
 def gcloud(*args: str, settings: GcpSettings) -> tuple[str, ...]:
@@ -71,7 +83,7 @@ def check_ids(config: Config, settings: GcpSettings) -> list[str]:
     The heartbeat applies when the plan gives it peers to read (it takes them from the env)."""
     from ..checks import CHECKS, snapshot_freshness
 
-    snapshot_freshness.configure(config)  # it applies where [remediation] keeps snapshots
+    snapshot_freshness.configure(config, cloud="gcp")  # where [remediation] keeps snapshots on GCP
 
     def applies(cid: str) -> bool:
         if cid == "heartbeat":
@@ -79,6 +91,32 @@ def check_ids(config: Config, settings: GcpSettings) -> list[str]:
         return any(CHECKS[cid].missing(net) is None for net in config.networks.values())
 
     return [cid for cid in CHECKS if applies(cid)]
+
+
+def remedy_networks(config: Config) -> dict[str, list[str]]:
+    """remedy -> the networks whose policy enables it on GCP (`runs_on = "gcp"`). A restore
+    failover needs a launcher GCP does not have here: such networks are left out."""
+    policy = config.section("remediation")
+    out: dict[str, list[str]] = {}
+    for name in config.networks:
+        net = policy.for_network(name)
+        if net.runs_on != "gcp":
+            continue
+        for remedy in REMEDIES:
+            section = getattr(net, remedy)
+            if section is None or (remedy == "failover" and section.strategy == "restore"):
+                continue
+            out.setdefault(remedy, []).append(name)
+    return out
+
+
+def remedy_filter(remedy: str, networks: Sequence[str]) -> str:
+    """Only firing findings of the remedy's trigger check on its networks reach it."""
+    from ..remedies.request import TRIGGERS
+
+    [check] = [c for c, r in TRIGGERS.items() if r == remedy]
+    return filters.all_of(filters.equals("check", check), filters.equals("status", "firing"),
+                          filters.any_of("network", sorted(networks)))
 
 
 def pager_filter(config: Config) -> str:
@@ -104,6 +142,16 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
     out.append(FunctionSpec(s.name("pager"), "pager", s.service_account("pager"), "", (
         *common, ("OPWATCH_STATE_STORE", f"firestore:{s.firestore_database}"),
         ("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret)))))
+    remediation = config.section("remediation")
+    for remedy, networks in remedy_networks(config).items():
+        env = [*common, config_env, ("OPWATCH_REMEDIES", remedy),  # no restore on GCP: no launcher here
+               ("OPWATCH_REMEDY_STORE", f"firestore:{s.project}/{s.firestore_database}")]
+        timeout = 300
+        if remedy == "topup":  # the longest receipt wait, plus a minute to build, sign and send
+            timeout = int(max(remediation.for_network(n).topup.receipt_timeout_s for n in networks) + 60)
+        # Ingress "all": an operator invokes it by hand from outside the VPC; IAM still decides who.
+        out.append(FunctionSpec(s.name("remedy", remedy), "remedy", s.service_account(f"remedy-{remedy}"), "",
+                                tuple(env), role=f"remedy-{remedy}", timeout_s=min(timeout, 3600), ingress="all"))
     return out
 
 
@@ -112,11 +160,12 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
     fns = functions(config, s)
     checks = [f for f in fns if f.trigger_topic]
     pager = next(f for f in fns if f.name == s.name("pager"))
+    remedies = [f for f in fns if f.entry_point == "remedy"]
     dead = s.name("findings", "dead")
     steps: list[Step] = [Step("APIs the deployment uses", gcloud("services", "enable", *APIS, settings=s))]
 
     # --- identities: one service account per function, one for push delivery -----------
-    for role in [*(f.entry_point for f in fns), "push"]:
+    for role in [*(f.identity for f in fns), "push"]:
         sa_id = s.name(role)
         steps.append(Step(
             f"service account for {role}",
@@ -124,7 +173,7 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
             create=gcloud("iam", "service-accounts", "create", sa_id, f"--display-name=opwatch {role}", settings=s)))
 
     # --- secrets: referenced, never created with a value -------------------------------
-    secrets = [s.pagerduty_secret] + ([s.config_secret] if s.config_secret else [])
+    secrets = [s.pagerduty_secret] + ([s.config_secret] if s.config_secret else []) + funder_secrets(config)
     for secret in secrets:
         steps.append(Step(
             f"secret {secret} must exist (add a version yourself; the plan never holds a value)",
@@ -143,8 +192,9 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
                       describe=gcloud("firestore", "databases", "describe", db, settings=s),
                       create=gcloud("firestore", "databases", "create", db, f"--location={s.region}",
                                     "--type=firestore-native", settings=s)))
-    for collection in TTL_COLLECTIONS:
-        steps.append(Step(f"TTL on {collection}.expires_at (history and closed alerts age out)",
+    for collection in TTL_COLLECTIONS + (REMEDY_TTL_COLLECTIONS if remedies else ()):
+        what = "leases and audit records" if collection in REMEDY_TTL_COLLECTIONS else "history and closed alerts"
+        steps.append(Step(f"TTL on {collection}.expires_at ({what} age out)",
                           create=gcloud("firestore", "fields", "ttls", "update", "expires_at",
                                         f"--collection-group={collection}", "--enable-ttl", db, "--async",
                                         settings=s)))
@@ -155,12 +205,32 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
                           create=gcloud("storage", "buckets", "create", bucket, f"--location={s.region}",
                                         "--uniform-bucket-level-access", "--public-access-prevention", settings=s)))
 
+    stores = snapshot_stores(config, reader=False) + snapshot_stores(config, reader=True)
+    custom = roles.custom_roles()
+    for role_id, project in sorted({(g.role.removeprefix("custom:"), where) for g, where in stores
+                                    if g.role.startswith("custom:")}):
+        perms = f"--permissions={','.join(custom[role_id])}"
+        steps.append(Step(
+            f"custom role {role_id} in {project}: exactly the permissions the code calls",
+            describe=("gcloud", "iam", "roles", "describe", role_id, f"--project={project}"),
+            create=("gcloud", "iam", "roles", "create", role_id, f"--project={project}", f"--title={role_id}",
+                    perms, "--stage=GA"),
+            update=("gcloud", "iam", "roles", "update", role_id, f"--project={project}", perms, "--quiet")))
+    for bucket in sorted({where for g, where in snapshot_stores(config, reader=False) if g.on == "snapshot_bucket"}):
+        steps.append(Step(f"snapshot bucket gs://{bucket}",
+                          describe=gcloud("storage", "buckets", "describe", f"gs://{bucket}", settings=s),
+                          create=gcloud("storage", "buckets", "create", f"gs://{bucket}", f"--location={s.region}",
+                                        "--uniform-bucket-level-access", "--public-access-prevention", settings=s)))
+
     # --- functions -----------------------------------------------------------------------
     for f in fns:
         steps.append(Step(f"function {f.name} (entry point {f.entry_point})", create=deploy_function(f, s)))
 
     # --- least-privilege bindings (roles.py says why each exists) ---------------------------
     for f in fns:
+        if f.entry_point == "remedy":
+            steps += remedy_bindings(config, f, s)
+            continue
         grants: tuple[roles.Grant, ...] = roles.CHECK if f.trigger_topic else roles.PAGER
         if f.entry_point == BEAT_WRITER and s.heartbeat_bucket:
             grants = grants + roles.BEAT_WRITER
@@ -168,10 +238,18 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
             step = bind(grant, f"serviceAccount:{f.service_account}", f.name, s)
             if step is not None:
                 steps.append(step)
+        if f.entry_point == "snapshot_freshness":
+            steps += [step for grant, where in snapshot_stores(config, reader=True)
+                      if (step := bind(grant, f"serviceAccount:{f.service_account}", f.name, s, where))]
     for grant in roles.PUSH:
         step = bind(grant, f"serviceAccount:{s.service_account('push')}", pager.name, s)
         assert step is not None
         steps.append(step)
+    for f in remedies:
+        for grant in roles.PUSH_REMEDY:
+            step = bind(grant, f"serviceAccount:{s.service_account('push')}", f.name, s)
+            assert step is not None
+            steps.append(step)
     agent = f"serviceAccount:{s.pubsub_agent}"
     steps.append(Step("Pub/Sub mints OIDC tokens for the push identity",
                       create=gcloud("iam", "service-accounts", "add-iam-policy-binding", s.service_account("push"),
@@ -196,6 +274,23 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
     steps.append(Step("Pub/Sub acknowledges from the pager subscription once it dead-letters",
                       create=gcloud("pubsub", "subscriptions", "add-iam-policy-binding", sub, f"--member={agent}",
                                     "--role=roles/pubsub.subscriber", settings=s)))
+    for f in remedies:
+        remedy = f.role.removeprefix("remedy-")
+        rurl = s.function_url(f.name)
+        rpush = (f"--push-endpoint={rurl}", f"--push-auth-service-account={s.service_account('push')}",
+                 f"--push-auth-token-audience={rurl}", f"--dead-letter-topic={dead}",
+                 f"--max-delivery-attempts={s.max_delivery_attempts}", "--ack-deadline=600",
+                 "--min-retry-delay=10s", "--max-retry-delay=600s")
+        steps.append(Step(
+            f"push subscription {f.name}: firing findings → {remedy} (the filter is fixed at creation)",
+            describe=gcloud("pubsub", "subscriptions", "describe", f.name, settings=s),
+            create=gcloud("pubsub", "subscriptions", "create", f.name, f"--topic={s.findings_topic}",
+                          f"--message-filter={remedy_filter(remedy, remedy_networks(config)[remedy])}", *rpush,
+                          settings=s),
+            update=gcloud("pubsub", "subscriptions", "update", f.name, *rpush, settings=s)))
+        steps.append(Step(f"Pub/Sub acknowledges from {f.name} once it dead-letters",
+                          create=gcloud("pubsub", "subscriptions", "add-iam-policy-binding", f.name,
+                                        f"--member={agent}", "--role=roles/pubsub.subscriber", settings=s)))
     steps.append(Step(f"pull subscription {dead}: keeps dead letters for inspection (7 days)",
                       describe=gcloud("pubsub", "subscriptions", "describe", dead, settings=s),
                       create=gcloud("pubsub", "subscriptions", "create", dead, f"--topic={dead}",
@@ -218,21 +313,74 @@ def deploy_function(f: FunctionSpec, s: GcpSettings) -> tuple[str, ...]:
     env = ",".join(f"{k}={v}" for k, v in f.env)
     args = ["functions", "deploy", f.name, "--gen2", f"--region={s.region}", f"--runtime={s.runtime}",
             f"--source={s.source}", f"--entry-point={f.entry_point}", f"--service-account={f.service_account}",
-            f"--memory={s.memory}", f"--timeout={s.timeout_s}s", f"--max-instances={s.max_instances}",
-            "--ingress-settings=internal-only", "--no-allow-unauthenticated"]
+            f"--memory={s.memory}", f"--timeout={f.timeout_s or s.timeout_s}s", f"--max-instances={s.max_instances}",
+            f"--ingress-settings={f.ingress}", "--no-allow-unauthenticated"]
     if f.trigger_topic:
         # No --retry: a failed run is superseded by the next tick, not replayed late.
         args += [f"--trigger-topic={f.trigger_topic}", f"--trigger-service-account={f.service_account}"]
     else:
         args += ["--trigger-http"]
-    # gcloud's alternate-delimiter syntax, since values may hold commas.
-    args += [f"--set-env-vars=^|^{env.replace(',', '|')}" if any("," in v for _, v in f.env)
+    # gcloud's alternate-delimiter syntax, since values may hold commas (never a '|').
+    if any("|" in v for _, v in f.env):
+        raise ValueError(f"{f.name}: an environment value holds '|', which the plan cannot pass to gcloud")
+    args += [f"--set-env-vars=^|^{'|'.join(f'{k}={v}' for k, v in f.env)}" if any("," in v for _, v in f.env)
              else f"--set-env-vars={env}", "--quiet"]
     return gcloud(*args, settings=s)
 
 
-def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings) -> Step | None:
-    role = f"--role={grant.role}"
+def funder_secrets(config: Config) -> list[str]:
+    """The Secret Manager secrets (short names) GCP top-ups read their funder key from."""
+    policy = config.section("remediation")
+    out: list[str] = []
+    for name in remedy_networks(config).get("topup", []):
+        secret = policy.for_network(name).topup.secret or ""
+        if secret.startswith("gcp-secretmanager:"):
+            out.append(secret.split("/secrets/")[1].split("/")[0])
+    return sorted(set(out))
+
+
+def snapshot_stores(config: Config, reader: bool, networks: Sequence[str] | None = None
+                    ) -> list[tuple[roles.Grant, str]]:
+    """(grant, bucket or project) for the GCP-kept snapshots of `networks` (default: all)."""
+    policy = config.section("remediation")
+    out: list[tuple[roles.Grant, str]] = []
+    for name in networks if networks is not None else list(config.networks):
+        net = policy.for_network(name)
+        snap = net.snapshot
+        if snap is None or net.runs_on != "gcp":
+            continue
+        if snap.provider == "gcs":
+            grants = roles.SNAPSHOT_READER_GCS if reader else roles.SNAPSHOT_GCS
+            out += [(g, snap.bucket or "") for g in grants]
+        elif snap.provider == "gce-disk":
+            grants = roles.SNAPSHOT_READER_GCE_DISK if reader else roles.SNAPSHOT_GCE_DISK
+            out += [(g, snap.project or "") for g in grants]
+    return list(dict.fromkeys(out))
+
+
+def remedy_bindings(config: Config, f: FunctionSpec, s: GcpSettings) -> list[Step]:
+    """The remedy's base grants, then what each network's policy names, on that resource only."""
+    member = f"serviceAccount:{f.service_account}"
+    remedy = f.role.removeprefix("remedy-")
+    policy = config.section("remediation")
+    steps = [step for g in roles.REMEDY if (step := bind(g, member, f.name, s)) is not None]
+    for name in remedy_networks(config)[remedy]:
+        net = policy.for_network(name)
+        if remedy == "topup" and net.topup is not None and (net.topup.secret or "").startswith("gcp-secretmanager:"):
+            secret = (net.topup.secret or "").split("/secrets/")[1].split("/")[0]
+            steps += [step for g in roles.TOPUP_LOCAL_SIGNER if (step := bind(g, member, f.name, s, secret))]
+        if remedy == "snapshot":
+            steps += [step for g, where in snapshot_stores(config, reader=False, networks=[name])
+                      if (step := bind(g, member, f.name, s, where))]
+    unique: dict[tuple[str, ...], Step] = {step.create: step for step in steps}
+    return list(unique.values())
+
+
+def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings, resource: str = "") -> Step | None:
+    name = grant.role
+    if name.startswith("custom:"):
+        name = f"projects/{resource or s.project}/roles/{name.removeprefix('custom:')}"
+    role = f"--role={name}"
     who = f"--member={member}"
     why = f"{member.split(':')[1].split('@')[0]}: {grant.role} on {grant.on} ({grant.why})"
     if grant.on == "findings_topic":
@@ -253,6 +401,14 @@ def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings) -> Step
     elif grant.on == "heartbeat_bucket":
         argv = gcloud("storage", "buckets", "add-iam-policy-binding", f"gs://{s.heartbeat_bucket}", who, role,
                       settings=s)
+    elif grant.on == "funder_secret":
+        argv = gcloud("secrets", "add-iam-policy-binding", resource, who, role, settings=s)
+    elif grant.on == "snapshot_bucket":
+        argv = gcloud("storage", "buckets", "add-iam-policy-binding", f"gs://{resource}", who, role, settings=s)
+    elif grant.on == "project":
+        if not grant.role.startswith("custom:"):  # pragma: no cover - project-wide needs a narrow role
+            raise ValueError(f"{grant.role}: project-wide grants use opwatch's custom roles")
+        argv = ("gcloud", "projects", "add-iam-policy-binding", resource or s.project, who, role)
     else:  # pragma: no cover - a new Grant.on without a renderer
         raise ValueError(f"no binding renderer for {grant.on!r}")
     return Step(why, create=argv)

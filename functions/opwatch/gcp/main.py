@@ -1,4 +1,5 @@
-"""Cloud Functions (gen2) entry points: one CloudEvent function per check, and the pager.
+"""Cloud Functions (gen2) entry points: one CloudEvent function per check, the pager, and
+the remedy HTTP function.
 
 Thin handlers, as in the Lambda adapter: parse the event at one boundary (`events`),
 call the core (`runner.run_checks`, `AlertManager.process`), publish or log the outcome.
@@ -11,14 +12,19 @@ time: cold starts), from the environment the gcloud plan sets:
     OPWATCH_STATE_STORE                      firestore:<database> | sqlite:<path> (pager)
     OPWATCH_PAGERDUTY_SECRET                 projects/P/secrets/S/versions/latest (pager)
     OPWATCH_PAGERDUTY_URL                    Events API base URL (default PagerDuty's)
+    OPWATCH_REMEDIES                         remedy function: the remedies it runs (topup | snapshot |
+                                             failover,restore)
+    OPWATCH_REMEDY_STORE                     remedy function: firestore:<project>/<database> | sqlite:<path>
 
-The manual-remediation HTTP function is not here yet: `opwatch.remedies` does not exist
-(see docs/gcp.md).
+`remedy` is one HTTP function deployed once per remedy: a push subscription delivers the
+firing findings of its trigger check, and an operator POSTs a remedy request by hand (the
+same JSON as `aws lambda invoke`; `opwatch remediate ... --print-request` prints it).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import threading
 import time
@@ -29,11 +35,11 @@ import functions_framework
 
 from ..findings import Finding, Status
 from . import log
-from .events import BadEvent, finding_from, pubsub_message
+from .events import MESSAGE_PUBLISHED, BadEvent, finding_from, pubsub_message
 
 __all__ = [
-    "batch_submission", "batcher_lag", "heartbeat", "pager", "proposer_freshness", "rpc_sync",
-    "sequencer_liveness", "wallet_runway",
+    "batch_submission", "batcher_lag", "heartbeat", "pager", "proposer_freshness", "remedy", "rpc_sync",
+    "sequencer_liveness", "snapshot_freshness", "wallet_runway",
 ]
 
 _logger = log.CloudLogger({"service": "opwatch", "cloud": "gcp"})
@@ -172,6 +178,7 @@ batch_submission = _check_function("batch_submission")
 wallet_runway = _check_function("wallet_runway")
 proposer_freshness = _check_function("proposer_freshness")
 rpc_sync = _check_function("rpc_sync")
+snapshot_freshness = _check_function("snapshot_freshness")
 heartbeat = _check_function("heartbeat")
 
 
@@ -193,3 +200,60 @@ def pager(event: Any) -> None:
     for t in transitions:
         _logger.log("NOTICE" if finding.status != Status.OK else "INFO", f"{t.kind}: {t.summary or t.key}",
                     labels={"network": t.network, "check": t.check}, dedup_key=t.key, detail=t.detail)
+
+
+# --- remedies --------------------------------------------------------------------------
+
+@functools.cache
+def _remedy_store() -> Any:
+    spec = os.environ.get("OPWATCH_REMEDY_STORE", "")
+    kind, _, where = spec.partition(":")
+    if kind == "firestore" and where:
+        from ..remedies.firestore import FirestoreRemedyStore
+
+        project, _, database = where.partition("/")
+        return FirestoreRemedyStore(project, database or "(default)")
+    if kind == "sqlite" and where:  # local runs and tests
+        from ..remedies.store import SqliteRemedyStore
+
+        return SqliteRemedyStore(where)
+    raise ValueError(f"OPWATCH_REMEDY_STORE: expected firestore:<project>/<database> or sqlite:<path>, got {spec!r}")
+
+
+def _reply(body: dict[str, Any], status: int = 200) -> tuple[str, int, dict[str, str]]:
+    return json.dumps(body, sort_keys=True, default=str), status, {"Content-Type": "application/json"}
+
+
+@functions_framework.http
+def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
+    """A firing finding pushed by the remedy's subscription, or a remedy request POSTed by hand.
+
+    Pushed: a malformed message or a finding this function does not act on is answered 200
+    (acknowledged: redelivering it would never help) and logged. By hand: 400 with the reason.
+    A remedy that runs answers 200 with its outcome (done, refused, failed alike: the outcome
+    says which). Anything unexpected raises: a push is retried, and the remedies' own claim
+    by request id makes the retry return the first outcome instead of acting twice.
+    """
+    from ..remedies.request import BadRequest, RemedyRequest
+    from ..remedies.service import Seams, handle
+
+    body = request.get_json(silent=True)
+    pushed = isinstance(body, dict) and "message" in body and "subscription" in body
+    try:
+        if pushed:
+            req = RemedyRequest.from_finding(finding_from(pubsub_message(MESSAGE_PUBLISHED, body)))
+        else:
+            req = RemedyRequest.from_dict(body)
+        allowed = [r for r in os.environ.get("OPWATCH_REMEDIES", "").split(",") if r]
+        if req.remedy not in allowed:
+            raise BadRequest(f"remedy: this function runs {', '.join(allowed) or 'nothing'}, not {req.remedy!r}")
+    except (BadEvent, BadRequest) as exc:
+        _logger.error(f"remedy: refused a {'pushed message' if pushed else 'request'}: {exc}")
+        return _reply({"status": "rejected", "reason": str(exc)}, 200 if pushed else 400)
+    labels = {"network": req.network, "remedy": req.remedy}
+    with _lock:
+        outcome = handle(req, _config(), Seams(store=_remedy_store()))
+    _logger.log("NOTICE" if outcome.get("status") in ("done", "sent", "aborted", "failed") else "INFO",
+                f"remedy {req.remedy} on {req.network}: {outcome.get('status')}: {outcome.get('reason')}",
+                labels=labels, request_id=req.request_id, approved_by=req.approved_by or "")
+    return _reply(outcome | {"request_id": req.request_id})

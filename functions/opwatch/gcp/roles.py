@@ -13,7 +13,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Grant:
     role: str
-    on: str  # "findings_topic" | "config_secret" | "pagerduty_secret" | "firestore" | "heartbeat_bucket" | "self"
+    # "findings_topic" | "config_secret" | "pagerduty_secret" | "firestore" | "heartbeat_bucket" | "self"
+    # | "funder_secret" | "snapshot_bucket" | "project" (the resource named by the network's policy)
+    on: str
     why: str
 
 
@@ -37,3 +39,40 @@ PAGER = (
 PUSH = (
     Grant("roles/run.invoker", "pager", "push subscription delivers findings to the pager"),
 )
+# A remedy function: claims, budgets, leases and the audit in Firestore; its config.
+REMEDY = (
+    Grant("roles/datastore.user", "firestore", "remedy store: conditional commits (claims, caps, leases), audit"),
+    Grant("roles/secretmanager.secretAccessor", "config_secret", "read the TOML when it is kept as a secret"),
+)
+# What each remedy's policy adds, on the one resource the policy names.
+TOPUP_LOCAL_SIGNER = (
+    Grant("roles/secretmanager.secretAccessor", "funder_secret", "the funder key, read at call time"),
+)
+SNAPSHOT_GCS = (
+    Grant("roles/storage.objectAdmin", "snapshot_bucket", "write, verify, list and prune state archives"),
+)
+# Compute Engine has no bucket-like scope for snapshots: the calls are granted on the project,
+# through custom roles holding exactly the permissions the code uses (`CUSTOM_ROLES`), not
+# roles/compute.storageAdmin (every disk, image and snapshot of the project).
+SNAPSHOT_GCE_DISK = (
+    Grant("custom:opwatchDiskSnapshots", "project", "create, label, list and delete disk snapshots"),
+)
+# Pub/Sub's push identity also delivers firing findings to the remedy functions.
+PUSH_REMEDY = (
+    Grant("roles/run.invoker", "self", "push subscription delivers firing findings to the remedy"),
+)
+# The snapshot_freshness check only lists what the snapshot remedy wrote.
+SNAPSHOT_READER_GCS = (
+    Grant("roles/storage.objectViewer", "snapshot_bucket", "list the archives and their verification markers"),
+)
+SNAPSHOT_READER_GCE_DISK = (
+    Grant("custom:opwatchDiskSnapshotReader", "project", "list the labelled disk snapshots"),
+)
+
+
+def custom_roles() -> dict[str, tuple[str, ...]]:
+    """Custom role id -> its permissions (from the code that calls them)."""
+    from ..remedies.gce_disk import IAM_PERMISSIONS
+
+    return {"opwatchDiskSnapshots": IAM_PERMISSIONS,
+            "opwatchDiskSnapshotReader": ("compute.snapshots.get", "compute.snapshots.list")}

@@ -34,6 +34,9 @@ def add_parser(subparsers: Any) -> None:
     rem.add_argument("--request-id", help="idempotency key (re-use it to retry safely)")
     rem.add_argument("--approved-by", help="who approves (default: the current user)")
     rem.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    rem.add_argument("--print-request", action="store_true",
+                     help="print the request as the deployed functions take it (aws lambda invoke --payload, "
+                          "or the body POSTed to the GCP remedy function) and do nothing")
     drill = subparsers.add_parser("drill", help="recovery drills on a local devnet")
     drill.add_argument("drill", choices=("restore",))
     drill.add_argument("--workdir", help="where the drill's devnet lives (default: a temp dir)")
@@ -63,6 +66,9 @@ def _remediate(args: argparse.Namespace) -> int:
     except (ConfigError, BadRequest) as exc:
         print(f"opwatch remediate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.print_request:
+        print(json.dumps(request.to_dict(), sort_keys=True))
+        return EXIT_OK
     outcome = handle(request, config)
     if args.json:
         print(json.dumps(outcome | {"request_id": request.request_id}, sort_keys=True, default=str))

@@ -2,7 +2,8 @@
 
 ```toml
 [remediation]
-store = "sqlite:.opwatch/remedies.db"     # or "dynamodb:TABLE" (caps, idempotency, leases, audit)
+store = "sqlite:.opwatch/remedies.db"     # or "dynamodb:TABLE", "firestore:PROJECT/DATABASE" (caps,
+                                          # idempotency, leases, audit; deployed functions use their cloud's)
 
 [remediation.networks.mainnet]
 approval = "manual"                       # "manual" (default) or "auto": auto still needs `auto = true` per remedy
@@ -274,8 +275,8 @@ def _device(v: Any) -> str:
 
 def _store(v: Any) -> str:
     text = _text(v)
-    if not text.startswith(("sqlite:", "dynamodb:")) or len(text.split(":", 1)[1]) == 0:
-        raise ValueError("expected 'sqlite:PATH' or 'dynamodb:TABLE'")
+    if not text.startswith(("sqlite:", "dynamodb:", "firestore:")) or len(text.split(":", 1)[1]) == 0:
+        raise ValueError("expected 'sqlite:PATH', 'dynamodb:TABLE' or 'firestore:PROJECT/DATABASE'")
     return text
 
 

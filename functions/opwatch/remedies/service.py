@@ -28,7 +28,7 @@ from .failover import (
     SequencerLauncher,
 )
 from .policy import FailoverPolicy, NetworkRemedies
-from .request import RemedyRequest
+from .request import RemedyRequest, refuses_finding
 from .snapshot import AnvilStateSource, SnapshotInvalid, SnapshotProvider, StateSource, provider_for, take_snapshot
 from .store import RemedyStore, open_store
 
@@ -66,8 +66,41 @@ def handle(request: RemedyRequest, config: Config, seams: Seams | None = None) -
     if request.remedy == "topup":
         return _topup(request, config, network, policy, store, audit, seams)
     if request.remedy == "snapshot":
-        return _snapshot(request, network, policy, store, audit, seams)
-    return _failover(request, config, network, policy, store, audit, seams)
+        return _once(request, store, audit, lambda: _snapshot(request, network, policy, store, audit, seams),
+                     retry_after_crash=True)
+    return _once(request, store, audit, lambda: _failover(request, config, network, policy, store, audit, seams),
+                 retry_after_crash=False)
+
+
+def _once(request: RemedyRequest, store: RemedyStore, audit: AuditLog, run: Callable[[], dict[str, Any]],
+          retry_after_crash: bool) -> dict[str, Any]:
+    """One run per request id (a duplicate delivery, a retried push, a re-sent manual request):
+    later ones answer with the first one's outcome. A refusal or a failure that changed nothing
+    releases the id, so the same request may be tried again once conditions change; a failover
+    that started (done, aborted) or crashed keeps it: running it again takes a new request id."""
+    if request.dry_run:
+        return run()
+    claim = store.claim(request.request_id, {"status": "claimed", "remedy": request.remedy})
+    if not claim.won:
+        first = claim.record
+        out = {"status": "duplicate", "reason": f"request {request.request_id} was already handled "
+                                                f"({first.get('status')}); not run again", "first": first}
+        audit.record(request, "result", "duplicate", first_status=first.get("status"))
+        return out
+    try:
+        out = run()
+    except Exception:
+        if retry_after_crash:
+            store.forget(request.request_id)
+        else:
+            store.update(request.request_id, {"status": "crashed", "remedy": request.remedy})
+        raise
+    if out.get("status") in ("refused", "failed"):
+        store.forget(request.request_id)
+    else:
+        store.update(request.request_id, {"status": out.get("status"), "remedy": request.remedy,
+                                          "reason": out.get("reason")})
+    return out
 
 
 def _client(config: Config, endpoint: Endpoint, seams: Seams) -> RpcClient:
@@ -99,10 +132,12 @@ def snapshot_provider(policy: NetworkRemedies, seams: Seams) -> SnapshotProvider
 def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies, store: RemedyStore,
               audit: AuditLog, seams: Seams) -> dict[str, Any]:
     provider = snapshot_provider(policy, seams)
-    if provider is None or policy.snapshot is None:
-        out: dict[str, Any] = {"status": "refused",
-                               "reason": f"no [remediation.networks.{network.name}.snapshot] policy"}
-        audit.record(request, "result", "refused", reason=out["reason"])
+    why = refuses_finding(request)  # an unknown (or ok) finding never acts, whatever delivered it
+    if why is None and (provider is None or policy.snapshot is None):
+        why = f"no [remediation.networks.{network.name}.snapshot] policy"
+    if why is not None or provider is None or policy.snapshot is None:
+        out: dict[str, Any] = {"status": "refused", "reason": why}
+        audit.record(request, "result", "refused", reason=why)
         return out
     source = seams.state_source or AnvilStateSource(RpcClient(network.l2_rpc, seams.transport))
     if request.dry_run:

@@ -12,7 +12,8 @@ a Lambda retry, the AWS and the GCP watchdog on one store) is an atomic operatio
 
 The alerting store (`opwatch.alerting.store`) models alert lifecycles; these records are
 different in kind (money and leases), so they have their own small interface, built the
-same way: SQLite (`BEGIN IMMEDIATE`) and DynamoDB (conditional writes, `dynamodb.py`).
+same way: SQLite (`BEGIN IMMEDIATE`), DynamoDB (conditional writes, `dynamodb.py`) and
+Firestore (preconditioned commits over its REST API, `firestore.py`).
 """
 
 from __future__ import annotations
@@ -185,8 +186,13 @@ class SqliteRemedyStore(SqliteFile, RemedyStore):
 
 
 def open_store(spec: str, dynamodb_client: Any = None) -> RemedyStore:
-    """`sqlite:PATH` or `dynamodb:TABLE` (the policy's `store`)."""
+    """`sqlite:PATH`, `dynamodb:TABLE` or `firestore:PROJECT/DATABASE` (the policy's `store`)."""
     kind, _, where = spec.partition(":")
+    if kind == "firestore":
+        from .firestore import FirestoreRemedyStore
+
+        project, _, database = where.partition("/")
+        return FirestoreRemedyStore(project, database or "(default)")
     if kind == "sqlite":
         return SqliteRemedyStore(where)
     if kind == "dynamodb":

@@ -1,0 +1,146 @@
+"""The GCP remedy function under the real functions-framework, over HTTP.
+
+It runs from the bundle `opwatch gcp bundle` makes, as `gcloud functions deploy --entry-point
+remedy` would, configured as the plan configures the snapshot remedy. It snapshots a real
+anvil into the GCS emulator (a real HTTP server) with the real google-cloud-storage client,
+and keeps its claims in SQLite (Firestore's remedy store is tested against its REST stand-in
+in test_remedies_firestore.py). Requests arrive the two ways the plan wires: POSTed by hand
+(the same JSON as `aws lambda invoke`) and as a Pub/Sub push of a firing finding.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opwatch.config import parse_config
+from opwatch.deploy.gcp import GcpSettings
+from opwatch.deploy.gcp_cli import bundle
+from opwatch.findings import Finding, Measure, Severity, Status
+from remedies_fixtures import config_text
+from test_gcp_functions import Function
+from test_remedies_gcs import gcs_client, running_emulator
+
+pytestmark = pytest.mark.anvil
+
+BUCKET = "opwatch-test-snapshots"
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory) -> Iterator[str]:
+    with running_emulator(tmp_path_factory.mktemp("gcs")) as endpoint:
+        gcs_client(endpoint).create_bucket(BUCKET)
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def sequencer(tmp_path_factory) -> Iterator[str]:
+    from opwatch.chain.rpc import RpcClient
+    from opwatch.config import Endpoint
+    from opwatch_devnet.anvil import AnvilProcess
+
+    with AnvilProcess.start("seq", tmp_path_factory.mktemp("seq"), ["--chain-id", "901"]) as proc:
+        for _ in range(3):
+            RpcClient(Endpoint(proc.url, "seq")).call("evm_mine")  # blocks 1..3
+        yield proc.url
+
+
+@pytest.fixture(scope="module")
+def remedy_fn(tmp_path_factory, emulator: str, sequencer: str) -> Iterator[Function]:
+    work = tmp_path_factory.mktemp("remedy")
+    text = config_text(l2_url=sequencer, remediation=f"""
+[remediation.networks.devnet]
+runs_on = "gcp"
+[remediation.networks.devnet.snapshot]
+provider = "gcs"
+bucket = "{BUCKET}"
+retention = 2
+""")
+    (work / "opwatch.toml").write_text(text)
+    out = work / "bundle"
+    bundle(parse_config(text, source=str(work / "opwatch.toml")), GcpSettings(project="opwatch-test"), out)
+    fn = Function(out, "remedy", {
+        "OPWATCH_CONFIG": "opwatch.toml", "OPWATCH_CLOUD": "gcp", "OPWATCH_REMEDIES": "snapshot",
+        "OPWATCH_REMEDY_STORE": f"sqlite:{work / 'remedies.db'}", "STORAGE_EMULATOR_HOST": emulator,
+        "GOOGLE_CLOUD_PROJECT": "opwatch-test"}, work / "remedy.log", signature="http")
+    yield fn
+    fn.stop()
+
+
+def post(fn: Function, body: object) -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(fn.url, data=data, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return reply.status, json.loads(reply.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def archives(emulator: str) -> list[str]:
+    return sorted(b.name for b in gcs_client(emulator).list_blobs(BUCKET) if b.name.endswith(".state.gz"))
+
+
+def pushed(status: Status, observed_at: str, check: str = "snapshot_freshness") -> dict:
+    finding = Finding("devnet", check, "sequencer", status, Severity.WARNING, "no verified snapshot exists",
+                      Measure(None, "s"), Measure(86400.0, "s"), observed_at)
+    data = base64.b64encode(json.dumps(finding.to_dict()).encode()).decode()
+    return {"message": {"data": data, "attributes": finding.attributes(), "messageId": observed_at},
+            "subscription": "projects/opwatch-test/subscriptions/opwatch-remedy-snapshot"}
+
+
+def test_a_request_by_hand_snapshots_once_per_request_id(remedy_fn, emulator):
+    before = archives(emulator)
+    request = {"remedy": "snapshot", "network": "devnet", "request_id": "ops-2026-0001", "approved_by": "alice"}
+    code, out = post(remedy_fn, request)
+    assert code == 200 and out["status"] == "done", (out, remedy_fn.log.read_text()[-2000:])
+    assert out["snapshot"]["verified"] and out["snapshot"]["block"] >= 3
+    assert len(archives(emulator)) == len(before) + 1
+    code, again = post(remedy_fn, request)  # a re-sent request: answered, not run again
+    assert code == 200 and again["status"] == "duplicate" and again["first"]["status"] == "done"
+    assert len(archives(emulator)) == len(before) + 1
+
+
+def mine(url: str) -> None:
+    from opwatch.chain.rpc import RpcClient
+    from opwatch.config import Endpoint
+
+    RpcClient(Endpoint(url, "seq")).call("evm_mine")  # a new head: a new archive, not the last one rewritten
+
+
+def test_a_pushed_firing_finding_acts_once_however_often_it_is_delivered(remedy_fn, emulator, sequencer):
+    mine(sequencer)
+    before = archives(emulator)
+    envelope = pushed(Status.FIRING, "2026-11-28T10:00:00Z")
+    codes = [post(remedy_fn, envelope) for _ in range(3)]
+    assert [c for c, _ in codes] == [200, 200, 200]
+    assert [o["status"] for _, o in codes] == ["done", "duplicate", "duplicate"]
+    assert len(archives(emulator)) == len(before) + 1
+
+
+def test_an_unknown_finding_never_acts_and_is_acknowledged(remedy_fn, emulator):
+    before = archives(emulator)
+    code, out = post(remedy_fn, pushed(Status.UNKNOWN, "2026-11-28T10:05:00Z"))
+    assert code == 200 and out["status"] == "refused" and "the finding is unknown" in out["reason"]
+    assert archives(emulator) == before
+
+
+def test_requests_it_does_not_run_are_rejected_by_hand_and_acknowledged_when_pushed(remedy_fn, emulator):
+    before = archives(emulator)
+    code, out = post(remedy_fn, {"remedy": "topup", "network": "devnet", "request_id": "x", "target": "batcher"})
+    assert code == 400 and "runs snapshot, not 'topup'" in out["reason"]
+    assert post(remedy_fn, b"not json")[0] == 400
+    assert post(remedy_fn, {"remedy": "snapshot"})[0] == 400  # no network, no request id
+    # Pushed: acknowledged (200), since redelivering a message that cannot act never helps.
+    code, out = post(remedy_fn, pushed(Status.FIRING, "2026-11-28T10:10:00Z", check="wallet_runway"))
+    assert code == 200 and out["status"] == "rejected"
+    garbled = pushed(Status.FIRING, "2026-11-28T10:15:00Z") | {"message": {"data": "%%%", "messageId": "m"}}
+    assert post(remedy_fn, garbled) == (200, {"status": "rejected", "reason": "message data is not base64"})
+    assert archives(emulator) == before
+    logs = Path(remedy_fn.log).read_text()
+    assert "refused a pushed message" in logs and "refused a request" in logs
