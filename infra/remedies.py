@@ -55,7 +55,8 @@ def enabled(remedy: str, policy: NetworkRemedies) -> bool:
 class Remedies(Construct):
     def __init__(self, scope: Construct, id: str, *, config: Config, config_text: str, environment: Environment,
                  settings: AwsSettings, code: lambda_.Code, key: kms.IKey, topic: sns.ITopic, tables: StateTables,
-                 funder_secret: sm.ISecret | None, async_dlq: sqs.IQueue) -> None:
+                 funder_secret: sm.ISecret | None, async_dlq: sqs.IQueue,
+                 routing_key: sm.ISecret | None = None) -> None:
         super().__init__(scope, id)
         remediation = config.section("remediation")
         policies = {n: remediation.for_network(n) for n in environment.networks}
@@ -90,6 +91,10 @@ class Remedies(Construct):
                 memory_mb=settings.memory_mb(remedy), timeout_s=timeout, key=key, dead_letter_queue=async_dlq,
                 retry_attempts=2, max_event_age=Duration.hours(1), log_retention_days=settings.log_retention_days)
             self._grant(remedy, fn, [policies[n] for n in networks], key, tables, funder_secret)
+            if remedy == "failover" and routing_key is not None:
+                # The failover pages what it did: stopped midway, or refused by a guard unattended.
+                fn.function.add_environment("PAGERDUTY_SECRET", routing_key.secret_arn)
+                routing_key.grant_read(fn.role)
             dlq = dead_letter_queue(self, f"{remedy}SubscriptionDlq")
             only = filter_policy({"check": [TRIGGER_OF[remedy]], "status": ["firing"], "network": networks})
             topic.add_subscription(subs.LambdaSubscription(fn.function, dead_letter_queue=dlq, filter_policy=only))

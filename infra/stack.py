@@ -44,7 +44,8 @@ class OpwatchStack(Stack):
                            routing_key=secrets.pagerduty_routing_key, async_dlq=async_dlq)
         self.remedies = Remedies(self, "Remedies", config=config, config_text=config_text, environment=environment,
                                  settings=settings, code=code, key=key, topic=findings.topic, tables=tables,
-                                 funder_secret=secrets.funder_key, async_dlq=async_dlq)
+                                 funder_secret=secrets.funder_key, routing_key=secrets.pagerduty_routing_key,
+                                 async_dlq=async_dlq)
 
         for f in self.checks.functions:
             watch.watch_function(f.function, f.function.name, f.function.function)

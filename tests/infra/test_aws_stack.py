@@ -332,3 +332,8 @@ def test_without_an_aws_section_one_environment_agnostic_stack_passes_cdk_nag(tm
         "StringLike": {"aws:ResourceTag/opwatch:restored-from": "snap-*"}}
     assert "hostedzone/Z0123456789ABC" in json.dumps(by_action["route53:ChangeResourceRecordSets"]["Resource"])
     assert not {"ec2:StopInstances", "ec2:TerminateInstances", "ec2:RunInstances"} & set(by_action)
+    # The failover pages what it did (aborted midway, refused unattended): it alone reads the routing key.
+    fns = functions_by_name(json.loads(Path(stack.template_full_path).read_text()))
+    assert "PAGERDUTY_SECRET" in fns["opwatch-default-remedy-failover"]["Environment"]["Variables"]
+    assert "PAGERDUTY_SECRET" not in fns["opwatch-default-remedy-topup"]["Environment"]["Variables"]
+    assert "secretsmanager:GetSecretValue" in by_action

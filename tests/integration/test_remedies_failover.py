@@ -95,6 +95,47 @@ def test_refused_when_the_standby_is_behind(pair, tmp_path):
         standby.follower.resume()
 
 
+def test_a_guard_refusing_an_unattended_failover_pages_once_and_a_persons_refusal_does_not(pair, tmp_path):
+    from opwatch.alerting.pagerduty import PagerDutyClient
+    from opwatch.findings import Finding, Measure, Severity, Status
+    from opwatch.remedies.paging import pagerduty_pager
+    from pagerduty_standin import EventsStandIn
+
+    devnet, standby = pair
+    events = EventsStandIn.start()
+    try:
+        config = parse_config(devnet.config_text() + f"""
+[remediation]
+store = "sqlite:{tmp_path / 'r.db'}"
+[remediation.networks.devnet]
+approval = "auto"
+[remediation.networks.devnet.failover]
+auto = true
+strategy = "admin"
+active_admin = "{devnet.rollup_url}"
+standby_admin = "{standby.admin_url}"
+standby_rpc = "{standby.rpc_url}"
+min_observers = 2
+stall_after = "1500ms"
+""")
+        page = pagerduty_pager(PagerDutyClient(lambda: "R" * 32, base_url=events.base_url))
+        seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), page=page)
+        for minute in ("10:00", "10:01"):  # the sequencer still produces: every unattended run is refused
+            finding = Finding("devnet", "sequencer_liveness", "sequencer", Status.FIRING, Severity.CRITICAL,
+                              "head is old", Measure(40.0, "s"), Measure(30.0, "s"), f"2026-11-28T{minute}:00Z")
+            out = handle(RemedyRequest.from_finding(finding), config, seams)
+            assert out["status"] == "refused" and "still produces" in out["reason"], out
+        key = "opwatch/devnet/remedy/failover-refused"
+        assert events.actions() == ["trigger", "trigger"] and events.actions(key) == ["trigger", "trigger"]
+        assert [i.dedup_key for i in events.open_incidents()] == [key]  # one incident, however often refused
+        assert "still produces" in events.accepted[0]["payload"]["summary"]
+        out = handle(request("person-1"), config, seams)  # a person invoked it and reads the refusal
+        assert out["status"] == "refused" and len(events.accepted) == 2
+        assert active(devnet.rollup_url) and not active(standby.admin_url)
+    finally:
+        events.stop()
+
+
 def test_two_concurrent_failovers_one_runs_and_one_sequencer_is_active(pair, tmp_path):
     devnet, standby = pair
     time.sleep(1.5)  # the standby catches up with the resumed sequencer

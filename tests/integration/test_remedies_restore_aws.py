@@ -91,9 +91,9 @@ def instance_state(aws: dict) -> str:
     return str(reservations[0]["Instances"][0]["State"]["Name"])
 
 
-def run(aws: dict, text: str, store: SqliteRemedyStore, request_id: str) -> dict:
+def run(aws: dict, text: str, store: SqliteRemedyStore, request_id: str, page=None) -> dict:
     request = RemedyRequest(remedy="restore", network="devnet", request_id=request_id, approved_by="oncall")
-    seams = Seams(store=store, ec2_client=aws["ec2"], route53_client=aws["r53"])
+    seams = Seams(store=store, ec2_client=aws["ec2"], route53_client=aws["r53"], page=page)
     return handle(request, load(text), seams)
 
 
@@ -128,6 +128,19 @@ def test_a_replacement_that_never_produces_leaves_the_record_alone(aws, tmp_path
     store = SqliteRemedyStore(tmp_path / "r.db")
     text = restore_config(aws, dead, str(tmp_path / "r.db")).replace('min_observers', 'replacement_wait = "2s"\n'
                                                                                      'min_observers')
-    out = run(aws, text, store, "drill-3")
-    assert out["status"] == "aborted" and "produces no blocks" in out["reason"], out
-    assert record_value(aws) == "old-sequencer.internal"
+    from opwatch.alerting.pagerduty import PagerDutyClient
+    from opwatch.remedies.paging import pagerduty_pager
+    from pagerduty_standin import EventsStandIn
+
+    events = EventsStandIn.start()
+    try:
+        page = pagerduty_pager(PagerDutyClient(lambda: "R" * 32, base_url=events.base_url))
+        out = run(aws, text, store, "drill-3", page)
+        assert out["status"] == "aborted" and "produces no blocks" in out["reason"], out
+        assert record_value(aws) == "old-sequencer.internal"
+        # Stopped midway: a person is paged even though a person started it, with where it stands.
+        [event] = events.accepted
+        assert event["dedup_key"] == "opwatch/devnet/remedy/failover-aborted"
+        assert "endpoint is unchanged" in event["payload"]["custom_details"]["state"]
+    finally:
+        events.stop()

@@ -190,3 +190,33 @@ def test_a_claim_left_by_a_crashed_evaluator_expires_and_another_sends(env):
     clock.now = T0 + AlertPolicy().claim_seconds + 1
     m.process([finding("firing", 180)])
     assert pager.actions() == ["trigger"]
+
+
+def test_a_page_for_a_check_with_a_remedy_carries_the_exact_command_to_approve_it(env):
+    from opwatch.remedies.request import RemedyRequest
+
+    _, pager, chat, _, manager = env
+    m = manager()
+    for i in range(5):
+        m.process([finding("firing", i * 60, check="rpc_sync", target="node-a", severity=Severity.WARNING)])
+    m.process([finding("firing", 0)])  # sequencer_liveness → failover
+    hint = pager.sent[0].details["remedy"]
+    assert hint["remedy"] == "failover"
+    assert hint["approve"] == (f"opwatch remediate failover --config opwatch.toml --network mainnet "
+                               f"--request-id approve:{SEQ}:1 --approved-by <you>")
+    assert hint["dry_run"].endswith("--dry-run") and "--approved-by" not in hint["dry_run"]
+    # The payload is a valid request for the deployed functions, with the same request id.
+    request = RemedyRequest.from_dict(hint["payload"] | {"approved_by": "alice"})
+    assert (request.remedy, request.network, request.request_id) == ("failover", "mainnet", f"approve:{SEQ}:1")
+    assert "remedy" not in chat.sent[0].details  # rpc_sync has no remedy: no hint
+
+
+def test_a_wallet_page_names_the_wallet_to_top_up(env):
+    _, pager, _, _, manager = env
+    m = manager()
+    for i in range(40):  # wallet_runway holds long before it fires
+        m.process([finding("firing", i * 60, check="wallet_runway", target="batcher")])
+        if pager.sent:
+            break
+    hint = pager.sent[0].details["remedy"]
+    assert "--target batcher" in hint["approve"] and hint["payload"]["target"] == "batcher"

@@ -267,6 +267,9 @@ def test_remedy_identities_reach_only_what_their_policy_names(config, settings, 
     for ident in (snapshot, failover):
         assert ("roles/secretmanager.secretAccessor", "opwatch-funder-key") not in ident
     assert not any("storage" in r for r, _ in topup | failover)
+    # Only the failover pages (its own pages: aborted midway, refused unattended).
+    assert ("roles/secretmanager.secretAccessor", "opwatch-pagerduty-routing-key") in failover
+    assert ("roles/secretmanager.secretAccessor", "opwatch-pagerduty-routing-key") not in topup | snapshot
     assert not any(r == "roles/pubsub.publisher" for r, _ in topup | snapshot | failover)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..findings import Finding, make_dedup_key, utc_now_iso
 from . import inhibit
@@ -157,6 +158,9 @@ class AlertManager:
             attached = inhibit.consequences(state, self.store.open_alerts())
             if attached:
                 details["explains"] = attached
+            hint = remedy_hint(state.network, state.check, state.target, f"{state.key}:{state.incident}")
+            if hint:
+                details["remedy"] = hint
         return Notification(
             action=action, dedup_key=state.key, severity=severity, summary=f"[{state.network}] {state.summary}",
             network=state.network, check=state.check, target=state.target, runbook=state.runbook,
@@ -246,3 +250,24 @@ class AlertManager:
                 other.send(alarm)
             except Exception:
                 pass
+
+
+def remedy_hint(network: str, check: str, target: str, incident: str) -> dict[str, Any] | None:
+    """What to run to act on this alert by hand: the exact command (dry run first) and the
+    payload a deployed remedy function takes. The request id is the incident's, so two people
+    approving the same page run the remedy once (the remedies claim request ids)."""
+    from ..remedies.request import TRIGGERS
+
+    remedy = TRIGGERS.get(check)
+    if remedy is None:
+        return None
+    request_id = f"approve:{incident}"
+    target_arg = f" --target {target}" if remedy == "topup" else ""
+    command = (f"opwatch remediate {remedy} --config opwatch.toml --network {network}{target_arg} "
+               f"--request-id {request_id}")
+    payload: dict[str, Any] = {"remedy": remedy, "network": network, "request_id": request_id,
+                               "approved_by": "<you>"}
+    if remedy == "topup":
+        payload["target"] = target
+    return {"remedy": remedy, "dry_run": f"{command} --dry-run", "approve": f"{command} --approved-by <you>",
+            "payload": payload, "docs": "docs/remediation.md"}

@@ -129,8 +129,17 @@ def remedy_function() -> RemedyFunction:
     idempotency = IdempotencyConfig(event_key_jmespath="request_id", expires_after_seconds=24 * 3600,
                                     payload_validation_jmespath="[remedy, network, target, dry_run, approved_by]")
 
+    page = None
+    if os.environ.get("PAGERDUTY_SECRET"):  # the failover pages when it stops midway or a guard refuses it
+        from ..alerting.pagerduty import DEFAULT_BASE_URL, PagerDutyClient
+        from ..remedies.paging import pagerduty_pager
+        from .secrets import SecretsManagerSource
+
+        page = pagerduty_pager(PagerDutyClient(SecretsManagerSource(_env("PAGERDUTY_SECRET")),
+                                               base_url=os.environ.get("PAGERDUTY_BASE_URL") or DEFAULT_BASE_URL))
+
     def run(request: dict[str, Any]) -> dict[str, Any]:
-        return handle(RemedyRequest.from_dict(request), base_config(), Seams(store=store))
+        return handle(RemedyRequest.from_dict(request), base_config(), Seams(store=store, page=page))
 
     wrapped = idempotent_function(data_keyword_argument="request", config=idempotency,
                                   persistence_store=DynamoDBPersistenceLayer(_env("IDEMPOTENCY_TABLE")))(run)

@@ -146,6 +146,8 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
     for remedy, networks in remedy_networks(config).items():
         env = [*common, config_env, ("OPWATCH_REMEDIES", remedy),  # no restore on GCP: no launcher here
                ("OPWATCH_REMEDY_STORE", f"firestore:{s.project}/{s.firestore_database}")]
+        if remedy == "failover":
+            env.append(("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret)))
         timeout = 300
         if remedy == "topup":  # the longest receipt wait, plus a minute to build, sign and send
             timeout = int(max(remediation.for_network(n).topup.receipt_timeout_s for n in networks) + 60)
@@ -363,7 +365,8 @@ def remedy_bindings(config: Config, f: FunctionSpec, s: GcpSettings) -> list[Ste
     member = f"serviceAccount:{f.service_account}"
     remedy = f.role.removeprefix("remedy-")
     policy = config.section("remediation")
-    steps = [step for g in roles.REMEDY if (step := bind(g, member, f.name, s)) is not None]
+    grants = roles.REMEDY + (roles.FAILOVER_PAGES if remedy == "failover" else ())
+    steps = [step for g in grants if (step := bind(g, member, f.name, s)) is not None]
     for name in remedy_networks(config)[remedy]:
         net = policy.for_network(name)
         if remedy == "topup" and net.topup is not None and (net.topup.secret or "").startswith("gcp-secretmanager:"):

@@ -15,6 +15,7 @@ time: cold starts), from the environment the gcloud plan sets:
     OPWATCH_REMEDIES                         remedy function: the remedies it runs (topup | snapshot |
                                              failover,restore)
     OPWATCH_REMEDY_STORE                     remedy function: firestore:<project>/<database> | sqlite:<path>
+    OPWATCH_PAGERDUTY_SECRET (failover)      its own pages: aborted midway, refused unattended
 
 `remedy` is one HTTP function deployed once per remedy: a push subscription delivers the
 firing findings of its trigger check, and an operator POSTs a remedy request by hand (the
@@ -220,6 +221,20 @@ def _remedy_store() -> Any:
     raise ValueError(f"OPWATCH_REMEDY_STORE: expected firestore:<project>/<database> or sqlite:<path>, got {spec!r}")
 
 
+@functools.cache
+def _remedy_pager() -> Any:
+    """The failover pages when it stops midway or a guard refuses it unattended."""
+    secret = os.environ.get("OPWATCH_PAGERDUTY_SECRET")
+    if not secret:
+        return None
+    from ..alerting.pagerduty import DEFAULT_BASE_URL, PagerDutyClient
+    from ..remedies.paging import pagerduty_pager
+    from .secret_source import SecretManagerSource
+
+    return pagerduty_pager(PagerDutyClient(SecretManagerSource(secret),
+                                           base_url=os.environ.get("OPWATCH_PAGERDUTY_URL", DEFAULT_BASE_URL)))
+
+
 def _reply(body: dict[str, Any], status: int = 200) -> tuple[str, int, dict[str, str]]:
     return json.dumps(body, sort_keys=True, default=str), status, {"Content-Type": "application/json"}
 
@@ -252,7 +267,7 @@ def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
         return _reply({"status": "rejected", "reason": str(exc)}, 200 if pushed else 400)
     labels = {"network": req.network, "remedy": req.remedy}
     with _lock:
-        outcome = handle(req, _config(), Seams(store=_remedy_store()))
+        outcome = handle(req, _config(), Seams(store=_remedy_store(), page=_remedy_pager()))
     _logger.log("NOTICE" if outcome.get("status") in ("done", "sent", "aborted", "failed") else "INFO",
                 f"remedy {req.remedy} on {req.network}: {outcome.get('status')}: {outcome.get('reason')}",
                 labels=labels, request_id=req.request_id, approved_by=req.approved_by or "")

@@ -44,6 +44,10 @@ REMEDY = (
     Grant("roles/datastore.user", "firestore", "remedy store: conditional commits (claims, caps, leases), audit"),
     Grant("roles/secretmanager.secretAccessor", "config_secret", "read the TOML when it is kept as a secret"),
 )
+# The failover pages what it did (stopped midway, refused by a guard unattended).
+FAILOVER_PAGES = (
+    Grant("roles/secretmanager.secretAccessor", "pagerduty_secret", "the PagerDuty routing key, for its own pages"),
+)
 # What each remedy's policy adds, on the one resource the policy names.
 TOPUP_LOCAL_SIGNER = (
     Grant("roles/secretmanager.secretAccessor", "funder_secret", "the funder key, read at call time"),

@@ -322,8 +322,19 @@ class Failover:
     def run(self, request: RemedyRequest) -> FailoverOutcome:
         outcome = self._run(request)
         self.audit.record(request, "result", outcome.status, reason=outcome.reason, **outcome.details)
-        if outcome.status == "aborted":
-            self.page(f"opwatch failover on {self.network} aborted: {outcome.reason}", outcome.details)
+        # Someone must know: always when a switch stopped midway; when a guard refused a run no
+        # person asked for (a person who invoked it reads the refusal in the reply).
+        unattended_refusal = outcome.status == "refused" and "refused_by" in outcome.details \
+            and not request.approved and not request.dry_run
+        if outcome.status == "aborted" or unattended_refusal:
+            verb = "aborted" if outcome.status == "aborted" else "refused"
+            details = {"network": self.network, "remedy": "failover", "request_id": request.request_id,
+                       "outcome": outcome.status, "reason": outcome.reason, **outcome.details}
+            try:
+                self.page(f"[{self.network}] opwatch failover {verb}: {outcome.reason}", details)
+                self.audit.record(request, "page", "ok")
+            except Exception as exc:  # the outcome stands and is audited; the page failing is recorded too
+                self.audit.record(request, "page", "failed", error=f"{type(exc).__name__}: {exc}"[:300])
         return outcome
 
     def _run(self, request: RemedyRequest) -> FailoverOutcome:
@@ -340,7 +351,7 @@ class Failover:
         lease = f"failover:{self.network}"
         holder = request.request_id
         if not self.store.acquire_lease(lease, holder, fo.lease_ttl_s, self.clock()):
-            return FailoverOutcome("refused", "another failover holds this network's lease")
+            return FailoverOutcome("refused", "another failover holds this network's lease", {"refused_by": "lease"})
         try:
             confirmation = observe_stall(self.observers, fo.stall_after_s, self.sleep)
             self.audit.record(request, "observe", "ok", stalled=confirmation.stalled,
@@ -348,11 +359,11 @@ class Failover:
                               max_head=confirmation.max_head)
             why = confirmation.refusal(fo.min_observers)
             if why:
-                return FailoverOutcome("refused", why)
+                return FailoverOutcome("refused", why, {"refused_by": "observers"})
             try:
                 self.strategy.preflight(confirmation)
             except FailoverRefused as exc:
-                return FailoverOutcome("refused", str(exc))
+                return FailoverOutcome("refused", str(exc), {"refused_by": "preflight"})
             if request.dry_run:
                 return FailoverOutcome("dry-run", f"would fail over with the {self.strategy.name} strategy")
 
@@ -362,7 +373,7 @@ class Failover:
             try:
                 details = self.strategy.execute(step)
             except FailoverRefused as exc:
-                return FailoverOutcome("refused", str(exc))
+                return FailoverOutcome("refused", str(exc), {"refused_by": "strategy"})
             except FailoverAborted as exc:
                 return FailoverOutcome("aborted", str(exc), {"state": exc.state})
             except ChainError as exc:
