@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,29 @@ class SqliteFile:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
         self._local = threading.local()
-        self._conn().executescript(schema)
+        conn = self._conn()
+        self._settle(lambda: conn.executescript(schema))
+
+    def _settle(self, step: Any) -> Any:
+        """Run a set-up statement, waiting out a lock SQLite reports without its busy handler
+        (switching a fresh file to WAL while other connections open it can answer "locked" at
+        once); bounded by the store's timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            opened = conn
+            if self._settle(lambda: opened.execute("PRAGMA journal_mode").fetchone()[0]) != "wal":
+                self._settle(lambda: opened.execute("PRAGMA journal_mode=WAL").fetchone())
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             self._local.conn = conn
         return conn
