@@ -59,7 +59,7 @@ runs_on = "gcp"
 [remediation.networks.devnet.snapshot]
 provider = "gcs"
 bucket = "{BUCKET}"
-retention = 2
+retention = 50
 """)
     (work / "opwatch.toml").write_text(text)
     out = work / "bundle"
@@ -68,6 +68,7 @@ retention = 2
         "OPWATCH_CONFIG": "opwatch.toml", "OPWATCH_CLOUD": "gcp", "OPWATCH_REMEDIES": "snapshot",
         "OPWATCH_REMEDY_STORE": f"sqlite:{work / 'remedies.db'}", "STORAGE_EMULATOR_HOST": emulator,
         "GOOGLE_CLOUD_PROJECT": "opwatch-test"}, work / "remedy.log", signature="http")
+    fn.config_path = work / "opwatch.toml"
     yield fn
     fn.stop()
 
@@ -144,3 +145,27 @@ def test_requests_it_does_not_run_are_rejected_by_hand_and_acknowledged_when_pus
     assert archives(emulator) == before
     logs = Path(remedy_fn.log).read_text()
     assert "refused a pushed message" in logs and "refused a request" in logs
+
+
+def test_the_cli_invokes_the_deployed_function_with_the_same_request(remedy_fn, emulator, sequencer, tmp_path):
+    import subprocess
+    import sys
+
+    mine(sequencer)
+    before = archives(emulator)
+    opwatch = Path(sys.executable).parent / "opwatch"
+    argv = [str(opwatch), "remediate", "snapshot", "--config", str(remedy_fn.config_path), "--network", "devnet",
+            "--request-id", "ops-cli-1", "--approved-by", "bob", "--invoke", remedy_fn.url, "--json"]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    out = json.loads(first.stdout)
+    assert out["status"] == "done" and out["request_id"] == "ops-cli-1"
+    assert len(archives(emulator)) == len(before) + 1  # it ran there, in the function, not here
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0 and json.loads(again.stdout)["status"] == "duplicate"
+    wrong = subprocess.run([*argv[:2], "topup", *argv[3:], "--target", "batcher"], capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert wrong.returncode == 1 and "runs snapshot, not 'topup'" in wrong.stdout
+    down = subprocess.run([*argv[:-2], "http://127.0.0.1:9/", "--json"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert down.returncode == 1 and "opwatch remediate: http://127.0.0.1:9/" in down.stderr

@@ -214,3 +214,32 @@ def test_a_wallet_within_ten_percent_of_target_is_not_topped_up_with_dust(l1, tm
     outcome = make(l1, tmp_path).run(manual("dust-1"))
     assert outcome.status == "skipped" and "within 10 %" in outcome.reason
     assert balance(l1, BATCHER) == 9 * ETH + ETH // 2
+
+
+def test_a_gcp_top_up_reads_the_funder_key_from_secret_manager_at_call_time(l1, tmp_path):
+    """`gcp-secretmanager:` through the real google-cloud-secret-manager client (REST) to the
+    Google APIs stand-in: the key is read when the top-up runs, never held in the config, and a
+    key of another wallet is refused before anything is signed."""
+    from gcp_standins import GoogleApisStandIn
+    from opwatch.gcp.secret_source import client_for_endpoint
+    from opwatch.remedies.service import Seams, handle
+
+    secret = "projects/opwatch-test/secrets/funder"
+    apis = GoogleApisStandIn.start()
+    try:
+        section = topup_section(tmp_path / "r.db").replace(
+            'secret = "env:OPWATCH_FUNDER_KEY"', f'secret = "gcp-secretmanager:{secret}"').replace(
+            '[remediation.networks.devnet]\n', '[remediation.networks.devnet]\nruns_on = "gcp"\n')
+        config = load(config_text(l1, section))
+        seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), gcp_secret_client=client_for_endpoint(apis.base_url))
+        set_balance(l1, BATCHER, 7 * ETH)
+        apis.secrets[secret] = b"0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d\n"  # anvil key 1
+        wrong = handle(manual("gcp-wrong"), config, seams)
+        assert wrong["status"] == "failed" and "not the configured funder" in wrong["reason"], wrong
+        assert balance(l1, BATCHER) == 7 * ETH
+        apis.secrets[secret] = FUNDER_KEY.encode() + b"\n"  # rotated to the right key: read at call time
+        out = handle(manual("gcp-right"), config, seams)
+        assert out["status"] == "sent" and balance(l1, BATCHER) == 10 * ETH, out
+        assert FUNDER_KEY[2:] not in str(out) and "59c6995e" not in str(wrong)
+    finally:
+        apis.stop()

@@ -6,6 +6,11 @@
   opwatch remediate restore  --config FILE --network N [--dry-run]
   opwatch drill restore [--workdir DIR] [--json]
 
+  ... --print-request         print the request JSON (for `aws lambda invoke --payload`) and stop
+  ... --invoke URL            POST it to a deployed GCP remedy function instead of running it here
+                              (https: with an identity token from $OPWATCH_IDENTITY_TOKEN or
+                              application default credentials)
+
 A manual invoke is approved by the person running it (`--approved-by`, default $USER) and
 carries a request id (`--request-id`, default a fresh one): re-running with the same id is a
 retry and never acts twice. Exit codes: 0 done/skipped/dry-run, 1 refused or failed,
@@ -37,6 +42,8 @@ def add_parser(subparsers: Any) -> None:
     rem.add_argument("--print-request", action="store_true",
                      help="print the request as the deployed functions take it (aws lambda invoke --payload, "
                           "or the body POSTed to the GCP remedy function) and do nothing")
+    rem.add_argument("--invoke", metavar="URL",
+                     help="send the request to the deployed GCP remedy function at URL instead of running it here")
     drill = subparsers.add_parser("drill", help="recovery drills on a local devnet")
     drill.add_argument("drill", choices=("restore",))
     drill.add_argument("--workdir", help="where the drill's devnet lives (default: a temp dir)")
@@ -69,9 +76,20 @@ def _remediate(args: argparse.Namespace) -> int:
     if args.print_request:
         print(json.dumps(request.to_dict(), sort_keys=True))
         return EXIT_OK
-    outcome = handle(request, config)
+    if args.invoke:
+        try:
+            outcome = invoke(args.invoke, request.to_dict())
+        except InvokeError as exc:
+            print(f"opwatch remediate: {exc}", file=sys.stderr)
+            return EXIT_USAGE if exc.usage else EXIT_REFUSED
+    else:
+        outcome = handle(request, config)
+    return _report(args, request.request_id, outcome)
+
+
+def _report(args: argparse.Namespace, request_id: str, outcome: dict[str, Any]) -> int:
     if args.json:
-        print(json.dumps(outcome | {"request_id": request.request_id}, sort_keys=True, default=str))
+        print(json.dumps(outcome | {"request_id": request_id}, sort_keys=True, default=str))
     else:
         print(f"{args.remedy} {args.network}: {outcome['status']}: {outcome['reason']}")
         if outcome.get("tx_hash"):
@@ -79,9 +97,55 @@ def _remediate(args: argparse.Namespace) -> int:
         if outcome.get("plan") and args.dry_run:
             for key, value in outcome["plan"].items():
                 print(f"  {key}: {value}")
-        print(f"  request id {request.request_id} (re-use it to retry without acting twice)")
+        print(f"  request id {request_id} (re-use it to retry without acting twice)")
     return {"done": EXIT_OK, "sent": EXIT_OK, "skipped": EXIT_OK, "dry-run": EXIT_OK, "duplicate": EXIT_OK,
             "pending": EXIT_PENDING}.get(outcome["status"], EXIT_REFUSED)
+
+
+class InvokeError(Exception):
+    def __init__(self, message: str, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+def invoke(url: str, request: dict[str, Any], timeout: float = 900.0) -> dict[str, Any]:
+    """POST a remedy request to a deployed GCP remedy function; its outcome. An https URL gets
+    an identity token (the function only admits IAM invokers); http is for a local server."""
+    import os
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("https://", "http://")):
+        raise InvokeError(f"--invoke: expected the function's URL, got {url!r}", usage=True)
+    headers = {"Content-Type": "application/json"}
+    if url.startswith("https://"):
+        token = os.environ.get("OPWATCH_IDENTITY_TOKEN", "")
+        if not token:
+            try:
+                from google.auth.transport.requests import Request
+                from google.oauth2 import id_token
+
+                token = str(id_token.fetch_id_token(Request(), url))  # type: ignore[no-untyped-call]
+            except Exception as exc:
+                raise InvokeError(f"no identity token for {url} ({type(exc).__name__}): set "
+                                  "OPWATCH_IDENTITY_TOKEN=$(gcloud auth print-identity-token)", usage=True) from None
+        headers["Authorization"] = f"Bearer {token}"
+    body = json.dumps(request).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers, method="POST"), timeout=timeout) as r:
+            answer = json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        text = exc.read()[:500].decode(errors="replace")
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            raise InvokeError(f"{url} answered HTTP {exc.code}: {text.strip() or exc.reason}") from None
+    except (OSError, ValueError) as exc:
+        raise InvokeError(f"{url}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(answer, dict) or "status" not in answer:
+        raise InvokeError(f"{url} answered something that is not a remedy outcome")
+    answer.setdefault("reason", "")
+    return answer
 
 
 def _drill(args: argparse.Namespace) -> int:
