@@ -1,4 +1,5 @@
-"""A stand-in for the Firestore v1 REST API: the subset `FirestoreRemedyStore` speaks.
+"""A stand-in for the Firestore v1 REST API: the subset `FirestoreRemedyStore` and the alert
+`FirestoreStore` speak.
 
 No Firestore emulator installs or runs here (PROTOCOL-NOTES), so this HTTP server
 (stdlib `ThreadingHTTPServer` on 127.0.0.1, a free port) answers the documented requests
@@ -17,12 +18,18 @@ with the documented shapes, and the store is tested against it over real HTTP:
   [{collectionId}], orderBy: [{field: {fieldPath}, direction}], limit}` → a JSON array of
   `{document, readTime}` (one `{readTime}` when nothing matches), as the API streams them.
   As in Firestore, `orderBy` drops documents without the field and ties break on the
-  document name in the direction of the last ordering.
+  document name in the direction of the last ordering. `where` takes a `fieldFilter`
+  `{field: {fieldPath}, op: "EQUAL", value}` (a document without the field never matches;
+  numbers compare by value, so 1 equals 1.0) or a `compositeFilter {op: "AND", filters}` of
+  those. No composite index exists (the gcloud plan creates none), so a query that has a
+  `where` and orders by anything but `__name__` ascending is refused as Firestore refuses
+  it: 400 `FAILED_PRECONDITION` "The query requires an index".
 
 Times are RFC 3339 with nine fractional digits, microsecond-aligned (as Firestore's update
 times are), strictly increasing. Every read and write happens under one lock: the server is
-the serialisation point, as Firestore is. Anything outside this subset (transactions, masks,
-filters, malformed values or ids) is a 400 `INVALID_ARGUMENT`, so a store that drifts from
+the serialisation point, as Firestore is: a commit's preconditions are all checked before any
+of its writes lands. Anything outside this subset (transactions, masks, other filter
+operators, malformed values or ids) is a 400 `INVALID_ARGUMENT`, so a store that drifts from
 what is tested here fails loudly. Errors use Google's `{"error": {code, message, status}}`.
 
 Knobs for tests: `fail_status` (answer every request with that HTTP status, e.g. 503
@@ -42,6 +49,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -261,8 +269,8 @@ class FirestoreStandIn:
 
     def run_query(self, database: str, body: Any) -> list[dict[str, Any]]:
         query = body.get("structuredQuery") if isinstance(body, dict) and set(body) == {"structuredQuery"} else None
-        if not isinstance(query, dict) or set(query) - {"from", "orderBy", "limit"}:
-            raise ApiError(400, "the stand-in serves structuredQuery with from, orderBy and limit only")
+        if not isinstance(query, dict) or set(query) - {"from", "where", "orderBy", "limit"}:
+            raise ApiError(400, "the stand-in serves structuredQuery with from, where, orderBy and limit only")
         sources = query.get("from")
         if not isinstance(sources, list) or len(sources) != 1 or not isinstance(sources[0], dict) \
                 or set(sources[0]) != {"collectionId"}:
@@ -275,10 +283,16 @@ class FirestoreStandIn:
         limit = query.get("limit")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
             raise ApiError(400, "limit must be a non-negative integer")
+        matches = _parse_filter(query["where"], "where") if "where" in query else None
+        if matches is not None and any(o["field"]["fieldPath"] != "__name__"
+                                       or o.get("direction", "ASCENDING") != "ASCENDING" for o in orders):
+            raise ApiError(400, "The query requires an index. (The stand-in has no composite indexes: a filtered "
+                                "query may only order by __name__ ascending.)", "FAILED_PRECONDITION")
         prefix = f"{database}/documents/{sources[0]['collectionId']}/"
         with self._lock:
             found = [(name, doc) for name, doc in self.documents.items()
-                     if name.startswith(prefix) and "/" not in name[len(prefix):]]
+                     if name.startswith(prefix) and "/" not in name[len(prefix):]
+                     and (matches is None or matches(doc.fields))]
             paths = [o["field"]["fieldPath"] for o in orders]
             found = [(n, d) for n, d in found if all(p == "__name__" or p in d.fields for p in paths)]
             last = orders[-1].get("direction", "ASCENDING") if orders else "ASCENDING"
@@ -292,6 +306,41 @@ class FirestoreStandIn:
             if not found:
                 return [{"readTime": read_time}]
             return [{"document": doc.resource(name), "readTime": read_time} for name, doc in found]
+
+
+def _parse_filter(spec: Any, path: str) -> Callable[[dict[str, Any]], bool]:
+    """A `Filter`: one `fieldFilter` with op EQUAL, or a `compositeFilter` AND of filters."""
+    if not isinstance(spec, dict) or len(spec) != 1 or set(spec) - {"fieldFilter", "compositeFilter"}:
+        raise ApiError(400, f"{path}: the stand-in serves exactly one fieldFilter or compositeFilter")
+    if "compositeFilter" in spec:
+        composite = spec["compositeFilter"]
+        if not isinstance(composite, dict) or set(composite) != {"op", "filters"} or composite["op"] != "AND" \
+                or not isinstance(composite["filters"], list) or not composite["filters"]:
+            raise ApiError(400, f"{path}: compositeFilter takes op AND and a non-empty list of filters")
+        parts = [_parse_filter(f, f"{path}.filters[{i}]") for i, f in enumerate(composite["filters"])]
+        return lambda fields: all(part(fields) for part in parts)
+    field_filter = spec["fieldFilter"]
+    if not isinstance(field_filter, dict) or set(field_filter) != {"field", "op", "value"} \
+            or not isinstance(field_filter["field"], dict) or set(field_filter["field"]) != {"fieldPath"} \
+            or not isinstance(field_filter["field"]["fieldPath"], str) or not field_filter["field"]["fieldPath"]:
+        raise ApiError(400, f"{path}: fieldFilter takes field {{fieldPath}}, op and value")
+    if field_filter["op"] != "EQUAL":
+        raise ApiError(400, f"{path}: the stand-in serves the EQUAL operator only, not {field_filter['op']!r}")
+    field_path, value = field_filter["field"]["fieldPath"], field_filter["value"]
+    _check_value(value, f"{path}.value")
+    wanted = _comparable(value)
+    return lambda fields: field_path in fields and _comparable(fields[field_path]) == wanted
+
+
+def _comparable(value: dict[str, Any]) -> Any:
+    """A value as Firestore compares it: numbers by value across integer and double, timestamps
+    by instant, everything else by kind and content."""
+    kind, v = next(iter(value.items()))
+    if kind in ("integerValue", "doubleValue"):
+        return "number", float(v) if kind == "doubleValue" else int(v)
+    if kind == "timestampValue":
+        return kind, parse_time(v)
+    return kind, json.dumps(v, sort_keys=True)
 
 
 def _order_key(item: tuple[str, StoredDocument], path: str) -> tuple[int, Any]:

@@ -7,7 +7,8 @@ store it has. Every implementation must make `commit` a compare-and-set on the r
 both win: the loser re-reads and re-applies, and sees the winner's result.
 
 Implementations: `SqliteStore` (local, CLI, tests), `DynamoDBStore` (AWS: conditional
-writes on `version`, a TTL attribute), and the place for Firestore in `firestore.py`.
+writes on `version`, a TTL attribute) and `FirestoreStore` (GCP: commits preconditioned on the
+state document's update time, over the Firestore REST API).
 """
 
 from __future__ import annotations

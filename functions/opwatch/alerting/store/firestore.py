@@ -1,147 +1,177 @@
-"""Firestore state store (GCP): compare-and-set in a Firestore transaction.
+"""Firestore state store (GCP pager): compare-and-set as preconditioned commits over the
+Firestore v1 REST API (`opwatch.firestore_rest`), tested against `tests/firestore_standin.py`.
 
-Collections (one document per record, the record's JSON in `doc`, as in DynamoDB):
+Documents, under `projects/{project}/databases/{database}/documents/` (one per record, the
+record's JSON in `doc`, as in DynamoDB; ids are `firestore_rest.document_id(key)`, so the `/`
+in dedup keys is written `~2F`):
 
-- `alert_state/<id>`: `doc`, `version` (int), `open` (bool), `key`; `expires_at` once closed.
-- `alert_transition/<recorded ns>-<n>-<id>`: `doc`, `key`, `recorded` (ns), `expires_at`.
-- `dead_letter/<id>`: `doc`, `recorded`, `expires_at`.
+- `alert_state/{key}`: `doc`, `version` (integer), `open` (boolean), `key`; `expires_at` once
+  the alert is closed (every commit replaces the whole document, so a reopened alert loses it).
+- `alert_transition/{recorded:020d}-{random}`: `doc`, `key`, `recorded` (integer ns, strictly
+  increasing within a process), `expires_at`.
+- `dead_letter/{id}`: `doc`, `recorded` (integer ns), `expires_at`.
 
-`<id>` is the key in URL-safe base64 (dedup keys contain `/`, which Firestore reads as a
-path separator). `expires_at` is a timestamp; the gcloud plan puts a TTL policy on each
-collection group, so history, dead letters and closed alerts age out after
-`RETENTION_SECONDS` (an open alert never has one).
+TTL: `expires_at` is a timestamp `RETENTION_SECONDS` ahead; the gcloud plan puts a TTL policy
+on it for these three collection groups (`gcp_plan.TTL_COLLECTIONS`), so history, dead letters
+and closed alerts age out. An open alert never carries one.
 
-`commit` runs in one transaction: read the state document, compare its `version` with the
-caller's, then set the state and create the transitions; Firestore applies all writes or
-none. When another writer commits first, Firestore aborts our transaction and the client
-retries it (`@transactional`); the retry reads the new version, finds it differs and we
-return False without writing, which is what the manager expects from a lost CAS.
+`commit` is one `documents:commit` request: the state write, preconditioned on the
+`updateTime` the state was read at (`exists: false` for a new key), plus one create per
+transition. Firestore applies all of them or none, so a loser writes nothing and gets False,
+which is what `AlertManager` expects from a lost compare-and-set: it re-reads and re-applies.
+The `updateTime` comes from the last `get` (or commit) of that key at that version; without
+one, `commit` reads the document first and compares versions itself.
 
-`transitions(key)` orders by `recorded` and filters by key while reading (like the DynamoDB
-store), so no composite index is needed. google-cloud-firestore is imported lazily and the
-client is injected (tests hand in one pointed at a stand-in), as in dynamodb.py.
+Queries use only what Firestore's automatic single-field indexes serve (the plan creates no
+composite index): `open == true` for `open_alerts`; `recorded` descending with a limit for the
+newest transitions and dead letters; and `key == K` alone for one key's transitions, sorted
+here (an equality filter plus an order on another field would need a composite index).
+
+Errors: `StoreUnavailable` (from `firestore_rest`) when Firestore cannot be reached or answers
+out of shape. Like a botocore error from the DynamoDB store it is not caught by `AlertManager`,
+so the pager's invocation fails and Pub/Sub redelivers: never a silent success.
+
+IAM: `roles/datastore.user` (documents get, commit, runQuery).
 """
 
 from __future__ import annotations
 
-import base64
 import json
+import secrets
+import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from ...firestore_rest import (
+    DEFAULT_BASE_URL,
+    Doc,
+    FirestoreRest,
+    StoreUnavailable,
+    boolean,
+    document_id,
+    integer,
+    string,
+    timestamp,
+    update,
+)
 from ..model import AlertState, DeadLetter, Transition
 from .base import RETENTION_SECONDS, StateStore
 
 STATES, TRANSITIONS, DEAD_LETTERS = "alert_state", "alert_transition", "dead_letter"
+TTL_FIELD = "expires_at"
 
-
-def doc_id(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def _expiry(now: float) -> datetime:
-    return datetime.fromtimestamp(now + RETENTION_SECONDS, UTC)
+__all__ = ["DEAD_LETTERS", "STATES", "TRANSITIONS", "TTL_FIELD", "FirestoreStore", "StoreUnavailable"]
 
 
 class FirestoreStore(StateStore):
-    def __init__(self, database: str = "(default)", client: Any = None, project: str | None = None) -> None:
+    def __init__(self, database: str = "(default)", session: Any = None, project: str | None = None,
+                 base_url: str = DEFAULT_BASE_URL) -> None:
         self.database = database
-        self.project = project
-        self._client = client
+        self.rest = FirestoreRest(database, session=session, project=project, base_url=base_url)
+        self._lock = threading.Lock()
+        self._read_at: dict[str, tuple[int, str]] = {}  # key -> (version, updateTime) last seen
+        self._last_ns = 0
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from google.cloud import firestore  # lazy: only the GCP pager pays for it
-
-            self._client = firestore.Client(project=self.project, database=self.database)
-        return self._client
-
-    def _state_ref(self, key: str) -> Any:
-        return self.client.collection(STATES).document(doc_id(key))
+    # --- alert state -------------------------------------------------------------------
 
     def get(self, key: str) -> AlertState | None:
-        snapshot = self._state_ref(key).get()
-        return _state(snapshot.to_dict()) if snapshot.exists else None
+        doc = self.rest.get(STATES, document_id(key))
+        self._remember(key, None if doc is None else (doc.integer("version"), doc.update_time))
+        return None if doc is None else _state(doc)
 
     def commit(self, state: AlertState, transitions: Sequence[Transition] = ()) -> bool:
-        from google.cloud import firestore
-
-        client = self.client
-        ref = self._state_ref(state.key)
+        precondition = self._precondition(state)
+        if precondition is None:
+            return False
         new_version = state.version + 1
         now = time.time()
-        data: dict[str, Any] = {
-            "key": state.key, "version": new_version, "open": state.is_open,
-            "doc": json.dumps(state.to_dict() | {"version": new_version}, sort_keys=True),
-        }
+        fields = {"key": string(state.key), "version": integer(new_version), "open": boolean(state.is_open),
+                  "doc": string(json.dumps(state.to_dict() | {"version": new_version}, sort_keys=True))}
         if not state.is_open:
-            data["expires_at"] = _expiry(now)
-        stamp = time.time_ns()
-
-        @firestore.transactional
-        def attempt(transaction: Any) -> bool:
-            snapshot = ref.get(transaction=transaction)
-            stored = int(snapshot.get("version")) if snapshot.exists else 0
-            if stored != state.version:
-                return False
-            transaction.set(ref, data)
-            for i, t in enumerate(transitions):
-                transaction.create(client.collection(TRANSITIONS).document(f"{stamp:020d}-{i:03d}-{doc_id(t.key)}"), {
-                    "key": t.key, "recorded": stamp, "doc": json.dumps(t.to_dict()), "expires_at": _expiry(now)})
-            return True
-
-        if not attempt(client.transaction()):
+            fields[TTL_FIELD] = timestamp(now + RETENTION_SECONDS)
+        writes = [update(self.rest.name(STATES, document_id(state.key)), fields, precondition)]
+        # Stamped after the read: a commit that follows another on this key (it had to read the
+        # winner's write) records its transitions later.
+        for t in transitions:
+            recorded = self._stamp()
+            writes.append(update(self.rest.name(TRANSITIONS, f"{recorded:020d}-{secrets.token_hex(4)}"), {
+                "key": string(t.key), "recorded": integer(recorded), "doc": string(json.dumps(t.to_dict())),
+                TTL_FIELD: timestamp(now + RETENTION_SECONDS)}, {"exists": False}))
+        times = self.rest.commit(f"alert state {state.key}", writes)
+        if times is None:
+            self._remember(state.key, None)
             return False
+        self._remember(state.key, (new_version, times[0]))
         state.version = new_version
         return True
 
-    def open_alerts(self) -> list[AlertState]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
+    def _precondition(self, state: AlertState) -> dict[str, Any] | None:
+        """`currentDocument` for writing over `state.version`, or None if that version is gone."""
+        if state.version == 0:
+            return {"exists": False}
+        with self._lock:
+            seen = self._read_at.get(state.key)
+        if seen is None or seen[0] != state.version:
+            doc = self.rest.get(STATES, document_id(state.key))
+            if doc is None or doc.integer("version") != state.version:
+                return None
+            seen = (state.version, doc.update_time)
+        return {"updateTime": seen[1]}
 
-        query = self.client.collection(STATES).where(filter=FieldFilter("open", "==", True))
-        return sorted((_state(s.to_dict()) for s in query.stream()), key=lambda s: s.key)
+    def _remember(self, key: str, seen: tuple[int, str] | None) -> None:
+        with self._lock:
+            if seen is None:
+                self._read_at.pop(key, None)
+            else:
+                self._read_at[key] = seen
+
+    def _stamp(self) -> int:
+        # Strictly increasing within the process, so transitions of one commit keep their order.
+        with self._lock:
+            self._last_ns = max(time.time_ns(), self._last_ns + 1)
+            return self._last_ns
+
+    def open_alerts(self) -> list[AlertState]:
+        docs = self.rest.query("open alerts", {
+            "from": [{"collectionId": STATES}],
+            "where": {"fieldFilter": {"field": {"fieldPath": "open"}, "op": "EQUAL", "value": boolean(True)}}})
+        return sorted((_state(d) for d in docs), key=lambda s: s.key)
+
+    # --- history -----------------------------------------------------------------------
 
     def transitions(self, key: str | None = None, limit: int = 50) -> list[Transition]:
-        from google.cloud import firestore
-
-        query = self.client.collection(TRANSITIONS).order_by("recorded", direction=firestore.Query.DESCENDING)
         if key is None:
-            query = query.limit(limit)
-        found: list[Transition] = []
-        for snapshot in query.stream():
-            data = snapshot.to_dict()
-            if key is None or data.get("key") == key:
-                found.append(Transition.from_dict(json.loads(data["doc"])))
-                if len(found) >= limit:
-                    break
-        return found
+            docs = self.rest.query("transitions", _newest(TRANSITIONS, limit))
+        else:
+            docs = self.rest.query("transitions of a key", {
+                "from": [{"collectionId": TRANSITIONS}],
+                "where": {"fieldFilter": {"field": {"fieldPath": "key"}, "op": "EQUAL", "value": string(key)}}})
+            docs = sorted(docs, key=lambda d: d.integer("recorded"), reverse=True)[:limit]
+        return [Transition.from_dict(d.json_object("doc")) for d in docs]
 
     def put_dead_letter(self, letter: DeadLetter) -> bool:
-        from google.cloud import firestore
-
-        ref = self.client.collection(DEAD_LETTERS).document(doc_id(letter.id))
-        now = time.time()
-
-        @firestore.transactional
-        def attempt(transaction: Any) -> bool:
-            existed = bool(ref.get(transaction=transaction).exists)
-            transaction.set(ref, {"doc": json.dumps(letter.to_dict()), "recorded": now, "expires_at": _expiry(now)})
-            return not existed
-
-        return bool(attempt(self.client.transaction()))
+        recorded = self._stamp()
+        fields = {"doc": string(json.dumps(letter.to_dict())), "recorded": integer(recorded),
+                  TTL_FIELD: timestamp(recorded / 1e9 + RETENTION_SECONDS)}
+        name = self.rest.name(DEAD_LETTERS, document_id(letter.id))
+        if self.rest.commit("dead letter", [update(name, fields, {"exists": False})]) is not None:
+            return True
+        # It exists: refresh it (newest again, its TTL restarted), as the other stores do.
+        self.rest.commit("dead letter", [update(name, fields)])
+        return False
 
     def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
-        from google.cloud import firestore
-
-        query = (self.client.collection(DEAD_LETTERS).order_by("recorded", direction=firestore.Query.DESCENDING)
-                 .limit(limit))
-        return [DeadLetter.from_dict(json.loads(s.to_dict()["doc"])) for s in query.stream()]
+        docs = self.rest.query("dead letters", _newest(DEAD_LETTERS, limit))
+        return [DeadLetter.from_dict(d.json_object("doc")) for d in docs]
 
 
-def _state(data: dict[str, Any]) -> AlertState:
-    state = AlertState.from_dict(json.loads(data["doc"]))
-    state.version = int(data["version"])
+def _newest(collection: str, limit: int) -> dict[str, Any]:
+    return {"from": [{"collectionId": collection}],
+            "orderBy": [{"field": {"fieldPath": "recorded"}, "direction": "DESCENDING"}], "limit": limit}
+
+
+def _state(doc: Doc) -> AlertState:
+    state = AlertState.from_dict(doc.json_object("doc"))
+    state.version = doc.integer("version")
     return state
