@@ -149,7 +149,7 @@ gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAcc
 gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
 # opwatch-heartbeat: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
 gcloud functions add-invoker-policy-binding opwatch-heartbeat --region=europe-west1 --member=serviceAccount:opwatch-heartbeat@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
-# opwatch-pager: roles/datastore.user on firestore (alert state: transactional get/set, queries)
+# opwatch-pager: roles/datastore.user on firestore (alert state: preconditioned commits, queries)
 gcloud projects add-iam-policy-binding opwatch-example --member=serviceAccount:opwatch-pager@opwatch-example.iam.gserviceaccount.com --role=roles/datastore.user '--condition=expression=resource.name.startsWith("projects/opwatch-example/databases/(default)"),title=opwatch-alert-state'
 # opwatch-pager: roles/secretmanager.secretAccessor on pagerduty_secret (the PagerDuty routing key)
 gcloud secrets add-iam-policy-binding opwatch-pagerduty-routing-key --member=serviceAccount:opwatch-pager@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example

@@ -32,7 +32,7 @@ BEAT_WRITER = (
 )
 # The pager: alert state in Firestore (transactions), the PagerDuty routing key.
 PAGER = (
-    Grant("roles/datastore.user", "firestore", "alert state: transactional get/set, queries"),
+    Grant("roles/datastore.user", "firestore", "alert state: preconditioned commits, queries"),
     Grant("roles/secretmanager.secretAccessor", "pagerduty_secret", "the PagerDuty routing key"),
 )
 # The identity Pub/Sub pushes findings with (OIDC): it may only invoke the pager.

@@ -1,8 +1,8 @@
 """Firestore remedy store for the GCP remedy functions, over the Firestore v1 REST API.
 
-Why REST and not the google-cloud-firestore gRPC client (which the alerting store uses): no
-Firestore emulator runs here (PROTOCOL-NOTES), so a store built on that client could never be
-tested. The REST API is documented request by request, so `tests/firestore_standin.py` serves
+Why REST and not the google-cloud-firestore gRPC client: no Firestore emulator runs here
+(PROTOCOL-NOTES), so a store built on that client could never be tested (the alerting store
+speaks REST for the same reason). The REST API is documented request by request, so `tests/firestore_standin.py` serves
 exactly the calls made here and the concurrency guards are tested against it with real threads.
 
 Documents, under `projects/{project}/databases/{database}/documents/`:
