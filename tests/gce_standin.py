@@ -25,6 +25,34 @@ PENDING/RUNNING/DONE, `selfLink`, `targetLink`, `error {errors: [{code, message}
 (RFC 3339), `diskSizeGb` and `storageBytes` as strings. Errors come in Google's shape
 `{"error": {"code", "message", "errors": [{"message", "domain", "reason"}]}}`. `forbidden = True`
 answers every call 403 naming the permission it needs, as the API does.
+
+The restore calls (`gcp_restore.GceDiskLauncher`), under the same base:
+
+- `POST projects/P/zones/Z/disks[?requestId=UUID]` with a Disk body (`name`, `sourceSnapshot` as a
+  full URL or a partial `projects/P/global/snapshots/S` / `global/snapshots/S`, `type` a diskTypes
+  URL or partial, `sizeGb`, `labels`, `description`) → a zone Operation (`operationType` insert). An
+  unknown snapshot is 404, one not READY 400 `resourceNotReady`, a size below the snapshot's 400, a
+  taken name 409. A repeated `requestId` answers the first call's Operation and does nothing again
+  (the API's idempotence for every mutating call here).
+- `GET projects/P/zones/Z/disks/D` → the Disk: RESTORING for `disk_restoring_polls` GETs (one made
+  from a snapshot), then READY; `users` lists the instances it is attached to.
+- `DELETE projects/P/zones/Z/disks/D` → a zone Operation; an attached disk is 400
+  `resourceInUseByAnotherResource`.
+- `GET projects/P/zones/Z/instances/I` → the Instance: `status` and `disks[]` (`deviceName`,
+  `source` URL, `boot`, `mode`, `index`).
+- `POST .../instances/I/attachDisk` with an AttachedDisk (`source`, `deviceName`, `mode`) and
+  `POST .../instances/I/detachDisk?deviceName=NAME` → zone Operations. A device name already in use
+  on the instance, or a disk already attached read-write elsewhere, is 400; an unknown device name
+  on detach is 400.
+- `POST .../instances/I/start` → a zone Operation; a TERMINATED instance becomes STAGING for
+  `staging_polls` GETs, then RUNNING (starting a RUNNING one does nothing, as the API).
+
+Instances are made with `add_instance` (a boot disk at `persistent-disk-0`), disks put at a device
+with `attach`. Knobs for failures: `operation_errors[operationType] = (code, message)` makes such an
+operation end DONE with that error and no effect; `faults[handler] = status` answers every call to
+that handler (e.g. `attach_disk`) with that HTTP status and does nothing; `denied` is a set of
+permissions answered 403 (the call's own, or `compute.disks.use` / `compute.snapshots.useReadOnly` /
+`compute.disks.setLabels` that attachDisk and disks.insert also need).
 """
 
 from __future__ import annotations
@@ -50,17 +78,37 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(_P + r"/global/snapshots/([^/]+)$"), "get_snapshot"),
     ("GET", re.compile(_P + r"/global/snapshots$"), "list_snapshots"),
     ("DELETE", re.compile(_P + r"/global/snapshots/([^/]+)$"), "delete_snapshot"),
+    ("POST", re.compile(_P + r"/zones/([^/]+)/disks$"), "insert_disk"),
+    ("GET", re.compile(_P + r"/zones/([^/]+)/disks/([^/]+)$"), "get_disk"),
+    ("DELETE", re.compile(_P + r"/zones/([^/]+)/disks/([^/]+)$"), "delete_disk"),
+    ("GET", re.compile(_P + r"/zones/([^/]+)/instances/([^/]+)$"), "get_instance"),
+    ("POST", re.compile(_P + r"/zones/([^/]+)/instances/([^/]+)/attachDisk$"), "attach_disk"),
+    ("POST", re.compile(_P + r"/zones/([^/]+)/instances/([^/]+)/detachDisk$"), "detach_disk"),
+    ("POST", re.compile(_P + r"/zones/([^/]+)/instances/([^/]+)/start$"), "start_instance"),
 ]
 _PERMISSION = {
     "create_snapshot": "compute.disks.createSnapshot", "wait_zone_operation": "compute.zoneOperations.get",
     "wait_global_operation": "compute.globalOperations.get", "get_snapshot": "compute.snapshots.get",
     "list_snapshots": "compute.snapshots.list", "delete_snapshot": "compute.snapshots.delete",
+    "insert_disk": "compute.disks.create", "get_disk": "compute.disks.get", "delete_disk": "compute.disks.delete",
+    "get_instance": "compute.instances.get", "attach_disk": "compute.instances.attachDisk",
+    "detach_disk": "compute.instances.detachDisk", "start_instance": "compute.instances.start",
 }
-_REASON = {400: "invalid", 403: "forbidden", 404: "notFound", 409: "alreadyExists"}
+# Permissions a call needs besides its own, on the other resources it touches (checked for `denied`).
+_ALSO_NEEDS = {
+    "insert_disk": ("compute.snapshots.useReadOnly", "compute.disks.setLabels"),
+    "attach_disk": ("compute.disks.use",),
+}
+_REASON = {400: "invalid", 403: "forbidden", 404: "notFound", 409: "alreadyExists", 412: "conditionNotMet",
+           429: "rateLimitExceeded", 500: "backendError", 503: "backendError"}
 _NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _LABEL_FILTER = re.compile(r'^labels\.([a-z][a-z0-9_-]{0,62})="([^"]*)"$')
+_SNAPSHOT_REF = re.compile(r"^(?:.*/)?(?:projects/([^/]+)/)?global/snapshots/([^/]+)$")
+_DISK_REF = re.compile(r"^(?:.*/)?(?:projects/([^/]+)/)?zones/([^/]+)/disks/([^/]+)$")
+_DISK_TYPE_REF = re.compile(r"^(?:.*/)?(?:projects/[^/]+/)?zones/([^/]+)/diskTypes/([^/]+)$")
+_DISK_TYPES = ("pd-standard", "pd-balanced", "pd-ssd", "pd-extreme")
 
 Reply = tuple[int, dict[str, Any]]
 
@@ -69,11 +117,25 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _error(code: int, message: str) -> Reply:
-    reason = _REASON.get(code, "unknown")
+def _error(code: int, message: str, reason: str | None = None) -> Reply:
+    reason = reason or _REASON.get(code, "unknown")
     return code, {"error": {"code": code, "message": message,
                             "errors": [{"message": message, "domain": "global", "reason": reason}]}}
 
+
+def _invalid_name_or_labels(body: Any) -> Reply | None:
+    """The API's 400 for a resource body whose `name` or `labels` break GCP's rules, else None."""
+    if not isinstance(body, dict):
+        return _error(400, "Invalid JSON payload received.")
+    name, labels = body.get("name"), body.get("labels") or {}
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        return _error(400, f"Invalid value for field 'resource.name': '{name}'. Must be a match of regex "
+                           "'(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'")
+    if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and _LABEL_KEY_RE.fullmatch(k)
+            and _LABEL_VALUE_RE.fullmatch(v) for k, v in labels.items()):
+        return _error(400, f"Invalid value for field 'resource.labels': '{labels}'.")
+    return None
 
 @dataclass
 class StoredSnapshot:
@@ -109,6 +171,41 @@ class StoredOperation:
 
 
 @dataclass
+class StoredDisk:
+    name: str
+    size_gb: int
+    id: int
+    created: str
+    disk_type: str = "pd-balanced"
+    source_snapshot: str | None = None  # the snapshot's name
+    labels: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    restoring_polls: int = 0  # GETs it answers RESTORING before READY
+    gets: int = 0
+
+    @property
+    def status(self) -> str:
+        return "RESTORING" if self.gets < self.restoring_polls else "READY"
+
+
+@dataclass
+class Attachment:
+    device_name: str
+    disk: str  # the disk's name (zonal, this zone)
+    boot: bool = False
+    mode: str = "READ_WRITE"
+
+
+@dataclass
+class StoredInstance:
+    name: str
+    id: int
+    status: str = "TERMINATED"  # PROVISIONING | STAGING | RUNNING | STOPPING | SUSPENDED | TERMINATED ...
+    attachments: list[Attachment] = field(default_factory=list)
+    staging_left: int = 0  # GETs still answered STAGING after a start
+
+
+@dataclass
 class ComputeStandIn:
     project: str = "opwatch-test"
     zone: str = "us-central1-a"
@@ -122,6 +219,14 @@ class ComputeStandIn:
     snapshots: dict[str, StoredSnapshot] = field(default_factory=dict)
     operations: dict[str, StoredOperation] = field(default_factory=dict)
     calls: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (method, path, query)
+    instances: dict[str, StoredInstance] = field(default_factory=dict)
+    disk_resources: dict[str, StoredDisk] = field(default_factory=dict)  # full Disk resources, by name
+    disk_restoring_polls: int = 0  # GETs a disk made from a snapshot answers RESTORING
+    staging_polls: int = 1  # GETs a started instance answers STAGING before RUNNING
+    operation_errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # operationType -> (code, message)
+    faults: dict[str, int] = field(default_factory=dict)  # handler name -> HTTP status every call answers
+    denied: set[str] = field(default_factory=set)  # permissions answered 403
+    request_ids: dict[str, str] = field(default_factory=dict)  # requestId -> operation name
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
     _server: ThreadingHTTPServer | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -159,9 +264,19 @@ class ComputeStandIn:
                     if self.forbidden:
                         return _error(403, f"Required '{_PERMISSION[handler]}' permission for "
                                            f"'projects/{args[0]}'")
+                    needed = (_PERMISSION[handler], *_ALSO_NEEDS.get(handler, ()))
+                    if missing := [p for p in needed if p in self.denied]:
+                        return _error(403, f"Required '{missing[0]}' permission for 'projects/{args[0]}'")
                     if args[0] != self.project:
                         return _error(404, f"The resource 'projects/{args[0]}' was not found")
+                    if handler in self.faults:
+                        return _error(self.faults[handler], f"injected: {handler} answers {self.faults[handler]}")
+                    request_id = query.get("requestId")
+                    if request_id in self.request_ids:  # a retried request: the first one's operation, no effect
+                        return 200, self._render_operation(self.operations[self.request_ids[request_id]])
                     reply: Reply = getattr(self, handler)(*args[1:], query=query, body=body)
+                    if request_id and reply[0] == 200 and reply[1].get("kind") == "compute#operation":
+                        self.request_ids[request_id] = reply[1]["name"]
                     return reply
             return _error(404, f"The requested URL {path} was not found on this server.")
 
@@ -218,16 +333,9 @@ class ComputeStandIn:
     def create_snapshot(self, zone: str, disk: str, *, query: dict[str, str], body: Any) -> Reply:
         if zone != self.zone or disk not in self.disks:
             return _error(404, f"The resource 'projects/{self.project}/zones/{zone}/disks/{disk}' was not found")
-        if not isinstance(body, dict):
-            return _error(400, "Invalid JSON payload received.")
-        name, labels = body.get("name"), body.get("labels") or {}
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-            return _error(400, f"Invalid value for field 'resource.name': '{name}'. Must be a match of regex "
-                               "'(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'")
-        if not isinstance(labels, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) and _LABEL_KEY_RE.fullmatch(k)
-                and _LABEL_VALUE_RE.fullmatch(v) for k, v in labels.items()):
-            return _error(400, f"Invalid value for field 'resource.labels': '{labels}'.")
+        if invalid := _invalid_name_or_labels(body):
+            return invalid
+        name, labels = body["name"], body.get("labels") or {}
         if name in self.snapshots:
             return _error(409, f"The resource 'projects/{self.project}/global/snapshots/{name}' already exists")
         disk_link = self._link(f"zones/{zone}/disks/{disk}")
@@ -290,6 +398,202 @@ class ComputeStandIn:
             return _error(404, f"The resource 'projects/{self.project}/global/snapshots/{name}' was not found")
         op = self._operation(None, "delete", self._link(f"global/snapshots/{name}"))
         return 200, self._render_operation(op, pending=True)
+
+
+    # --- the restore calls: disks and instances (called under the lock) --------------------------
+
+    def add_instance(self, name: str, status: str = "TERMINATED") -> StoredInstance:
+        """An instance with a 10 GB boot disk `<name>-boot` at device `persistent-disk-0`."""
+        with self._lock:
+            boot = f"{name}-boot"
+            self.disks[boot] = 10
+            instance = StoredInstance(name, next(self._ids), status, [Attachment("persistent-disk-0", boot, boot=True)])
+            self.instances[name] = instance
+            return instance
+
+    def attach(self, instance: str, disk: str, device_name: str) -> None:
+        """Put an existing disk at `device_name` on `instance` (test set-up, no operation)."""
+        with self._lock:
+            assert disk in self.disks
+            self.instances[instance].attachments.append(Attachment(device_name, disk))
+
+    def users_of(self, disk: str) -> list[str]:
+        with self._lock:
+            return [i.name for i in self.instances.values() if any(a.disk == disk for a in i.attachments)]
+
+    def _disk(self, name: str) -> StoredDisk | None:
+        if name not in self.disks:
+            return None
+        if name not in self.disk_resources:  # a disk given as a knob (name -> size): a plain READY disk
+            self.disk_resources[name] = StoredDisk(name, self.disks[name], next(self._ids), _now())
+        return self.disk_resources[name]
+
+    def _not_found(self, path: str) -> Reply:
+        return _error(404, f"The resource 'projects/{self.project}/{path}' was not found")
+
+    def _render_disk(self, disk: StoredDisk) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "compute#disk", "id": str(disk.id), "creationTimestamp": disk.created, "name": disk.name,
+            "description": disk.description, "sizeGb": str(disk.size_gb), "zone": self._link(f"zones/{self.zone}"),
+            "status": disk.status, "type": self._link(f"zones/{self.zone}/diskTypes/{disk.disk_type}"),
+            "labels": dict(disk.labels), "physicalBlockSizeBytes": "4096",
+            "labelFingerprint": base64.b64encode(hashlib.sha256(json.dumps(disk.labels, sort_keys=True).encode())
+                                                 .digest()[:8]).decode(),
+            "selfLink": self._link(f"zones/{self.zone}/disks/{disk.name}"),
+        }
+        if disk.source_snapshot:
+            body["sourceSnapshot"] = self._link(f"global/snapshots/{disk.source_snapshot}")
+            snap = self.snapshots.get(disk.source_snapshot)
+            if snap:
+                body["sourceSnapshotId"] = str(snap.id)
+        if users := self.users_of(disk.name):
+            body["users"] = [self._link(f"zones/{self.zone}/instances/{u}") for u in users]
+            body["lastAttachTimestamp"] = _now()
+        return body
+
+    def _render_instance(self, instance: StoredInstance) -> dict[str, Any]:
+        return {
+            "kind": "compute#instance", "id": str(instance.id), "name": instance.name, "status": instance.status,
+            "zone": self._link(f"zones/{self.zone}"),
+            "machineType": self._link(f"zones/{self.zone}/machineTypes/n2-standard-8"),
+            "disks": [{"kind": "compute#attachedDisk", "type": "PERSISTENT", "mode": a.mode,
+                       "source": self._link(f"zones/{self.zone}/disks/{a.disk}"), "deviceName": a.device_name,
+                       "index": index, "boot": a.boot, "autoDelete": a.boot, "interface": "SCSI",
+                       "diskSizeGb": str(self.disks.get(a.disk, 0))}
+                      for index, a in enumerate(instance.attachments)],
+            "networkInterfaces": [{"kind": "compute#networkInterface", "name": "nic0", "networkIP": "10.128.0.7"}],
+            "selfLink": self._link(f"zones/{self.zone}/instances/{instance.name}"),
+        }
+
+    def _zone_operation(self, operation_type: str, target: str) -> Reply:
+        """A zone Operation of `operation_type` on `target`; None error unless `operation_errors` says so."""
+        op = self._operation(self.zone, operation_type, self._link(f"zones/{self.zone}/{target}"),
+                             self.operation_errors.get(operation_type))
+        return 200, self._render_operation(op, pending=True)
+
+    def insert_disk(self, zone: str, *, query: dict[str, str], body: Any) -> Reply:
+        if zone != self.zone:
+            return self._not_found(f"zones/{zone}")
+        if invalid := _invalid_name_or_labels(body):
+            return invalid
+        name, labels = body["name"], body.get("labels") or {}
+        disk_type = "pd-balanced"
+        if "type" in body:
+            m = _DISK_TYPE_REF.fullmatch(str(body["type"]))
+            if not m or m.group(1) != zone or m.group(2) not in _DISK_TYPES:
+                return _error(400, f"Invalid value for field 'resource.type': '{body['type']}'. "
+                                   "Disk type does not exist or is not in this zone.")
+            disk_type = m.group(2)
+        source = body.get("sourceSnapshot")
+        snap = None
+        if source is not None:
+            ref = _SNAPSHOT_REF.fullmatch(str(source))
+            if not ref or (ref.group(1) or self.project) != self.project:
+                return _error(400, f"Invalid value for field 'resource.sourceSnapshot': '{source}'.")
+            snap = self.snapshots.get(ref.group(2))
+            if snap is None:
+                return self._not_found(f"global/snapshots/{ref.group(2)}")
+            if snap.status != "READY":
+                return _error(400, f"The resource 'projects/{self.project}/global/snapshots/{snap.name}' is not "
+                                   "ready", reason="resourceNotReady")
+        try:
+            size = int(body.get("sizeGb", snap.size_gb if snap else 10))
+        except (TypeError, ValueError):
+            return _error(400, f"Invalid value for field 'resource.sizeGb': '{body.get('sizeGb')}'.")
+        if snap and size < snap.size_gb:
+            return _error(400, f"Invalid value for field 'resource.sizeGb': '{size}'. Requested disk size cannot be "
+                               f"smaller than the snapshot size ({snap.size_gb} GB).")
+        if name in self.disks:
+            return _error(409, f"The resource 'projects/{self.project}/zones/{zone}/disks/{name}' already exists")
+        if "insert" not in self.operation_errors:
+            self.disks[name] = size
+            self.disk_resources[name] = StoredDisk(
+                name, size, next(self._ids), _now(), disk_type, snap.name if snap else None, dict(labels),
+                str(body.get("description", "")), self.disk_restoring_polls if snap else 0)
+        return self._zone_operation("insert", f"disks/{name}")
+
+    def get_disk(self, zone: str, name: str, *, query: dict[str, str], body: Any) -> Reply:
+        disk = self._disk(name) if zone == self.zone else None
+        if disk is None:
+            return self._not_found(f"zones/{zone}/disks/{name}")
+        rendered = self._render_disk(disk)
+        disk.gets += 1
+        return 200, rendered
+
+    def delete_disk(self, zone: str, name: str, *, query: dict[str, str], body: Any) -> Reply:
+        if zone != self.zone or self._disk(name) is None:
+            return self._not_found(f"zones/{zone}/disks/{name}")
+        if users := self.users_of(name):
+            return _error(400, f"The disk resource 'projects/{self.project}/zones/{zone}/disks/{name}' is already "
+                               f"being used by 'projects/{self.project}/zones/{zone}/instances/{users[0]}'",
+                          reason="resourceInUseByAnotherResource")
+        if "delete" not in self.operation_errors:
+            del self.disks[name]
+            self.disk_resources.pop(name, None)
+        return self._zone_operation("delete", f"disks/{name}")
+
+    def get_instance(self, zone: str, name: str, *, query: dict[str, str], body: Any) -> Reply:
+        instance = self.instances.get(name) if zone == self.zone else None
+        if instance is None:
+            return self._not_found(f"zones/{zone}/instances/{name}")
+        if instance.status == "STAGING":
+            if instance.staging_left <= 0:
+                instance.status = "RUNNING"
+            else:
+                instance.staging_left -= 1
+        return 200, self._render_instance(instance)
+
+    def attach_disk(self, zone: str, name: str, *, query: dict[str, str], body: Any) -> Reply:
+        instance = self.instances.get(name) if zone == self.zone else None
+        if instance is None:
+            return self._not_found(f"zones/{zone}/instances/{name}")
+        if not isinstance(body, dict) or not isinstance(body.get("source"), str):
+            return _error(400, "Invalid value for field 'resource.source': ''. The source must be a disk URL.")
+        ref = _DISK_REF.fullmatch(body["source"])
+        if not ref or (ref.group(1) or self.project) != self.project or ref.group(2) != zone:
+            return _error(400, f"Invalid value for field 'resource.source': '{body['source']}'.")
+        disk = self._disk(ref.group(3))
+        if disk is None:
+            return self._not_found(f"zones/{zone}/disks/{ref.group(3)}")
+        if disk.status != "READY":
+            return _error(400, f"The resource 'projects/{self.project}/zones/{zone}/disks/{disk.name}' is not ready",
+                          reason="resourceNotReady")
+        mode = str(body.get("mode", "READ_WRITE"))
+        device = str(body.get("deviceName") or disk.name)
+        if any(a.device_name == device for a in instance.attachments):
+            return _error(400, f"Invalid value for field 'resource.deviceName': '{device}'. Device name "
+                               "specified is already in use.")
+        if users := self.users_of(disk.name):
+            return _error(400, f"The disk resource 'projects/{self.project}/zones/{zone}/disks/{disk.name}' is "
+                               f"already being used by 'projects/{self.project}/zones/{zone}/instances/{users[0]}'",
+                          reason="resourceInUseByAnotherResource")
+        if "attachDisk" not in self.operation_errors:
+            instance.attachments.append(Attachment(device, disk.name, mode=mode))
+        return self._zone_operation("attachDisk", f"instances/{name}")
+
+    def detach_disk(self, zone: str, name: str, *, query: dict[str, str], body: Any) -> Reply:
+        instance = self.instances.get(name) if zone == self.zone else None
+        if instance is None:
+            return self._not_found(f"zones/{zone}/instances/{name}")
+        device = query.get("deviceName", "")
+        found = [a for a in instance.attachments if a.device_name == device]
+        if not found:
+            return _error(400, f"Invalid value for field 'deviceName': '{device}'. No attached disk found with "
+                               "that device name.")
+        if "detachDisk" not in self.operation_errors:
+            instance.attachments.remove(found[0])
+        return self._zone_operation("detachDisk", f"instances/{name}")
+
+    def start_instance(self, zone: str, name: str, *, query: dict[str, str], body: Any) -> Reply:
+        instance = self.instances.get(name) if zone == self.zone else None
+        if instance is None:
+            return self._not_found(f"zones/{zone}/instances/{name}")
+        if instance.status not in ("TERMINATED", "RUNNING", "STAGING", "PROVISIONING"):
+            return _error(400, f"The resource 'projects/{self.project}/zones/{zone}/instances/{name}' is not ready "
+                               f"(status {instance.status})", reason="resourceNotReady")
+        if instance.status == "TERMINATED" and "start" not in self.operation_errors:
+            instance.status, instance.staging_left = "STAGING", self.staging_polls
+        return self._zone_operation("start", f"instances/{name}")
 
 
 class _Handler(BaseHTTPRequestHandler):
