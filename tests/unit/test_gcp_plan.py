@@ -313,3 +313,30 @@ def test_every_planned_entry_point_exists_in_the_bundle(config, settings):
 
     for f in functions(_gce_disk_config(), settings) + functions(config, settings):
         assert callable(getattr(main, f.entry_point, None)), f.entry_point
+
+
+def test_a_disk_restore_runs_on_gcp_with_exactly_the_permissions_it_calls(settings):
+    from opwatch.remedies.gcp_restore import CLOUD_DNS_PERMISSIONS, GCE_LAUNCHER_PERMISSIONS
+
+    text = _gce_disk_config_text().replace(
+        'strategy = "admin"\nstandby_admin = "http://op-node-b:9545"\nstandby_rpc = "http://op-geth-b:8545"',
+        'strategy = "restore"\nreplacement_instance = "zones/europe-west1-b/instances/seq-standby"\n'
+        'replacement_rpc = "http://10.1.0.5:8545"\ndns_zone_id = "l2-internal"\ndns_record = "sequencer.l2.internal."')
+    config = parse_config(text)
+    [failover] = [f for f in functions(config, settings) if f.name == "opwatch-remedy-failover"]
+    assert ("OPWATCH_REMEDIES", "failover,restore") in failover.env and failover.timeout_s == 900
+    plan = render_plan(config, settings)
+    cmds = commands(plan)
+    for role_id, perms in (("opwatchRestore", GCE_LAUNCHER_PERMISSIONS), ("opwatchDnsSwitch", CLOUD_DNS_PERMISSIONS)):
+        [create] = [c for c in cmds if c[:5] == ["gcloud", "iam", "roles", "create", role_id]]
+        assert sorted(next(a for a in create if a.startswith("--permissions=")).split("=", 1)[1].split(",")) == \
+            sorted(perms)
+        holders = [c for c in cmds if f"--role=projects/opwatch-example/roles/{role_id}" in c]
+        assert [next(a for a in c if a.startswith("--member=")) for c in holders] == [
+            f"--member=serviceAccount:{settings.service_account('remedy-failover')}"]
+
+
+def _gce_disk_config_text() -> str:
+    return EXAMPLE.read_text().replace('provider = "gcs"\nbucket = "opwatch-example-snapshots"',
+                                       'provider = "gce-disk"\nproject = "opwatch-example"\nzone = "europe-west1-b"\n'
+                                       'disk = "sequencer-data"')

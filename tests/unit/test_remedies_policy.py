@@ -130,16 +130,16 @@ def test_restore_needs_something_to_restore_from_and_somewhere_to_start_it():
     assert f"{RESTORE}.strategy: 'restore' needs a [snapshot] section" in _problems(
         f'[{RESTORE}]\nstrategy = "restore"\n')
     ebs = '[remediation.networks.devnet.snapshot]\nprovider = "ebs"\nvolume_id = "vol-1"\n'
-    assert f"{RESTORE}.replacement_instance: required to restore from EBS" in _problems(
+    assert f"{RESTORE}.replacement_instance: required to restore from ebs snapshots" in _problems(
         ebs + f'[{RESTORE}]\nstrategy = "restore"\n')
     assert f"{RESTORE}.replacement_rpc: required with replacement_instance" in _problems(
         ebs + f'[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "i-0abc"\n')
     s3 = '[remediation.networks.devnet.snapshot]\nprovider = "s3"\nbucket = "b"\n'
-    assert f"{RESTORE}.replacement_instance: only restores from provider = 'ebs'" in _problems(
+    assert f"{RESTORE}.replacement_instance: restores only from disk snapshots (ebs, gce-disk)" in _problems(
         s3 + f'[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "i-0abc"\nreplacement_rpc = "http://x:1"\n')
     text = _problems(ebs + f'[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "vol-1"\n'
                            'replacement_rpc = "http://x:1"\ndns_zone_id = "Z1"\ndns_record_type = "MX"\n')
-    assert f"{RESTORE}.replacement_instance: expected an EC2 instance id" in text
+    assert f"{RESTORE}.replacement_instance: expected an EC2 instance id (i-...) or a VM" in text
     assert f"{RESTORE}.dns_record: dns_zone_id and dns_record go together" in text
     assert f"{RESTORE}.dns_record_type: expected one of CNAME, A" in text
 
@@ -154,7 +154,10 @@ def test_restore_keys_do_not_apply_to_other_strategies_and_a_whole_restore_parse
         'dns_zone_id = "Z1"\ndns_record = "seq.l2.internal"\ndns_record_type = "A"\n')))
     fo = ok.section("remediation").for_network("devnet").failover
     assert (fo.replacement_instance, fo.replacement_device, fo.replacement_rpc.url, fo.dns_record_type) == (
-        "i-0abc", "/dev/sdf", "http://10.0.2.15:8545", "A")
+        "i-0abc", None, "http://10.0.2.15:8545", "A")
+    from opwatch.remedies.policy import replacement_device
+
+    assert replacement_device(fo, ok.section("remediation").for_network("devnet").snapshot) == "/dev/sdf"
 
 
 def test_a_networks_remedies_run_on_one_cloud_whose_providers_and_secrets_they_use():
@@ -170,3 +173,40 @@ def test_a_networks_remedies_run_on_one_cloud_whose_providers_and_secrets_they_u
     assert f"{net}.topup.secret: 'gcp-secretmanager' is GCP's" in _problems(gcp_secret)
     assert "expected 'gcp-secretmanager:projects/P/secrets/S'" in _problems(
         gcp_secret.replace("projects/p/secrets/funder", "funder"))
+
+
+def test_a_persistent_disk_restores_into_a_vm_on_gcp_and_an_ebs_snapshot_into_an_ec2_instance():
+    disk = (GCP + '[remediation.networks.devnet.snapshot]\nprovider = "gce-disk"\nproject = "p"\n'
+            'zone = "europe-west1-b"\ndisk = "seq"\n')
+    ok = load(config_text(remediation=disk + f'[{RESTORE}]\nstrategy = "restore"\n'
+                          'replacement_instance = "zones/europe-west1-b/instances/seq-standby"\n'
+                          'replacement_rpc = "http://10.1.0.5:8545"\ndns_zone_id = "l2-internal"\n'
+                          'dns_record = "sequencer.l2.internal."\n'))
+    from opwatch.remedies.policy import replacement_device
+
+    net = ok.section("remediation").for_network("devnet")
+    assert replacement_device(net.failover, net.snapshot) == "opwatch-datadir"
+    text = _problems(disk + f'[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "i-0abc"\n'
+                            'replacement_device = "/dev/sdf"\nreplacement_rpc = "http://x:1"\n')
+    assert f"{RESTORE}.replacement_instance: gce-disk snapshots restore into zones/ZONE/instances/NAME" in text
+    assert f"{RESTORE}.replacement_device: expected a disk deviceName for gce-disk" in text
+    assert f"{RESTORE}.replacement_instance: restoring into this instance runs on aws" in text
+
+
+def test_permissions_follow_the_cloud_the_remedies_run_on():
+    from opwatch.remedies.permissions import for_policy
+
+    aws = load(config_text(remediation=(
+        '[remediation.networks.devnet.snapshot]\nprovider = "ebs"\nvolume_id = "vol-1"\n'
+        f'[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "i-0abc"\nreplacement_rpc = "http://x:1"\n'
+        'dns_zone_id = "Z1"\ndns_record = "seq.internal"\n'))).section("remediation")
+    perms = for_policy(aws)
+    assert {"ec2:CreateSnapshot", "ec2:StartInstances", "route53:ChangeResourceRecordSets"} <= set(perms.aws_actions)
+    assert perms.gcp_roles == ()
+    gcp = load(config_text(remediation=(
+        GCP + '[remediation.networks.devnet.snapshot]\nprovider = "gce-disk"\nproject = "p"\nzone = "europe-west1-b"\n'
+        f'disk = "seq"\n[{RESTORE}]\nstrategy = "restore"\nreplacement_instance = "zones/europe-west1-b/instances/vm"\n'
+        'replacement_rpc = "http://x:1"\ndns_zone_id = "z"\ndns_record = "seq.internal."\n'))).section("remediation")
+    perms = for_policy(gcp)
+    assert perms.aws_actions == ()
+    assert {"custom:opwatchRestore", "custom:opwatchDnsSwitch", "custom:opwatchDiskSnapshots"} <= set(perms.gcp_roles)

@@ -95,7 +95,8 @@ def check_ids(config: Config, settings: GcpSettings) -> list[str]:
 
 def remedy_networks(config: Config) -> dict[str, list[str]]:
     """remedy -> the networks whose policy enables it on GCP (`runs_on = "gcp"`). A restore
-    failover needs a launcher GCP does not have here: such networks are left out."""
+    failover runs where it restores a persistent-disk snapshot into a replacement VM; restoring
+    an archive needs a launcher only the devnet has, so such networks are left out."""
     policy = config.section("remediation")
     out: dict[str, list[str]] = {}
     for name in config.networks:
@@ -104,8 +105,9 @@ def remedy_networks(config: Config) -> dict[str, list[str]]:
             continue
         for remedy in REMEDIES:
             section = getattr(net, remedy)
-            if section is None or (remedy == "failover" and section.strategy == "restore"):
-                continue
+            if section is None or (remedy == "failover" and section.strategy == "restore"
+                                   and section.replacement_instance is None):
+                continue  # restoring an archive needs a launcher only the devnet has
             out.setdefault(remedy, []).append(name)
     return out
 
@@ -144,11 +146,13 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
         ("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret)))))
     remediation = config.section("remediation")
     for remedy, networks in remedy_networks(config).items():
-        env = [*common, config_env, ("OPWATCH_REMEDIES", remedy),  # no restore on GCP: no launcher here
+        restores = remedy == "failover" and any(remediation.for_network(n).failover.strategy == "restore"
+                                                for n in networks)
+        env = [*common, config_env, ("OPWATCH_REMEDIES", "failover,restore" if restores else remedy),
                ("OPWATCH_REMEDY_STORE", f"firestore:{s.project}/{s.firestore_database}")]
         if remedy == "failover":
             env.append(("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret)))
-        timeout = 300
+        timeout = 900 if restores else 300  # a disk, a VM boot and the node's start, then the record
         if remedy == "topup":  # the longest receipt wait, plus a minute to build, sign and send
             timeout = int(max(remediation.for_network(n).topup.receipt_timeout_s for n in networks) + 60)
         # Ingress "all": an operator invokes it by hand from outside the VPC; IAM still decides who.
@@ -207,7 +211,7 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
                           create=gcloud("storage", "buckets", "create", bucket, f"--location={s.region}",
                                         "--uniform-bucket-level-access", "--public-access-prevention", settings=s)))
 
-    stores = snapshot_stores(config, reader=False) + snapshot_stores(config, reader=True)
+    stores = snapshot_stores(config, reader=False) + snapshot_stores(config, reader=True) + restore_grants(config)
     custom = roles.custom_roles()
     for role_id, project in sorted({(g.role.removeprefix("custom:"), where) for g, where in stores
                                     if g.role.startswith("custom:")}):
@@ -360,6 +364,22 @@ def snapshot_stores(config: Config, reader: bool, networks: Sequence[str] | None
     return list(dict.fromkeys(out))
 
 
+def restore_grants(config: Config, networks: Sequence[str] | None = None) -> list[tuple[roles.Grant, str]]:
+    """(grant, project) for the restore failovers of `networks` (default: all) on GCP."""
+    policy = config.section("remediation")
+    out: list[tuple[roles.Grant, str]] = []
+    for name in networks if networks is not None else list(config.networks):
+        net = policy.for_network(name)
+        fo, snap = net.failover, net.snapshot
+        if net.runs_on != "gcp" or fo is None or fo.strategy != "restore" or fo.replacement_instance is None \
+                or snap is None:
+            continue
+        out += [(g, snap.project or "") for g in roles.RESTORE_GCE]
+        if fo.dns_zone_id is not None:
+            out += [(g, snap.project or "") for g in roles.RESTORE_DNS]
+    return list(dict.fromkeys(out))
+
+
 def remedy_bindings(config: Config, f: FunctionSpec, s: GcpSettings) -> list[Step]:
     """The remedy's base grants, then what each network's policy names, on that resource only."""
     member = f"serviceAccount:{f.service_account}"
@@ -374,6 +394,9 @@ def remedy_bindings(config: Config, f: FunctionSpec, s: GcpSettings) -> list[Ste
             steps += [step for g in roles.TOPUP_LOCAL_SIGNER if (step := bind(g, member, f.name, s, secret))]
         if remedy == "snapshot":
             steps += [step for g, where in snapshot_stores(config, reader=False, networks=[name])
+                      if (step := bind(g, member, f.name, s, where))]
+        if remedy == "failover":
+            steps += [step for g, where in restore_grants(config, [name])
                       if (step := bind(g, member, f.name, s, where))]
     unique: dict[tuple[str, ...], Step] = {step.create: step for step in steps}
     return list(unique.values())

@@ -61,6 +61,15 @@ SNAPSHOT_GCS = (
 SNAPSHOT_GCE_DISK = (
     Grant("custom:opwatchDiskSnapshots", "project", "create, label, list and delete disk snapshots"),
 )
+# A restore failover: a disk from the newest verified snapshot on the one TERMINATED VM, started;
+# then the sequencer's record in Cloud DNS (remedies/gcp_restore.py lists the permissions).
+RESTORE_GCE = (
+    Grant("custom:opwatchDiskSnapshotReader", "project", "find the newest verified disk snapshot"),
+    Grant("custom:opwatchRestore", "project", "a disk from the snapshot, attached to the replacement VM, started"),
+)
+RESTORE_DNS = (
+    Grant("custom:opwatchDnsSwitch", "project", "repoint the sequencer's record once the replacement produces"),
+)
 # Pub/Sub's push identity also delivers firing findings to the remedy functions.
 PUSH_REMEDY = (
     Grant("roles/run.invoker", "self", "push subscription delivers firing findings to the remedy"),
@@ -77,6 +86,9 @@ SNAPSHOT_READER_GCE_DISK = (
 def custom_roles() -> dict[str, tuple[str, ...]]:
     """Custom role id -> its permissions (from the code that calls them)."""
     from ..remedies.gce_disk import IAM_PERMISSIONS
+    from ..remedies.gcp_restore import CLOUD_DNS_PERMISSIONS, GCE_LAUNCHER_PERMISSIONS
 
     return {"opwatchDiskSnapshots": IAM_PERMISSIONS,
-            "opwatchDiskSnapshotReader": ("compute.snapshots.get", "compute.snapshots.list")}
+            "opwatchDiskSnapshotReader": ("compute.snapshots.get", "compute.snapshots.list"),
+            "opwatchRestore": GCE_LAUNCHER_PERMISSIONS,
+            "opwatchDnsSwitch": CLOUD_DNS_PERMISSIONS}

@@ -31,7 +31,7 @@ SNAPSHOT_GCS = Permissions(gcp_roles=("roles/storage.objectAdmin",))
 SNAPSHOT_EBS = Permissions(
     aws_actions=("ec2:CreateSnapshot", "ec2:CreateTags", "ec2:DescribeSnapshots", "ec2:DeleteSnapshot"),
 )
-SNAPSHOT_GCE_DISK = Permissions(gcp_roles=("roles/compute.storageAdmin",))
+SNAPSHOT_GCE_DISK = Permissions(gcp_roles=("custom:opwatchDiskSnapshots",))
 # Failover talks JSON-RPC to op-node / op-conductor over the VPC: no cloud API, except a
 # restore: a volume from an EBS snapshot booted by a stopped instance, and a Route 53 record.
 FAILOVER_RESTORE_EBS = Permissions(aws_actions=(
@@ -39,6 +39,9 @@ FAILOVER_RESTORE_EBS = Permissions(aws_actions=(
     "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:StartInstances"))
 FAILOVER_RESTORE_ROUTE53 = Permissions(aws_actions=("route53:ChangeResourceRecordSets", "route53:GetChange",
                                                     "route53:ListResourceRecordSets"))
+# GCP: custom roles holding exactly the permissions gcp_restore.py calls (gcp/roles.py renders them).
+FAILOVER_RESTORE_GCE = Permissions(gcp_roles=("custom:opwatchDiskSnapshotReader", "custom:opwatchRestore"))
+FAILOVER_RESTORE_CLOUD_DNS = Permissions(gcp_roles=("custom:opwatchDnsSwitch",))
 
 BY_COMPONENT: dict[str, Permissions] = {
     "store.dynamodb": STORE_DYNAMODB,
@@ -51,6 +54,8 @@ BY_COMPONENT: dict[str, Permissions] = {
     "snapshot.gce-disk": SNAPSHOT_GCE_DISK,
     "failover.restore.ebs": FAILOVER_RESTORE_EBS,
     "failover.restore.route53": FAILOVER_RESTORE_ROUTE53,
+    "failover.restore.gce": FAILOVER_RESTORE_GCE,
+    "failover.restore.cloud-dns": FAILOVER_RESTORE_CLOUD_DNS,
 }
 SNAPSHOT_BY_PROVIDER = {"s3": SNAPSHOT_S3, "gcs": SNAPSHOT_GCS, "ebs": SNAPSHOT_EBS, "gce-disk": SNAPSHOT_GCE_DISK}
 
@@ -71,9 +76,10 @@ def for_policy(policy: object) -> Permissions:
         if net.snapshot is not None:
             parts.append(SNAPSHOT_BY_PROVIDER[net.snapshot.provider])
         if net.failover is not None and net.failover.strategy == "restore":
+            on_gcp = net.runs_on == "gcp"
             if net.failover.replacement_instance is not None:
-                parts.append(FAILOVER_RESTORE_EBS)
+                parts.append(FAILOVER_RESTORE_GCE if on_gcp else FAILOVER_RESTORE_EBS)
             if net.failover.dns_zone_id is not None:
-                parts.append(FAILOVER_RESTORE_ROUTE53)
+                parts.append(FAILOVER_RESTORE_CLOUD_DNS if on_gcp else FAILOVER_RESTORE_ROUTE53)
     return Permissions(tuple(sorted({a for p in parts for a in p.aws_actions})),
                        tuple(sorted({r for p in parts for r in p.gcp_roles})))

@@ -45,11 +45,15 @@ active_admin = "http://op-node-a:9545"    # admin RPC of the sequencer's op-node
 standby_admin = "http://op-node-b:9545"
 standby_rpc = "http://op-geth-b:8545"     # the standby's execution client
 conductor_rpc = "http://conductor:8547"   # conductor strategy
-replacement_instance = "i-..."            # restore from "ebs": a STOPPED instance that boots the node
-replacement_device = "/dev/sdf"           #   where its node reads the datadir volume
+replacement_instance = "i-..."            # restore: a STOPPED instance that boots the node on a volume made
+                                          #   from the snapshot: "i-..." (ebs) or "zones/Z/instances/NAME"
+                                          #   (gce-disk, a TERMINATED VM of the snapshot's project)
+replacement_device = "/dev/sdf"           #   where its node reads the datadir: a device (ebs, default
+                                          #   /dev/sdf) or a disk deviceName (gce-disk, default opwatch-datadir)
 replacement_rpc = "http://10.0.2.15:8545" #   the replacement's RPC, watched until it produces blocks
 replacement_wait = "5m"                   #   how long it may take to boot and produce (else: aborted)
-dns_zone_id = "Z0123456789"               # restore: the Route 53 record of the sequencer endpoint,
+dns_zone_id = "Z0123456789"               # restore: the sequencer endpoint's record: a Route 53 hosted zone
+                                          #   id (runs_on aws) or a Cloud DNS managed zone (runs_on gcp),
 dns_record = "sequencer.l2.internal"      #   repointed once the replacement produces blocks
 dns_record_type = "CNAME"                 #   or "A" (replacement_rpc's host is then an IPv4 address)
 min_observers = 2                         # independent observers that must see the sequencer stalled
@@ -128,7 +132,7 @@ class FailoverPolicy:
     lease_ttl_s: float = 600.0
     auto: bool = False
     replacement_instance: str | None = None
-    replacement_device: str = "/dev/sdf"
+    replacement_device: str | None = None  # default per provider: /dev/sdf (ebs), opwatch-datadir (gce-disk)
     replacement_rpc: Endpoint | None = None
     replacement_wait_s: float = 300.0
     dns_zone_id: str | None = None
@@ -259,18 +263,28 @@ def _count(low: int, high: int) -> Any:
     return parse
 
 
+_EC2_INSTANCE = re.compile(r"i-[0-9a-z]+")
+_GCE_INSTANCE = re.compile(r"zones/[a-z]+-[a-z]+[0-9]-[a-z]/instances/[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+_GCE_DEVICE = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+DEFAULT_DEVICE = {"ebs": "/dev/sdf", "gce-disk": "opwatch-datadir"}
+
+
 def _instance_id(v: Any) -> str:
     text = _text(v)
-    if not text.startswith("i-") or not text[2:].isalnum():
-        raise ValueError(f"expected an EC2 instance id (i-...), got {v!r}")
+    if not (_EC2_INSTANCE.fullmatch(text) or _GCE_INSTANCE.fullmatch(text)):
+        raise ValueError(f"expected an EC2 instance id (i-...) or a VM as zones/ZONE/instances/NAME, got {v!r}")
     return text
 
 
 def _device(v: Any) -> str:
     text = _text(v)
-    if not text.startswith("/dev/"):
-        raise ValueError(f"expected a device name such as /dev/sdf, got {v!r}")
+    if not (text.startswith("/dev/") or _GCE_DEVICE.fullmatch(text)):
+        raise ValueError(f"expected a device such as /dev/sdf (ebs) or a disk deviceName (gce-disk), got {v!r}")
     return text
+
+
+def replacement_device(failover: FailoverPolicy, snapshot: SnapshotPolicy) -> str:
+    return failover.replacement_device or DEFAULT_DEVICE[snapshot.provider]
 
 
 def _store(v: Any) -> str:
@@ -304,12 +318,8 @@ def _network(p: _Problems, raw: Any, where: str, config: Config, name: str) -> N
     if failover is not None and failover.strategy == "restore":
         if "snapshot" not in t:
             p.add(f"{where}.failover.strategy", "'restore' needs a [snapshot] section to restore from")
-        elif snapshot is not None and snapshot.provider == "ebs" and failover.replacement_instance is None:
-            p.add(f"{where}.failover.replacement_instance",
-                  "required to restore from EBS snapshots (the stopped instance that boots the restored volume)")
-        elif snapshot is not None and snapshot.provider != "ebs" and failover.replacement_instance is not None:
-            p.add(f"{where}.failover.replacement_instance",
-                  f"only restores from provider = 'ebs' (this network's snapshots are {snapshot.provider!r})")
+        elif snapshot is not None:
+            _check_replacement(p, f"{where}.failover", failover, snapshot)
     natives: list[tuple[str, str, str]] = []
     if topup is not None:
         natives += [("topup", "signer", topup.signer), ("topup", "secret", (topup.secret or "").partition(":")[0])]
@@ -320,8 +330,12 @@ def _network(p: _Problems, raw: Any, where: str, config: Config, name: str) -> N
         if cloud is not None and cloud != runs_on:
             p.add(f"{where}.{what}.{key}", f"{name!r} is {cloud.upper()}'s, but this network's remedies run on "
                                            f"{runs_on} (runs_on)")
-    if failover is not None and failover.replacement_instance is not None and runs_on != "aws":
-        p.add(f"{where}.failover.replacement_instance", "restoring into an EC2 instance runs on aws (runs_on)")
+    if failover is not None and failover.replacement_instance is not None:
+        cloud = "aws" if failover.replacement_instance.startswith("i-") else "gcp"
+        if cloud != runs_on:
+            p.add(f"{where}.failover.replacement_instance",
+                  f"restoring into this instance runs on {cloud}, but this network's remedies run on {runs_on} "
+                  "(runs_on)")
     return NetworkRemedies(approval=approval, runs_on=runs_on, topup=topup, snapshot=snapshot, failover=failover)
 
 
@@ -362,6 +376,27 @@ def _topup(p: _Problems, raw: Any, where: str, config: Config, name: str) -> Top
         receipt_timeout_s=p.value(t, "receipt_timeout", where, _duration, default=180.0),
     )
     return policy if len(p.items) == before else None
+
+
+def _check_replacement(p: _Problems, where: str, failover: FailoverPolicy, snapshot: SnapshotPolicy) -> None:
+    """Restoring needs a replacement machine of the snapshot's kind: an EC2 instance for EBS, a
+    VM for a persistent disk. Archives (s3, gcs) restore only where a launcher is given (the devnet)."""
+    instance, device = failover.replacement_instance, failover.replacement_device
+    wants = {"ebs": ("i-...", _EC2_INSTANCE), "gce-disk": ("zones/ZONE/instances/NAME", _GCE_INSTANCE)}
+    if snapshot.provider not in wants:
+        if instance is not None:
+            p.add(f"{where}.replacement_instance", f"restores only from disk snapshots (ebs, gce-disk); this "
+                                                    f"network's snapshots are {snapshot.provider!r}")
+        return
+    form, pattern = wants[snapshot.provider]
+    if instance is None:
+        p.add(f"{where}.replacement_instance", f"required to restore from {snapshot.provider} snapshots (the "
+                                               f"stopped machine that boots the restored disk): {form}")
+    elif not pattern.fullmatch(instance):
+        p.add(f"{where}.replacement_instance", f"{snapshot.provider} snapshots restore into {form}, got {instance!r}")
+    if device is not None and (device.startswith("/dev/") != (snapshot.provider == "ebs")):
+        kind = "a /dev/ device" if snapshot.provider == "ebs" else "a disk deviceName"
+        p.add(f"{where}.replacement_device", f"expected {kind} for {snapshot.provider}, got {device!r}")
 
 
 def _roles(v: Any) -> tuple[str, ...]:
@@ -415,7 +450,7 @@ def _failover(p: _Problems, raw: Any, where: str) -> FailoverPolicy | None:
         stall_after_s=p.value(t, "stall_after", where, _duration, default=30.0),
         lease_ttl_s=p.value(t, "lease_ttl", where, _duration, default=600.0),
         replacement_instance=p.value(t, "replacement_instance", where, _instance_id),
-        replacement_device=p.value(t, "replacement_device", where, _device, default="/dev/sdf"),
+        replacement_device=p.value(t, "replacement_device", where, _device),
         replacement_rpc=p.value(t, "replacement_rpc", where, _endpoint),
         replacement_wait_s=p.value(t, "replacement_wait", where, _duration, default=300.0),
         dns_zone_id=p.value(t, "dns_zone_id", where, _text),

@@ -27,7 +27,7 @@ from .failover import (
     RestoreStrategy,
     SequencerLauncher,
 )
-from .policy import FailoverPolicy, NetworkRemedies
+from .policy import NetworkRemedies, replacement_device
 from .request import RemedyRequest, refuses_finding
 from .snapshot import AnvilStateSource, SnapshotInvalid, SnapshotProvider, StateSource, provider_for, take_snapshot
 from .store import RemedyStore, open_store
@@ -41,6 +41,10 @@ class Seams:
     ec2_client: Any = None
     gcs_client: Any = None
     gce_session: Any = None
+    dns_session: Any = None
+    # Google API base URLs (a local stand-in in tests; None: the public endpoints).
+    compute_base_url: str | None = None
+    dns_base_url: str | None = None
     route53_client: Any = None
     kms_client: Any = None
     secretsmanager_client: Any = None
@@ -126,7 +130,8 @@ def _topup(request: RemedyRequest, config: Config, network: Network, policy: Net
 def snapshot_provider(policy: NetworkRemedies, seams: Seams) -> SnapshotProvider | None:
     if policy.snapshot is None:
         return None
-    return provider_for(policy.snapshot, seams.s3_client, seams.ec2_client, seams.gcs_client, seams.gce_session)
+    return provider_for(policy.snapshot, seams.s3_client, seams.ec2_client, seams.gcs_client, seams.gce_session,
+                        seams.compute_base_url)
 
 
 def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies, store: RemedyStore,
@@ -164,18 +169,37 @@ def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies,
     return out
 
 
-def _launcher(fo: FailoverPolicy, seams: Seams) -> SequencerLauncher | None:
-    if fo.replacement_instance is None or fo.replacement_rpc is None:
+def _launcher(policy: NetworkRemedies, seams: Seams) -> SequencerLauncher | None:
+    """The replacement machine a disk snapshot restores into: an EC2 instance or a GCE VM."""
+    fo, snap = policy.failover, policy.snapshot
+    if fo is None or snap is None or fo.replacement_instance is None or fo.replacement_rpc is None:
         return None
-    from .aws_restore import EbsVolumeLauncher
+    device = replacement_device(fo, snap)
+    if fo.replacement_instance.startswith("i-"):
+        from .aws_restore import EbsVolumeLauncher
 
-    return EbsVolumeLauncher(fo.replacement_instance, fo.replacement_device, fo.replacement_rpc.url,
-                             client=seams.ec2_client, sleep=seams.sleep)
+        return EbsVolumeLauncher(fo.replacement_instance, device, fo.replacement_rpc.url,
+                                 client=seams.ec2_client, sleep=seams.sleep)
+    from .gce_disk import DEFAULT_BASE_URL
+    from .gcp_restore import GceDiskLauncher
+
+    _, zone, _, name = fo.replacement_instance.split("/")
+    return GceDiskLauncher(snap.project or "", zone, name, device, fo.replacement_rpc.url, session=seams.gce_session,
+                           base_url=seams.compute_base_url or DEFAULT_BASE_URL, sleep=seams.sleep)
 
 
-def _endpoint_switch(fo: FailoverPolicy, seams: Seams) -> EndpointSwitch | None:
-    if fo.dns_zone_id is None or fo.dns_record is None:
+def _endpoint_switch(policy: NetworkRemedies, seams: Seams) -> EndpointSwitch | None:
+    """The sequencer's DNS record in the cloud the network's remedies run on."""
+    fo = policy.failover
+    if fo is None or fo.dns_zone_id is None or fo.dns_record is None:
         return None
+    if policy.runs_on == "gcp":
+        from .gcp_restore import DNS_BASE_URL, CloudDnsEndpoint
+
+        project = policy.snapshot.project if policy.snapshot is not None else None
+        return CloudDnsEndpoint(project or "", fo.dns_zone_id, fo.dns_record, fo.dns_record_type,
+                                session=seams.dns_session, base_url=seams.dns_base_url or DNS_BASE_URL,
+                                sleep=seams.sleep)
     from .aws_restore import Route53Endpoint
 
     return Route53Endpoint(fo.dns_zone_id, fo.dns_record, fo.dns_record_type, client=seams.route53_client,
@@ -197,15 +221,15 @@ def _failover(request: RemedyRequest, config: Config, network: Network, policy: 
         reason = f"no [remediation.networks.{network.name}.failover] policy"
     elif request.remedy == "restore" or fo.strategy == "restore":
         provider = snapshot_provider(policy, seams)
-        launcher = seams.launcher or _launcher(fo, seams)
+        launcher = seams.launcher or _launcher(policy, seams)
         if provider is None or launcher is None:
             reason = ("restore needs a snapshot policy and a way to start the replacement: "
-                      "failover.replacement_instance (EBS snapshots) or, on the devnet, its launcher")
+                      "failover.replacement_instance (EBS or persistent-disk snapshots), or the devnet's launcher")
         else:
             strategy = RestoreStrategy(provider, network.name, launcher,
                                        lambda url: RpcClient(Endpoint(url, "replacement"), seams.transport,
                                                              retries=0),
-                                       endpoint=seams.endpoint or _endpoint_switch(fo, seams),
+                                       endpoint=seams.endpoint or _endpoint_switch(policy, seams),
                                        wait_s=fo.replacement_wait_s, sleep=seams.sleep)
     elif fo.strategy == "admin":
         assert fo.standby_admin and fo.standby_rpc

@@ -287,14 +287,15 @@ class EbsSnapshots(SnapshotProvider):
 
 
 def provider_for(policy: Any, s3_client: Any = None, ec2_client: Any = None, gcs_client: Any = None,
-                 gce_session: Any = None) -> SnapshotProvider:
+                 gce_session: Any = None, compute_base_url: str | None = None) -> SnapshotProvider:
     """The provider a `SnapshotPolicy` names (cloud modules imported only when chosen)."""
     if policy.provider == "ebs":
         return EbsSnapshots(policy.volume_id, ec2_client)
     if policy.provider == "gce-disk":
-        from .gce_disk import PersistentDiskSnapshots
+        from .gce_disk import DEFAULT_BASE_URL, PersistentDiskSnapshots
 
-        return PersistentDiskSnapshots(policy.project, policy.zone, policy.disk, gce_session)
+        return PersistentDiskSnapshots(policy.project, policy.zone, policy.disk, gce_session,
+                                       base_url=compute_base_url or DEFAULT_BASE_URL)
     if policy.provider == "gcs":
         from .gcs import GcsObjectStore
 
