@@ -110,7 +110,7 @@ def _aws(operation: str, fn: Callable[[], Any]) -> Any:
         raise _AwsError(f"{operation}: {type(exc).__name__}: {exc}"[:240], False) from None
 
 
-class _Budget:
+class WaitBudget:
     """Time left for a wait: wall time or the sleeps asked for, whichever is larger, so an
     injected no-op sleep in tests bounds the wait just as real time does."""
 
@@ -138,7 +138,7 @@ class _Budget:
             self.sleep(interval_s)
 
 
-def _fqdn(name: str) -> str:
+def fqdn(name: str) -> str:
     return name.rstrip(".").lower() + "."
 
 
@@ -147,6 +147,26 @@ def _host_of(url: str) -> str:
     if not host:
         raise ValueError(f"no host in {url!r}")
     return host.rstrip(".")
+
+
+def record_target(url: str, record_type: str, record_name: str) -> str:
+    """The value a DNS record of `record_type` takes to reach `url` (no trailing dot): an IPv4
+    literal for A, a host name for CNAME (never the record itself). ValueError otherwise. Shared
+    by the Route 53 and Cloud DNS switches."""
+    host = _host_of(url).lower()
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if record_type == "A":
+        if not isinstance(ip, ipaddress.IPv4Address):
+            raise ValueError(f"an A record needs an IPv4 literal; {url!r} names {host!r}")
+        return str(ip)
+    if ip is not None or not _HOST_NAME.match(host):
+        raise ValueError(f"a CNAME needs a host name; {url!r} names {host!r}")
+    if fqdn(host) == fqdn(record_name):
+        raise ValueError(f"{record_name} cannot be a CNAME to itself")
+    return host
 
 
 class _AwsService:
@@ -189,20 +209,7 @@ class Route53Endpoint(_AwsService):
 
     def target_of(self, url: str) -> str:
         """The record value for `url`; ValueError if this record type cannot hold it."""
-        host = _host_of(url).lower()
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            ip = None
-        if self.record_type == "A":
-            if not isinstance(ip, ipaddress.IPv4Address):
-                raise ValueError(f"an A record needs an IPv4 literal; {url!r} names {host!r}")
-            return str(ip)
-        if ip is not None or not _HOST_NAME.match(host):
-            raise ValueError(f"a CNAME needs a host name; {url!r} names {host!r}")
-        if _fqdn(host) == _fqdn(self.record_name):
-            raise ValueError(f"{self.record_name} cannot be a CNAME to itself")
-        return host
+        return record_target(url, self.record_type, self.record_name)
 
     def _values(self) -> list[str] | None:
         page = self._call("ListResourceRecordSets", lambda: self.client.list_resource_record_sets(
@@ -210,7 +217,7 @@ class Route53Endpoint(_AwsService):
             MaxItems="1"))
         # The listing starts at (name, type) or the next record after it: check it is ours.
         sets = [s for s in page.get("ResourceRecordSets", [])
-                if _fqdn(s.get("Name", "")) == _fqdn(self.record_name) and s.get("Type") == self.record_type]
+                if fqdn(s.get("Name", "")) == fqdn(self.record_name) and s.get("Type") == self.record_type]
         if not sets:
             return None
         record = sets[0]
@@ -249,7 +256,7 @@ class Route53Endpoint(_AwsService):
 
         # INSYNC: every Route 53 authoritative server answers the new value. Resolvers may still
         # serve the old one for up to the old record's TTL, hence a short TTL on this record.
-        if not _Budget(self.timeout_s, self.sleep).until(in_sync, ROUTE53_POLL_S):
+        if not WaitBudget(self.timeout_s, self.sleep).until(in_sync, ROUTE53_POLL_S):
             raise EndpointSwitchFailed(
                 f"Route 53 change {change_id} ({self.record_name} {self.record_type} -> {target}) is still "
                 f"{status or 'not INSYNC'} after {self.timeout_s:g} s; the record may already be changed: "
@@ -356,7 +363,7 @@ class EbsVolumeLauncher(_AwsService):
         volume_id = str(created["VolumeId"])
         start_requested = False
         try:
-            budget = _Budget(self.timeout_s, self.sleep)
+            budget = WaitBudget(self.timeout_s, self.sleep)
             if not budget.until(lambda: self._volume_state(volume_id) == "available", EC2_POLL_S):
                 raise _StepFailed(f"volume {volume_id} not available after {self.timeout_s:g} s")
             _aws("AttachVolume", lambda: self.client.attach_volume(
@@ -435,7 +442,7 @@ class EbsVolumeLauncher(_AwsService):
                 # InstanceId and Device given explicitly (optional for AWS, and moto 5 needs them).
                 _aws("DetachVolume", lambda: self.client.detach_volume(
                     VolumeId=volume_id, InstanceId=self.instance_id, Device=attachment.get("Device", self.device)))
-                if not _Budget(self.timeout_s, self.sleep).until(
+                if not WaitBudget(self.timeout_s, self.sleep).until(
                         lambda: self._volume_state(volume_id) == "available", EC2_POLL_S):
                     return "clean-up: the volume did not detach in time, not deleted"
             _aws("DeleteVolume", lambda: self.client.delete_volume(VolumeId=volume_id))

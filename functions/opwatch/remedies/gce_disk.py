@@ -136,7 +136,7 @@ def _malformed(what: str, detail: str) -> SnapshotStoreUnavailable:
 
 
 @dataclass(frozen=True, slots=True)
-class _Operation:
+class Operation:
     """The fields of a Compute Engine Operation resource this provider reads."""
 
     name: str
@@ -144,7 +144,7 @@ class _Operation:
     errors: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, body: dict[str, Any], what: str) -> _Operation:
+    def parse(cls, body: dict[str, Any], what: str) -> Operation:
         name, status = body.get("name"), body.get("status")
         if not isinstance(name, str) or not name or status not in ("PENDING", "RUNNING", "DONE"):
             raise _malformed(what, "an Operation without a name or a known status")
@@ -275,11 +275,11 @@ class PersistentDiskSnapshots(SnapshotProvider):
         assert answer is not None  # only missing_ok calls answer None
         return answer
 
-    def _wait(self, operation: _Operation, scope_path: str, what: str, deadline: _Deadline) -> _Operation:
+    def _wait(self, operation: Operation, scope_path: str, what: str, deadline: _Deadline) -> Operation:
         """Repeat `operations.wait` until DONE or the deadline (checked between waits)."""
         while operation.status != "DONE" and not deadline.expired():
             path = f"{scope_path}/operations/{_quote(operation.name)}/wait"
-            operation = _Operation.parse(self._answer("POST", path, what, timeout=WAIT_TIMEOUT_S), what)
+            operation = Operation.parse(self._answer("POST", path, what, timeout=WAIT_TIMEOUT_S), what)
             if operation.status != "DONE":  # a wait may return early, even at once: do not spin
                 deadline.pause(POLL_INTERVAL_S)
         return operation
@@ -299,7 +299,7 @@ class PersistentDiskSnapshots(SnapshotProvider):
         body = {"name": name, "labels": labels, "description": f"opwatch {network} block {height}"}
         started = self._answer("POST", f"{self._zone_path}/disks/{_quote(self.disk)}/createSnapshot",
                                "disks.createSnapshot", body=body)
-        operation = self._wait(_Operation.parse(started, "disks.createSnapshot"), self._zone_path,
+        operation = self._wait(Operation.parse(started, "disks.createSnapshot"), self._zone_path,
                                "zoneOperations.wait", deadline)
         if operation.errors:
             raise SnapshotInvalid(f"{name}: createSnapshot failed: {'; '.join(operation.errors)}"[:500])
@@ -361,7 +361,7 @@ class PersistentDiskSnapshots(SnapshotProvider):
         if started is None:
             return  # already gone
         deadline = _Deadline(self.operation_timeout_s, self._sleep)
-        operation = self._wait(_Operation.parse(started, "snapshots.delete"), self._global_path,
+        operation = self._wait(Operation.parse(started, "snapshots.delete"), self._global_path,
                                "globalOperations.wait", deadline)
         # A delete that fails or does not finish is the store's problem, not the snapshot's validity.
         if operation.errors:

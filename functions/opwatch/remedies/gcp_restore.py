@@ -75,7 +75,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import gce_disk
-from .aws_restore import EndpointSwitchFailed, LaunchFailed, LaunchRefused, Route53Endpoint, _Budget, _fqdn
+from .aws_restore import EndpointSwitchFailed, LaunchFailed, LaunchRefused, WaitBudget, fqdn, record_target
 from .gce_disk import HTTP_TIMEOUT_S, LABEL_BLOCK, LABEL_NETWORK, NAME_PREFIX, NAME_RE, WAIT_TIMEOUT_S, check_network
 from .snapshot import SnapshotProvider, SnapshotRecord, SnapshotStoreUnavailable
 
@@ -213,9 +213,9 @@ def _malformed(what: str, detail: str) -> _GcpError:
     return _GcpError(f"{what}: malformed answer ({detail})", False)
 
 
-def _operation(body: dict[str, Any], what: str) -> gce_disk._Operation:
+def _operation(body: dict[str, Any], what: str) -> gce_disk.Operation:
     try:
-        return gce_disk._Operation.parse(body, what)
+        return gce_disk.Operation.parse(body, what)
     except SnapshotStoreUnavailable as exc:  # gce_disk's parser speaks its provider's error
         raise _GcpError(exc.reason, False) from None
 
@@ -299,12 +299,12 @@ class GceDiskLauncher(_RestApi):
         answer = self._call("GET", f"{self._zone_path}/disks/{_quote(disk)}", "disks.get", missing_ok=True)
         return None if answer is None else _Disk.parse(answer)
 
-    def _mutate(self, method: str, path: str, what: str, **kwargs: Any) -> gce_disk._Operation:
+    def _mutate(self, method: str, path: str, what: str, **kwargs: Any) -> gce_disk.Operation:
         # A fresh requestId per call: a retry of this very request (by a transport) acts once.
         params = {"requestId": str(uuid.uuid4())} | kwargs.pop("params", {})
         return _operation(self._answer(method, path, what, params=params, **kwargs), what)
 
-    def _wait(self, operation: gce_disk._Operation, what: str, budget: _Budget) -> None:
+    def _wait(self, operation: gce_disk.Operation, what: str, budget: WaitBudget) -> None:
         """Repeat operations.wait until DONE; _StepFailed if it ends with an error or the budget runs out."""
         def done() -> bool:
             nonlocal operation
@@ -352,7 +352,7 @@ class GceDiskLauncher(_RestApi):
                 "description": f"opwatch restore of {snapshot.network} block {snapshot.block} from {snapshot.id}",
                 "labels": {LABEL_RESTORED_FROM: snapshot.id, LABEL_NETWORK: snapshot.network,
                            LABEL_BLOCK: str(snapshot.block)}}
-        budget = _Budget(self.timeout_s, self.sleep)
+        budget = WaitBudget(self.timeout_s, self.sleep)
         try:
             created = self._mutate("POST", f"{self._zone_path}/disks", "disks.insert", body=body)
         except _GcpError as exc:
@@ -391,7 +391,7 @@ class GceDiskLauncher(_RestApi):
             raise self._failed(str(exc), disk, start_requested) from None
         return self.rpc_url
 
-    def _ready(self, disk: str, budget: _Budget) -> str:
+    def _ready(self, disk: str, budget: WaitBudget) -> str:
         """The disk's selfLink once READY."""
         link = ""
 
@@ -441,7 +441,7 @@ class GceDiskLauncher(_RestApi):
 
     def _clean_up(self, disk: str) -> str:
         """Detach (if attached) and delete a disk the TERMINATED instance never ran with."""
-        budget = _Budget(self.timeout_s, self.sleep)  # the launch's own budget may be spent
+        budget = WaitBudget(self.timeout_s, self.sleep)  # the launch's own budget may be spent
         try:
             device = self._instance().device_of(self._disk_suffix(disk))
             if device:  # found by the disk's source: never another disk at that device
@@ -467,8 +467,8 @@ class CloudDnsEndpoint(_RestApi):
     def __init__(self, project: str, managed_zone: str, record_name: str, record_type: str = "CNAME",
                  ttl: int = 60, session: Any = None, base_url: str = DNS_BASE_URL, timeout_s: float = 120.0,
                  sleep: Sleep = time.sleep) -> None:
-        # The same record rules as the Route 53 endpoint, kept in one place (raises ValueError).
-        self._rules = Route53Endpoint("", record_name, record_type)
+        if record_type not in ("A", "CNAME"):
+            raise ValueError(f"record_type: expected A or CNAME, got {record_type!r}")
         super().__init__(session, base_url)
         self.project = project
         self.managed_zone = managed_zone
@@ -477,7 +477,7 @@ class CloudDnsEndpoint(_RestApi):
         self.ttl = ttl
         self.timeout_s = timeout_s
         self.sleep = sleep
-        self._fqdn = _fqdn(record_name)  # Cloud DNS names are fully qualified: trailing dot
+        self._fqdn = fqdn(record_name)  # Cloud DNS names are fully qualified: trailing dot
         self._zone_path = f"/projects/{_quote(project)}/managedZones/{_quote(managed_zone)}"
 
     def _call_dns(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any] | None:
@@ -489,7 +489,7 @@ class CloudDnsEndpoint(_RestApi):
 
     def target_of(self, url: str) -> str:
         """The record value for `url` (without a trailing dot); ValueError if this record type cannot hold it."""
-        return self._rules.target_of(url)
+        return record_target(url, self.record_type, self.record_name)  # the Route 53 switch's rules
 
     def _rrset(self) -> dict[str, Any] | None:
         """The record set exactly as Cloud DNS holds it, or None."""
@@ -498,7 +498,7 @@ class CloudDnsEndpoint(_RestApi):
         if rrset is None:
             return None
         rrdatas = rrset.get("rrdatas")
-        if _fqdn(str(rrset.get("name", ""))) != self._fqdn or rrset.get("type") != self.record_type \
+        if fqdn(str(rrset.get("name", ""))) != self._fqdn or rrset.get("type") != self.record_type \
                 or not isinstance(rrset.get("ttl"), int) or not isinstance(rrdatas, builtins.list) \
                 or not all(isinstance(r, str) for r in rrdatas):
             raise EndpointSwitchFailed(f"rrsets.get: {self.record_name} {self.record_type} is not a plain record set "
@@ -558,7 +558,7 @@ class CloudDnsEndpoint(_RestApi):
         # done: every Cloud DNS authoritative server answers the new value. Resolvers may still serve
         # the old one for up to the old record's TTL, hence a short TTL on this record.
         try:
-            finished = _Budget(self.timeout_s, self.sleep).until(done, DNS_POLL_S)
+            finished = WaitBudget(self.timeout_s, self.sleep).until(done, DNS_POLL_S)
         except EndpointSwitchFailed as exc:
             raise EndpointSwitchFailed(f"{exc}; Cloud DNS accepted change {change_id}: the record may already be "
                                        "changed: check it before retrying") from None
