@@ -164,6 +164,15 @@ def test_cli_topup_dry_run_then_real_then_retry(chain, tmp_path, monkeypatch, ca
                "--request-id", "ops-1", "--json") == 0
     assert json.loads(capsys.readouterr().out)["status"] == "duplicate"
     assert int(rpc.call("eth_getBalance", BATCHER, "latest"), 16) == 7 * 10**18
+    # The audit log says who asked, what each guard decided and what was sent, newest first.
+    assert cli("audit", "--config", str(path), "--request-id", "ops-1", "--json") == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    results = [r["outcome"] for r in records if r["step"] == "result"]
+    assert results == ["duplicate", "sent"] and {r["request_id"] for r in records} == {"ops-1"}
+    assert all(r["approved_by"] for r in records) and FUNDER_KEY[2:] not in json.dumps(records)
+    assert cli("audit", "--config", str(path), "--network", "devnet", "--limit", "3") == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    assert cli("audit", "--config", str(path), "--network", "nope") == 2
 
 
 def test_cli_bad_usage_exits_2(tmp_path, capsys, monkeypatch):

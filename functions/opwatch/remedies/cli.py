@@ -5,6 +5,7 @@
   opwatch remediate failover --config FILE --network N [--dry-run]
   opwatch remediate restore  --config FILE --network N [--dry-run]
   opwatch drill restore [--workdir DIR] [--json]
+  opwatch audit --config FILE [--network N] [--request-id ID] [--store SPEC] [--limit N] [--json]
 
   ... --print-request         print the request JSON (for `aws lambda invoke --payload`) and stop
   ... --invoke URL            POST it to a deployed GCP remedy function instead of running it here
@@ -44,6 +45,14 @@ def add_parser(subparsers: Any) -> None:
                           "or the body POSTed to the GCP remedy function) and do nothing")
     rem.add_argument("--invoke", metavar="URL",
                      help="send the request to the deployed GCP remedy function at URL instead of running it here")
+    audit = subparsers.add_parser("audit", help="the remedies' audit log, newest first")
+    audit.add_argument("--config", required=True, help="the opwatch TOML file (its [remediation] store)")
+    audit.add_argument("--store", help="read this store instead: sqlite:PATH | dynamodb:TABLE (on AWS, the "
+                                       "stack's state table) | firestore:PROJECT/DATABASE (on GCP)")
+    audit.add_argument("--network", help="only this network")
+    audit.add_argument("--request-id", help="only this request")
+    audit.add_argument("--limit", type=int, default=50, help="records to read (default 50)")
+    audit.add_argument("--json", action="store_true", help="one JSON record per line")
     drill = subparsers.add_parser("drill", help="recovery drills on a local devnet")
     drill.add_argument("drill", choices=("restore",))
     drill.add_argument("--workdir", help="where the drill's devnet lives (default: a temp dir)")
@@ -53,7 +62,43 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "command", None) == "drill" or hasattr(args, "drill"):
         return _drill(args)
+    if getattr(args, "command", None) == "audit":
+        return _audit(args)
     return _remediate(args)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """Who asked for what, each guard's verdict and each step, as the remedies recorded them."""
+    from ..config import ConfigError, load_config
+    from .store import open_store
+
+    try:
+        config = load_config(args.config)
+        if args.network:
+            config.network(args.network)
+        if args.limit < 1:
+            raise ConfigError(["--limit: expected a positive number"])
+        store = open_store(args.store or config.section("remediation").store)
+    except (ConfigError, ValueError) as exc:
+        print(f"opwatch audit: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    records = [r for r in store.audit(args.limit)
+               if (not args.network or r.get("network") == args.network)
+               and (not args.request_id or r.get("request_id") == args.request_id)]
+    for record in records:
+        if args.json:
+            print(json.dumps(record, sort_keys=True, default=str))
+            continue
+        details = record.get("details") or {}
+        brief = ", ".join(f"{k}={v}" for k, v in sorted(details.items()))[:160]
+        who = record.get("approved_by") or ("finding " + str(record.get("finding")) if record.get("finding")
+                                            else "-")
+        print(f"{record.get('at')}  {record.get('network')}  {record.get('remedy'):<8}  "
+              f"{record.get('request_id')}  {record.get('step')}: {record.get('outcome')}  [{who}]"
+              + (f"  {brief}" if brief else ""))
+    if not records and not args.json:
+        print("no audit records" + (" match" if args.network or args.request_id else ""))
+    return EXIT_OK
 
 
 def _remediate(args: argparse.Namespace) -> int:
