@@ -216,7 +216,9 @@ def test_remedy_handler_runs_a_manual_request_once_and_a_firing_finding_from_sns
                           AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                           KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
     s3.create_bucket(Bucket="opwatch-snapshots")
-    (tmp_path / "opwatch.toml").write_text(devnet.config_text() + '\n[remediation.networks.devnet.snapshot]\n'
+    # Unattended snapshots on this network: approval auto and snapshot.auto (a pushed finding acts).
+    (tmp_path / "opwatch.toml").write_text(devnet.config_text() + '\n[remediation.networks.devnet]\napproval = "auto"\n'
+                                           '[remediation.networks.devnet.snapshot]\nauto = true\n'
                                            'provider = "s3"\nbucket = "opwatch-snapshots"\nretention = 5\n')
     for name, value in {"OPWATCH_CONFIG": str(tmp_path / "opwatch.toml"), "OPWATCH_REMEDIES": "snapshot",
                         "ALERTS_TABLE": "opwatch-state-remedies",

@@ -56,7 +56,9 @@ def remedy_fn(tmp_path_factory, emulator: str, sequencer: str) -> Iterator[Funct
     text = config_text(l2_url=sequencer, remediation=f"""
 [remediation.networks.devnet]
 runs_on = "gcp"
+approval = "auto"
 [remediation.networks.devnet.snapshot]
+auto = true
 provider = "gcs"
 bucket = "{BUCKET}"
 retention = 50

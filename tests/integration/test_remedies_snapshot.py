@@ -19,7 +19,7 @@ from opwatch.remedies.snapshot import (
     SnapshotInvalid,
     take_snapshot,
 )
-from remedies_fixtures import BATCHER, FUNDER_KEY, L1_CHAIN_ID, aws_client, config_text, start_moto, topup_section
+from remedies_fixtures import BATCHER, FUNDER_KEY, L1_CHAIN_ID, aws_client, config_text, load, start_moto, topup_section
 
 pytestmark = pytest.mark.anvil
 
@@ -183,3 +183,48 @@ def test_cli_bad_usage_exits_2(tmp_path, capsys, monkeypatch):
     assert cli("remediate", "topup", "--config", str(path), "--network", "devnet") == 2
     assert cli("remediate", "topup", "--config", str(path), "--network", "devnet", "--target", "batcher") == 1
     assert "no [remediation.networks.devnet.topup] policy" in capsys.readouterr().out
+
+
+def test_a_firing_finding_snapshots_only_where_the_policy_allows_it_unattended(moto, bucket, chain, tmp_path):
+    """Manual approval is the default: a firing snapshot_freshness finding alone is refused
+    (and audited); with approval = "auto" and snapshot.auto = true it snapshots."""
+    from opwatch.findings import Finding, Measure, Severity
+    from opwatch.remedies.request import RemedyRequest
+    from opwatch.remedies.service import Seams, handle
+    from opwatch.remedies.store import SqliteRemedyStore
+
+    stale = Finding("devnet", "snapshot_freshness", "sequencer", Status.FIRING, Severity.WARNING, "no snapshot",
+                    Measure(None, "s"), Measure(86400.0, "s"), "2026-11-28T10:00:00Z")
+    section = (f'[remediation.networks.devnet.snapshot]\nprovider = "s3"\nbucket = "{bucket}"\n'
+               f'endpoint_url = "{moto}"\n')
+    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), s3_client=aws_client("s3", moto))
+    manual = load(config_text(l2_url=chain, remediation=section))
+    out = handle(RemedyRequest.from_finding(stale), manual, seams)
+    assert out["status"] == "refused" and "approval" in out["reason"]
+    assert provider(moto, bucket).newest_good("devnet") is None
+    auto = load(config_text(l2_url=chain, remediation='[remediation.networks.devnet]\napproval = "auto"\n'
+                            + section.replace("[remediation.networks.devnet.snapshot]\n",
+                                              "[remediation.networks.devnet.snapshot]\nauto = true\n")))
+    out = handle(RemedyRequest.from_finding(stale), auto, seams)  # the refusal released the request id
+    assert out["status"] == "done", out
+    assert provider(moto, bucket).newest_good("devnet").id == out["snapshot"]["id"]
+
+
+def test_a_node_that_cannot_dump_its_state_fails_cleanly_with_the_way_out(moto, bucket, tmp_path):
+    """An archive snapshot of a node that is not anvil: a clear failure that names the disk
+    snapshot providers, not a crash (op-geth answers -32601, method not found)."""
+    from opwatch.chain.errors import RpcError
+    from opwatch.remedies.request import RemedyRequest
+    from opwatch.remedies.service import Seams, handle
+    from opwatch.remedies.store import SqliteRemedyStore
+
+    class NotAnvil:
+        def dump(self):
+            raise RpcError("sequencer", -32601, "the method anvil_dumpState does not exist/is not available")
+
+    text = config_text(remediation=f'[remediation.networks.devnet.snapshot]\nprovider = "s3"\nbucket = "{bucket}"\n')
+    store = SqliteRemedyStore(tmp_path / "r.db")
+    seams = Seams(store=store, s3_client=aws_client("s3", moto), state_source=NotAnvil())
+    out = handle(RemedyRequest("snapshot", "devnet", "ops-x", approved_by="alice"), load(text), seams)
+    assert out["status"] == "failed" and "provider = 'ebs' or 'gce-disk'" in out["reason"], out
+    assert store.lookup("ops-x") is None  # nothing was taken: the same request may be tried again

@@ -26,6 +26,7 @@ recipients = ["batcher", "proposer"]      # roles of this network; nothing else 
 receipt_timeout = "3m"
 
 [remediation.networks.mainnet.snapshot]
+auto = false                              # snapshot on a firing snapshot_freshness finding without a person
 provider = "s3"                           # a state archive in object storage: "s3" or "gcs";
                                           # a disk snapshot: "ebs" (AWS) or "gce-disk" (GCP)
 bucket = "opwatch-snapshots"              # s3, gcs
@@ -109,6 +110,7 @@ class TopupPolicy:
 @dataclass(frozen=True, slots=True)
 class SnapshotPolicy:
     provider: str
+    auto: bool = False
     bucket: str | None = None
     prefix: str = "snapshots"
     endpoint_url: str | None = None
@@ -152,7 +154,7 @@ class NetworkRemedies:
         """Auto needs both the network's approval mode and the remedy's own switch."""
         if self.approval != "auto":
             return False
-        section = {"topup": self.topup, "failover": self.failover}.get(remedy)
+        section = {"topup": self.topup, "snapshot": self.snapshot, "failover": self.failover}.get(remedy)
         return bool(section is not None and getattr(section, "auto", False))
 
 
@@ -169,7 +171,7 @@ _TOP_KEYS = {"store", "networks"}
 _NET_KEYS = {"approval", "runs_on", "topup", "snapshot", "failover"}
 _TOPUP_KEYS = {"auto", "funder", "signer", "secret", "kms_key_id", "target_balance_eth", "max_per_tx_eth",
                "max_per_day_eth", "max_gas_price_gwei", "priority_fee_gwei", "recipients", "receipt_timeout"}
-_SNAPSHOT_KEYS = {"provider", "bucket", "prefix", "endpoint_url", "volume_id", "project", "zone", "disk",
+_SNAPSHOT_KEYS = {"auto", "provider", "bucket", "prefix", "endpoint_url", "volume_id", "project", "zone", "disk",
                   "retention", "max_age"}
 _FAILOVER_KEYS = {"auto", "strategy", "active_admin", "standby_admin", "standby_rpc", "conductor_rpc",
                   "min_observers", "stall_after", "lease_ttl", "replacement_instance", "replacement_device",
@@ -426,6 +428,7 @@ def _snapshot(p: _Problems, raw: Any, where: str) -> SnapshotPolicy | None:
     if endpoint and provider != "s3":
         p.add(f"{where}.endpoint_url", "only applies to provider = 's3' (a local S3 API)")
     policy = SnapshotPolicy(
+        auto=p.value(t, "auto", where, _bool, default=False),
         provider=provider, bucket=bucket, volume_id=volume, endpoint_url=endpoint, project=project, zone=zone,
         disk=disk,
         prefix=p.value(t, "prefix", where, _text, default="snapshots").strip("/"),

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..chain.errors import ChainError
 from ..chain.rpc import RpcClient, Transport
 from ..config import Config, Endpoint, Network
 from .audit import AuditLog
@@ -140,6 +141,8 @@ def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies,
     why = refuses_finding(request)  # an unknown (or ok) finding never acts, whatever delivered it
     if why is None and (provider is None or policy.snapshot is None):
         why = f"no [remediation.networks.{network.name}.snapshot] policy"
+    if why is None and not request.dry_run and not request.approved and not policy.may_run_unattended("snapshot"):
+        why = "a snapshot needs a person's approval on this network (approval = manual or snapshot.auto = false)"
     if why is not None or provider is None or policy.snapshot is None:
         out: dict[str, Any] = {"status": "refused", "reason": why}
         audit.record(request, "result", "refused", reason=why)
@@ -160,6 +163,13 @@ def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies,
     except SnapshotInvalid as exc:
         audit.record(request, "result", "failed", reason=str(exc))
         return {"status": "failed", "reason": str(exc)}
+    except ChainError as exc:  # the store, or a sequencer that cannot dump its state (not anvil)
+        reason = f"no snapshot taken: {exc}"
+        if "anvil_dumpState" in str(exc) or "method" in str(exc).lower():
+            reason += (" (an archive snapshot reads the node's state over anvil_dumpState, which only the devnet "
+                       "answers; snapshot a production sequencer's disk: provider = 'ebs' or 'gce-disk')")
+        audit.record(request, "result", "failed", reason=reason)
+        return {"status": "failed", "reason": reason}
     finally:
         store.release_lease(lease, request.request_id)
     out = {"status": "done", "reason": f"snapshot of block {record.block} written and verified",
