@@ -270,4 +270,7 @@ def remedy_hint(network: str, check: str, target: str, incident: str) -> dict[st
     if remedy == "topup":
         payload["target"] = target
     return {"remedy": remedy, "dry_run": f"{command} --dry-run", "approve": f"{command} --approved-by <you>",
-            "payload": payload, "docs": "docs/remediation.md"}
+            "payload": payload, "where": "through the deployed remedy function (payload, or --invoke URL), or with "
+                                         "a config whose [remediation] store is the deployed one: caps and claims "
+                                         "hold within one store",
+            "docs": "docs/remediation.md"}
