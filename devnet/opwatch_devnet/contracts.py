@@ -184,6 +184,26 @@ def create_game(sender: Sender, factory: str, game_type: int, root_claim: bytes,
     sender.wait(sender.send(factory, data, gas=1_000_000))
 
 
+def deploy_system_config(deployer: Sender, batcher: str, batch_inbox: str) -> str:
+    """The real SystemConfig behind a Proxy, initialised as an OP Stack chain's: owner the
+    deployer, batcherHash the batcher (left-padded), a resource config inside its own checks.
+    Returns the proxy's address."""
+    resource = (20_000_000, 10, 8, 10**9, 1_000_000, 2**128 - 1)
+    batcher_hash = bytes(12) + bytes.fromhex(batcher[2:])
+    no_addresses = ("0x" + "00" * 20,) * 7
+    init = encode_call("SystemConfig", "initialize", [
+        deployer.role.address, 0, 0, batcher_hash, 30_000_000, deployer.role.address, resource,
+        _checksum(batch_inbox), no_addresses])
+    proxy, _ = deploy_behind_proxy(deployer, "SystemConfig", init)
+    return proxy
+
+
+def set_batcher(deployer: Sender, system_config: str, batcher: str) -> None:
+    """Rotate the batcher on SystemConfig (owner only), as an operator does."""
+    call_data = encode_call("SystemConfig", "setBatcherHash", [bytes(12) + bytes.fromhex(batcher[2:])])
+    deployer.wait(deployer.send(system_config, call_data, gas=200_000))
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))

@@ -115,6 +115,8 @@ class Network:
     l2_output_oracle: str | None = None
     dispute_game_factory: str | None = None
     game_type: int | None = None
+    # SystemConfig on L1: the chain's own record of the batcher (read before funding it).
+    system_config: str | None = None
     wallets: Mapping[str, WalletProfile] = field(default_factory=dict)
 
 
@@ -197,7 +199,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
 _NETWORK_KEYS = {
     "l1_rpc", "l2_rpc", "rollup_rpc", "rpc_nodes", "l1_chain_id", "l2_chain_id", "block_time",
     "batcher", "batch_inbox", "proposer", "l2_output_oracle", "dispute_game_factory", "game_type",
-    "thresholds", "wallets",
+    "system_config", "thresholds", "wallets",
 }
 _THRESHOLD_KEYS = {
     "sequencer_max_head_age", "sequencer_max_interval_ratio", "batcher_max_safe_lag",
@@ -315,6 +317,7 @@ class _Reader:
             l2_output_oracle=oracle,
             dispute_game_factory=factory,
             game_type=self.get(t, "game_type", where, _int_range(0, 2**32 - 1)),
+            system_config=self.get(t, "system_config", where, validate_address),
             thresholds=self.thresholds(t.get("thresholds", {}), f"{where}.thresholds", block_time),
             wallets=self.wallets(t.get("wallets", {}), f"{where}.wallets"),
         )

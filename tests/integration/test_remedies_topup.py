@@ -243,3 +243,35 @@ def test_a_gcp_top_up_reads_the_funder_key_from_secret_manager_at_call_time(l1, 
         assert FUNDER_KEY[2:] not in str(out) and "59c6995e" not in str(wrong)
     finally:
         apis.stop()
+
+
+def test_a_batcher_rotated_on_system_config_is_never_funded_from_a_stale_config(l1, tmp_path):
+    """With `system_config`, the top-up reads the real SystemConfig's batcherHash on L1 before
+    paying the batcher: the configured batcher is paid while it is the chain's; once the
+    operator rotates the key on chain, the stale address is refused; a contract that is not
+    SystemConfig is a refusal that says so, never a payment."""
+    from opwatch_devnet.contracts import Sender, deploy_system_config, set_batcher
+    from opwatch_devnet.jsonrpc import RpcClient as DevnetRpc
+    from opwatch_devnet.keys import DEPLOYER
+
+    deployer = Sender(DevnetRpc(l1), DEPLOYER, L1_CHAIN_ID)
+    system_config = deploy_system_config(deployer, BATCHER, "0xFF00000000000000000000000000000000000901")
+
+    def topup(rid: str, at: str) -> dict:
+        network = f'system_config = "{at}"\n'
+        config = load(config_text(l1, topup_section(tmp_path / "r.db"), extra_network=network))
+        signer = LocalKeySigner(EnvSecretSource({"OPWATCH_FUNDER_KEY": FUNDER_KEY}), "OPWATCH_FUNDER_KEY", FUNDER)
+        return Topup(config.network("devnet"), config.section("remediation").for_network("devnet"),
+                     SqliteRemedyStore(tmp_path / "r.db"), signer, [client(l1)]).run(manual(rid)).to_dict()
+
+    set_balance(l1, BATCHER, 7 * ETH)
+    assert topup("sc-1", system_config)["status"] == "sent"
+    assert balance(l1, BATCHER) == 10 * ETH
+    set_batcher(deployer, system_config, PROPOSER)  # the operator rotates the batcher key
+    set_balance(l1, BATCHER, 7 * ETH)
+    out = topup("sc-2", system_config)
+    assert out["status"] == "refused" and f"SystemConfig names {PROPOSER}" in out["reason"], out
+    assert balance(l1, BATCHER) == 7 * ETH
+    wrong = topup("sc-3", FUNDER)  # an account, not SystemConfig: eth_call answers "0x"
+    assert wrong["status"] == "refused" and "not an address word" in wrong["reason"], wrong
+    assert balance(l1, BATCHER) == 7 * ETH

@@ -5,7 +5,9 @@ top-ups) or by a person (`opwatch remediate topup`). It refuses, and says why, u
 
 1. the trigger is a `firing` finding of this network or an approved request: an `unknown`
    finding means the watchdog could not tell, and never moves money;
-2. the recipient is one of the network's configured wallets (`recipients`);
+2. the recipient is one of the network's configured wallets (`recipients`) and, for the
+   batcher on a network with `system_config`, still the batcher SystemConfig names on L1
+   (a key rotated on chain is never funded from a stale config);
 3. the L1 endpoint serves the configured L1 chain id;
 4. re-read NOW, the recipient is still more than 10 % below the target (else: skipped,
    already funded: a top-up per round of the dust a busy batcher spends would burn fees);
@@ -28,9 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..chain.errors import ChainError
+from ..chain.errors import BadResponse, ChainError
 from ..chain.rpc import RpcClient
-from ..config import Network
+from ..config import Network, validate_address
 from .audit import AuditLog
 from .policy import NetworkRemedies, TopupPolicy
 from .request import RemedyRequest, refuses_finding
@@ -113,6 +115,17 @@ class Topup:
                                 plan)
         return self._execute(request, topup, plan)
 
+    def _chain_batcher(self, l1: Any) -> str:
+        """SystemConfig.batcherHash(): the batcher address, left-padded to 32 bytes."""
+        from ..chain.abi import BATCHER_HASH
+
+        answer = l1.call("eth_call", {"to": self.network.system_config, "data": "0x" + BATCHER_HASH.hex()}, "latest")
+        word = str(answer)[2:] if isinstance(answer, str) and answer.startswith("0x") else ""
+        if len(word) != 64 or any(c not in "0123456789abcdefABCDEF" for c in word) or int(word[:24] or "0", 16):
+            raise BadResponse(str(self.network.system_config), f"batcherHash() answered {str(answer)[:80]!r}, "
+                                                               "not an address word (is this SystemConfig?)")
+        return validate_address("0x" + word[24:].lower())
+
     def _refusal(self, request: RemedyRequest, topup: TopupPolicy | None) -> str | None:
         if request.network != self.network.name:
             return "the request is for another network"
@@ -130,6 +143,14 @@ class Topup:
     def _plan(self, request: RemedyRequest, topup: TopupPolicy) -> TopupPlan | TopupOutcome:
         l1 = self._l1()
         recipient = topup.recipients[str(request.target)]
+        if request.target == "batcher" and self.network.system_config:
+            chain_batcher = self._chain_batcher(l1)
+            self.audit.record(request, "check-batcher", "ok", system_config=self.network.system_config,
+                              chain_batcher=chain_batcher, configured=recipient)
+            if chain_batcher.lower() != recipient.lower():
+                return TopupOutcome("refused", f"SystemConfig names {chain_batcher} as the batcher, not the configured "
+                                               f"{recipient} (rotated?): refusing to fund a retired key; update "
+                                               f"networks.{self.network.name}.batcher")
         balance = int(l1.call("eth_getBalance", recipient, "latest"), 16)
         base = {"role": str(request.target), "recipient": recipient, "balance_wei": str(balance),
                 "target_wei": str(topup.target_balance_wei)}
