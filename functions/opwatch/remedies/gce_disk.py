@@ -51,11 +51,12 @@ import builtins
 import hashlib
 import re
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .google_rest import GoogleApiError, GoogleRest
+from .google_rest import quote as _quote
 from .snapshot import SnapshotInvalid, SnapshotProvider, SnapshotRecord, SnapshotStoreUnavailable, StateSource
 
 STORE = "gce-disk"
@@ -87,7 +88,6 @@ IAM_PERMISSIONS: tuple[str, ...] = (
     "compute.zoneOperations.get", "compute.globalOperations.get",
 )
 
-HTTP_TIMEOUT_S = 30.0
 # operations.wait holds the request up to ~2 minutes before answering with the current state.
 WAIT_TIMEOUT_S = 150.0
 POLL_INTERVAL_S = 5.0
@@ -204,12 +204,11 @@ class _Deadline:
         self._slept += seconds
 
 
-def _quote(segment: str) -> str:
-    return urllib.parse.quote(segment, safe="")
-
-
-class PersistentDiskSnapshots(SnapshotProvider):
+class PersistentDiskSnapshots(GoogleRest, SnapshotProvider):
     """Snapshots of one zonal persistent disk (`project`/`zone`/`disk`), labelled `opwatch-*`."""
+
+    scope = SCOPE
+    permission_for = _PERMISSION_FOR
 
     def __init__(self, project: str, zone: str, disk: str, session: Any = None,
                  base_url: str = DEFAULT_BASE_URL, operation_timeout_s: float = 600.0,
@@ -217,63 +216,19 @@ class PersistentDiskSnapshots(SnapshotProvider):
         self.project = project
         self.zone = zone
         self.disk = disk
-        self.base_url = base_url.rstrip("/")
+        GoogleRest.__init__(self, session, base_url)
         self.operation_timeout_s = operation_timeout_s
-        self._session = session
         self._sleep = sleep
         self._zone_path = f"/projects/{_quote(project)}/zones/{_quote(zone)}"
         self._global_path = f"/projects/{_quote(project)}/global"
         self._disk_suffix = f"/projects/{project}/zones/{zone}/disks/{disk}"
 
-    @property
-    def session(self) -> Any:
-        if self._session is None:
-            import google.auth
-            from google.auth.transport.requests import AuthorizedSession
-
-            credentials, _ = google.auth.default(scopes=[SCOPE])
-            self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-        return self._session
-
-    # --- the one boundary: HTTP answers in, typed errors out ------------------------------------
-
-    def _call(self, method: str, path: str, what: str, *, body: dict[str, Any] | None = None,
-              params: dict[str, str] | None = None, timeout: float = HTTP_TIMEOUT_S,
-              missing_ok: bool = False) -> dict[str, Any] | None:
-        """The answer's JSON object; None for a 404 when `missing_ok`. Raises SnapshotStoreUnavailable."""
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any] | None:
+        """The shared boundary (`GoogleRest._call`), its errors as this provider's."""
         try:
-            reply = self.session.request(method, self.base_url + path, json=body, params=params, timeout=timeout)
-            status = int(reply.status_code)
-        except Exception as exc:  # requests, urllib3 and google-auth errors alike: typed here
-            raise SnapshotStoreUnavailable(STORE, f"{what}: {type(exc).__name__}: {exc}"[:300]) from None
-        if status == 404 and missing_ok:
-            return None
-        if not 200 <= status < 300:
-            raise SnapshotStoreUnavailable(STORE, self._http_reason(what, status, reply))
-        try:
-            answer = reply.json()
-        except Exception:
-            raise _malformed(what, f"HTTP {status} with a body that is not JSON") from None
-        if not isinstance(answer, dict):
-            raise _malformed(what, "the JSON is not an object")
-        return answer
-
-    @staticmethod
-    def _http_reason(what: str, status: int, reply: Any) -> str:
-        try:
-            message = str(reply.json()["error"]["message"])
-        except Exception:
-            message = ""
-        message = message[:200]
-        if status == 403:
-            return (f"{what}: permission denied (HTTP 403), the identity needs {_PERMISSION_FOR.get(what, what)}"
-                    + (f": {message}" if message else ""))
-        return f"{what}: HTTP {status}" + (f": {message}" if message else "")
-
-    def _answer(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
-        answer = self._call(method, path, what, **kwargs)
-        assert answer is not None  # only missing_ok calls answer None
-        return answer
+            return super()._call(method, path, what, **kwargs)
+        except GoogleApiError as exc:
+            raise SnapshotStoreUnavailable(STORE, str(exc)) from None
 
     def _wait(self, operation: Operation, scope_path: str, what: str, deadline: _Deadline) -> Operation:
         """Repeat `operations.wait` until DONE or the deadline (checked between waits)."""

@@ -42,7 +42,7 @@ changed nothing. Then `GET .../changes/ID` until `status` is `done`.
 Waits poll with an injectable `sleep`, bounded by `timeout_s` of wall time or of requested sleeps,
 whichever is reached first (as in aws_restore). Every transport error, missing credentials,
 non-2xx answer or malformed JSON is turned into the module's exceptions at one boundary
-(`_RestApi._call`), with a short reason; a 403 says it is a permission problem and names the
+(`GoogleRest._call`), with a short reason; a 403 says it is a permission problem and names the
 permission; access tokens never appear in a message.
 
 IAM permissions (`GCE_LAUNCHER_PERMISSIONS`): `compute.instances.get`; `compute.disks.create`,
@@ -66,9 +66,7 @@ to sequence), and retiring the old sequencer's disk afterwards.
 from __future__ import annotations
 
 import builtins
-import re
 import time
-import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,7 +74,10 @@ from typing import Any
 
 from . import gce_disk
 from .aws_restore import EndpointSwitchFailed, LaunchFailed, LaunchRefused, WaitBudget, fqdn, record_target
-from .gce_disk import HTTP_TIMEOUT_S, LABEL_BLOCK, LABEL_NETWORK, NAME_PREFIX, NAME_RE, WAIT_TIMEOUT_S, check_network
+from .gce_disk import LABEL_BLOCK, LABEL_NETWORK, NAME_PREFIX, NAME_RE, WAIT_TIMEOUT_S, check_network
+from .google_rest import GoogleApiError, GoogleRest
+from .google_rest import malformed as _malformed
+from .google_rest import quote as _quote
 from .snapshot import SnapshotProvider, SnapshotRecord, SnapshotStoreUnavailable
 
 __all__ = ["CLOUD_DNS_PERMISSIONS", "GCE_LAUNCHER_PERMISSIONS", "CloudDnsEndpoint", "EndpointSwitchFailed",
@@ -118,19 +119,8 @@ _SUFFIX_CHARS = 6
 _NEVER_CREATED = "clean-up: nothing to delete (the disk was never created)"
 # Instance statuses from which it will not become RUNNING without someone acting.
 _NOT_STARTING = ("STOPPING", "TERMINATED", "SUSPENDING", "SUSPENDED")
-_TOKEN = re.compile(r"(?i)(bearer\s+|access_token[=:]\s*[\"']?)[^\s\"'&,]+|ya29\.[\w.\-]+")
 
 Sleep = Callable[[float], None]
-
-
-class _GcpError(Exception):
-    """A failed call, reduced to a short reason. `answered`: Google answered with an error, so the
-    call took no effect (a transport error or an unreadable answer leaves that unknown)."""
-
-    def __init__(self, reason: str, answered: bool, status: int = 0) -> None:
-        self.answered = answered
-        self.status = status
-        super().__init__(reason)
 
 
 class _StepFailed(Exception):
@@ -141,83 +131,13 @@ class _OperationFailed(_StepFailed):
     """An Operation that ended DONE with `error`: Compute Engine did not do what it was asked."""
 
 
-def _redact(text: str) -> str:
-    return _TOKEN.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
-
-
-def _quote(segment: str) -> str:
-    return urllib.parse.quote(segment, safe="")
-
-
-class _RestApi:
-    """An injected `requests`-like session, or google-auth's AuthorizedSession built on first use
-    (importing google.auth costs a cold start otherwise), and the one error boundary."""
-
-    scope = ""
-
-    def __init__(self, session: Any, base_url: str) -> None:
-        self._session = session
-        self.base_url = base_url.rstrip("/")
-
-    @property
-    def session(self) -> Any:
-        if self._session is None:
-            import google.auth
-            from google.auth.transport.requests import AuthorizedSession
-
-            credentials, _ = google.auth.default(scopes=[self.scope])
-            self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-        return self._session
-
-    def _call(self, method: str, path: str, what: str, *, body: dict[str, Any] | None = None,
-              params: dict[str, str] | None = None, timeout: float = HTTP_TIMEOUT_S,
-              missing_ok: bool = False) -> dict[str, Any] | None:
-        """The answer's JSON object; None for a 404 when `missing_ok`. Raises _GcpError."""
-        try:
-            reply = self.session.request(method, self.base_url + path, json=body, params=params, timeout=timeout)
-            status = int(reply.status_code)
-        except Exception as exc:  # requests, urllib3 and google-auth errors alike: typed here
-            raise _GcpError(_redact(f"{what}: {type(exc).__name__}: {exc}")[:300], False) from None
-        if status == 404 and missing_ok:
-            return None
-        if not 200 <= status < 300:
-            raise _GcpError(_redact(self._http_reason(what, status, reply)), True, status)
-        try:
-            answer = reply.json()
-        except Exception:
-            raise _GcpError(f"{what}: malformed answer (HTTP {status} with a body that is not JSON)", False) from None
-        if not isinstance(answer, dict):
-            raise _GcpError(f"{what}: malformed answer (the JSON is not an object)", False)
-        return answer
-
-    @staticmethod
-    def _http_reason(what: str, status: int, reply: Any) -> str:
-        try:
-            message = str(reply.json()["error"]["message"])[:200]
-        except Exception:
-            message = ""
-        if status == 403:
-            return (f"{what}: permission denied (HTTP 403), the identity needs {_PERMISSION_FOR.get(what, what)}"
-                    + (f": {message}" if message else ""))
-        return f"{what}: HTTP {status}" + (f": {message}" if message else "")
-
-    def _answer(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
-        answer = self._call(method, path, what, **kwargs)
-        assert answer is not None  # only missing_ok calls answer None
-        return answer
-
-
 # --- Compute Engine ------------------------------------------------------------------------------
-
-def _malformed(what: str, detail: str) -> _GcpError:
-    return _GcpError(f"{what}: malformed answer ({detail})", False)
-
 
 def _operation(body: dict[str, Any], what: str) -> gce_disk.Operation:
     try:
         return gce_disk.Operation.parse(body, what)
     except SnapshotStoreUnavailable as exc:  # gce_disk's parser speaks its provider's error
-        raise _GcpError(exc.reason, False) from None
+        raise GoogleApiError(exc.reason, False) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,10 +187,11 @@ def restored_disk_name(snapshot_name: str, suffix: str) -> str:
     return name
 
 
-class GceDiskLauncher(_RestApi):
+class GceDiskLauncher(GoogleRest):
     """A replacement sequencer from a persistent-disk snapshot on a pre-built, TERMINATED instance."""
 
     scope = gce_disk.SCOPE
+    permission_for = _PERMISSION_FOR
 
     def __init__(self, project: str, zone: str, instance: str, device_name: str, rpc_url: str,
                  session: Any = None, base_url: str = gce_disk.DEFAULT_BASE_URL, timeout_s: float = 600.0,
@@ -331,7 +252,7 @@ class GceDiskLauncher(_RestApi):
             raise LaunchRefused(f"snapshot {snapshot.id}: {exc}") from None
         try:
             instance = self._instance()
-        except _GcpError as exc:
+        except GoogleApiError as exc:
             raise LaunchRefused(f"cannot read instance {self.instance}: {exc}") from None
         if instance.status != "TERMINATED":
             raise LaunchRefused(f"instance {self.instance} is {instance.status}, not TERMINATED: a running "
@@ -355,7 +276,7 @@ class GceDiskLauncher(_RestApi):
         budget = WaitBudget(self.timeout_s, self.sleep)
         try:
             created = self._mutate("POST", f"{self._zone_path}/disks", "disks.insert", body=body)
-        except _GcpError as exc:
+        except GoogleApiError as exc:
             maybe = "" if exc.answered else f" (the call may have created disk {disk}: look for it)"
             raise LaunchFailed(f"{exc}; no disk was created{maybe}; instance {self.instance} TERMINATED",
                                None if exc.answered else disk, "none" if exc.answered else "unknown",
@@ -377,7 +298,7 @@ class GceDiskLauncher(_RestApi):
             start_requested = True
             try:
                 started = self._mutate("POST", f"{self._instance_path}/start", "instances.start")
-            except _GcpError as exc:
+            except GoogleApiError as exc:
                 start_requested = not exc.answered  # an error answer means it did not start
                 raise
             try:
@@ -387,7 +308,7 @@ class GceDiskLauncher(_RestApi):
                 raise
             if not budget.until(self._running, GCE_POLL_S):
                 raise _StepFailed(f"instance {self.instance} not RUNNING after {self.timeout_s:g} s")
-        except (_GcpError, _StepFailed) as exc:
+        except (GoogleApiError, _StepFailed) as exc:
             raise self._failed(str(exc), disk, start_requested) from None
         return self.rpc_url
 
@@ -417,7 +338,7 @@ class GceDiskLauncher(_RestApi):
         try:
             found = self._disk(disk)
             device = self._instance().device_of(self._disk_suffix(disk)) if found else None
-        except _GcpError:
+        except GoogleApiError:
             return "state unknown"
         if found is None:
             return "deleted"
@@ -426,7 +347,7 @@ class GceDiskLauncher(_RestApi):
     def _failed(self, reason: str, disk: str, start_requested: bool) -> LaunchFailed:
         try:
             status = self._instance().status
-        except _GcpError:
+        except GoogleApiError:
             status = "unknown"
         if start_requested or status != "TERMINATED":
             # The node may be starting with this disk (or someone else runs the instance): touching
@@ -452,17 +373,18 @@ class GceDiskLauncher(_RestApi):
             if deleted is None:
                 return _NEVER_CREATED
             self._wait(_operation(deleted, "disks.delete"), "disks.delete", budget)
-        except (_GcpError, _StepFailed) as exc:
+        except (GoogleApiError, _StepFailed) as exc:
             return f"clean-up failed ({exc})"
         return "cleaned up"
 
 
 # --- Cloud DNS -----------------------------------------------------------------------------------
 
-class CloudDnsEndpoint(_RestApi):
+class CloudDnsEndpoint(GoogleRest):
     """The network's sequencer endpoint as one Cloud DNS record set (CNAME or A)."""
 
     scope = DNS_SCOPE
+    permission_for = _PERMISSION_FOR
 
     def __init__(self, project: str, managed_zone: str, record_name: str, record_type: str = "CNAME",
                  ttl: int = 60, session: Any = None, base_url: str = DNS_BASE_URL, timeout_s: float = 120.0,
@@ -483,7 +405,7 @@ class CloudDnsEndpoint(_RestApi):
     def _call_dns(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any] | None:
         try:
             return self._call(method, path, what, **kwargs)
-        except _GcpError as exc:
+        except GoogleApiError as exc:
             raise EndpointSwitchFailed(f"{self.record_name} {self.record_type} in zone {self.managed_zone}: "
                                        f"{exc}") from None
 
@@ -534,7 +456,7 @@ class CloudDnsEndpoint(_RestApi):
                                   "deletions": [before] if before is not None else []}
         try:
             created = self._call("POST", f"{self._zone_path}/changes", "changes.create", body=change)
-        except _GcpError as exc:
+        except GoogleApiError as exc:
             if exc.status in (404, 409, 412):
                 raise EndpointSwitchFailed(
                     f"{self.record_name} {self.record_type} was changed by someone else between our read "
