@@ -40,12 +40,31 @@ class Transport(Protocol):
 
 
 class HttpTransport:
-    """POSTs JSON over HTTP(S), one fresh connection per request (no cross-thread sharing)."""
+    """POSTs JSON over HTTP(S), one fresh connection per request (no cross-thread sharing).
+
+    `timeout` is one deadline for the whole request: connect, send and every read. A socket
+    timeout alone bounds each read, so an endpoint that dribbles a byte every 0.1 s would hold
+    the call for as long as it likes; a timer shuts the socket down at the deadline instead,
+    which wakes any read blocked on it.
+    """
 
     def post(self, url: str, body: bytes, timeout: float) -> bytes:
         parts = urlsplit(url)
         conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         conn = conn_cls(parts.hostname or "", parts.port, timeout=timeout)
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if parts.username:
@@ -53,14 +72,18 @@ class HttpTransport:
 
             creds = f"{parts.username}:{parts.password or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(creds).decode()
+        timer.start()
         try:
             conn.request("POST", path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read(_MAX_BODY + 1)
         except (OSError, http.client.HTTPException) as exc:
-            raise TransportError(_describe(exc)) from None
+            raise TransportError("timed out" if expired.is_set() else _describe(exc)) from None
         finally:
+            timer.cancel()
             conn.close()
+        if expired.is_set():  # the shutdown may read as a short, complete-looking answer
+            raise TransportError("timed out")
         if resp.status in _RETRY_STATUS:
             raise TransportError(f"HTTP {resp.status}")
         if resp.status != 200:
@@ -123,13 +146,22 @@ class RpcClient:
                    for i, c in zip(ids, calls, strict=True)]
         # A single call goes unbatched: some providers handle batches worse than calls.
         body = json.dumps(payload[0] if len(payload) == 1 else payload).encode()
+        # One budget for the call, retries and backoff included: a check must end (with
+        # `unknown` at worst) before its function's own limit, however the endpoint misbehaves.
+        deadline = time.monotonic() + self._timeout
         last: ChainError = EndpointUnreachable(self.name, "no attempt")
         for attempt in range(self._retries + 1):
             if attempt:
-                time.sleep(self._backoff * 2 ** (attempt - 1))
+                pause = self._backoff * 2 ** (attempt - 1)
+                if time.monotonic() + pause >= deadline:
+                    break
+                time.sleep(pause)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
             self.requests += 1
             try:
-                raw = self._transport.post(self.endpoint.url, body, self._timeout)
+                raw = self._transport.post(self.endpoint.url, body, left)
             except TransportError as exc:
                 last = EndpointUnreachable(self.name, str(exc))
                 if "(final)" in str(exc):
