@@ -210,3 +210,36 @@ def test_permissions_follow_the_cloud_the_remedies_run_on():
     perms = for_policy(gcp)
     assert perms.aws_actions == ()
     assert {"custom:opwatchRestore", "custom:opwatchDnsSwitch", "custom:opwatchDiskSnapshots"} <= set(perms.gcp_roles)
+
+
+def test_a_bare_request_never_acts_and_an_approval_or_a_dry_run_needs_no_finding():
+    for remedy in ("topup", "snapshot", "failover", "restore"):
+        why = refuses_finding(RemedyRequest(remedy, "devnet", "bare-1", target="batcher"))
+        assert why is not None and "bare request never acts" in why
+        assert refuses_finding(RemedyRequest(remedy, "devnet", "ok-1", target="batcher", approved_by="alice")) is None
+        assert refuses_finding(RemedyRequest(remedy, "devnet", "dry-1", target="batcher", dry_run=True)) is None
+
+
+@pytest.mark.parametrize(("remedy", "check", "target", "fits"), [
+    ("topup", "wallet_runway", "batcher", True),
+    ("topup", "wallet_runway", "proposer", False),  # a finding about another wallet
+    ("topup", "sequencer_liveness", "batcher", False),  # another check's finding pays nothing
+    ("snapshot", "wallet_runway", "batcher", False),
+    ("failover", "snapshot_freshness", "batcher", False),
+    ("failover", "sequencer_liveness", "batcher", True),
+    ("restore", "sequencer_liveness", "batcher", True),
+])
+def test_a_finding_acts_only_for_its_own_remedy_network_and_target(remedy, check, target, fits):
+    found = Finding.from_dict(finding(Status.FIRING, check=check).to_dict() | {"target": target})
+    for approved in (None, "alice"):  # an attached finding must fit, approved or not
+        request = RemedyRequest(remedy, "devnet", "r-1", target="batcher", approved_by=approved, finding=found)
+        assert (refuses_finding(request) is None) is fits
+    elsewhere = Finding.from_dict(found.to_dict() | {"network": "mainnet"})
+    assert refuses_finding(RemedyRequest(remedy, "devnet", "r-2", target="batcher", finding=elsewhere)) is not None
+
+
+def test_the_caller_is_never_read_from_the_payload():
+    request = RemedyRequest("topup", "devnet", "r-1", target="batcher", approved_by="alice", caller="gcp:a@example.com")
+    assert "caller" not in request.to_dict()
+    with pytest.raises(BadRequest, match="unknown fields: caller"):
+        RemedyRequest.from_dict(request.to_dict() | {"caller": "gcp:someone-else@example.com"})

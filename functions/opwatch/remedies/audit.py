@@ -1,6 +1,7 @@
 """The audit trail: one record per step of every remedy, stored and logged as one JSON line.
 
-A record says who asked (request id, approver or finding), what step ran, what it decided
+A record says who asked (request id, the self-asserted approver or the finding, and the caller
+as the adapter authenticated it: see `RemedyRequest.caller`), what step ran, what it decided
 (`ok`, `refused`, `skipped`, `failed`, `dry-run`) and the numbers it decided on. Secrets never
 enter a record: `details` are built from public chain data only, and values whose key looks
 like a credential are dropped as a last line of defence.
@@ -36,7 +37,7 @@ class AuditLog:
         entry = {
             "at": utc_now_iso(self.clock()), "network": request.network, "remedy": request.remedy,
             "request_id": request.request_id, "step": step, "outcome": outcome,
-            "dry_run": request.dry_run, "approved_by": request.approved_by,
+            "dry_run": request.dry_run, "approved_by": request.approved_by, "caller": request.caller,
             "finding": request.finding.dedup_key if request.finding else None, "details": safe,
         }
         self.store.append_audit(entry)

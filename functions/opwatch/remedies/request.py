@@ -23,6 +23,9 @@ from ..findings import Finding, Status
 REMEDIES = ("topup", "snapshot", "failover", "restore")
 # The check whose firing finding may trigger each remedy automatically (policy permitting).
 TRIGGERS = {"wallet_runway": "topup", "sequencer_liveness": "failover", "snapshot_freshness": "snapshot"}
+# The check whose firing finding justifies each remedy (a restore is a failover strategy).
+TRIGGER_OF = {"topup": "wallet_runway", "failover": "sequencer_liveness", "restore": "sequencer_liveness",
+              "snapshot": "snapshot_freshness"}
 _ID = re.compile(r"^[A-Za-z0-9._:/@-]{1,200}$")
 
 
@@ -41,6 +44,10 @@ class RemedyRequest:
     # with auto on may then act.
     approved_by: str | None = None
     finding: Finding | None = None
+    # Who invoked it, as the adapter authenticated it (never read from the payload: see
+    # `from_dict`): `aws-sns:<topic>`, `aws-invoke:<request id>`, `gcp:<identity email>`,
+    # `local:<os user>`. Recorded in every audit record beside the self-asserted `approved_by`.
+    caller: str | None = None
 
     def __post_init__(self) -> None:
         if self.remedy not in REMEDIES:
@@ -55,6 +62,7 @@ class RemedyRequest:
         return bool(self.approved_by)
 
     def to_dict(self) -> dict[str, Any]:
+        """The payload (what a caller may send): the authenticated `caller` is not part of it."""
         return {"remedy": self.remedy, "network": self.network, "request_id": self.request_id,
                 "target": self.target, "dry_run": self.dry_run, "approved_by": self.approved_by,
                 "finding": self.finding.to_dict() if self.finding else None}
@@ -102,13 +110,31 @@ class RemedyRequest:
 
 
 def refuses_finding(request: RemedyRequest) -> str | None:
-    """Why a finding-triggered request must not act, or None. Only `firing` ever acts."""
-    if request.finding is None:
-        return None
-    if request.finding.status is Status.UNKNOWN:
+    """Why this request must not act, or None (guard 1: a reason to act, and only a real one).
+
+    A request acts on one of two grounds: a `firing` finding of the remedy's own trigger check
+    for the same network and target, or a person's approval (`approved_by`). A bare request
+    (neither) never acts, even where the policy allows unattended remedies: unattended means
+    "on a firing finding", not "for whoever can invoke the function". A finding that is
+    attached must fit the request whatever else holds: an `unknown` finding (the watchdog
+    could not tell) or another check's finding is never a reason. A dry run changes nothing
+    and needs no ground.
+    """
+    finding = request.finding
+    if finding is None:
+        if request.approved or request.dry_run:
+            return None
+        return (f"a {request.remedy} request needs a firing {TRIGGER_OF[request.remedy]} finding or a person's "
+                "approval (approved_by): a bare request never acts")
+    if finding.status is Status.UNKNOWN:
         return "the finding is unknown (the watchdog could not tell): never a reason to act"
-    if request.finding.status is not Status.FIRING:
-        return f"the finding is {request.finding.status}, not firing"
-    if request.finding.network != request.network:
+    if finding.status is not Status.FIRING:
+        return f"the finding is {finding.status}, not firing"
+    if finding.network != request.network:
         return "the finding belongs to another network"
+    if finding.check != TRIGGER_OF[request.remedy]:
+        return (f"a {finding.check} finding is no reason for {request.remedy} "
+                f"(only {TRIGGER_OF[request.remedy]} is)")
+    if request.target is not None and finding.target != request.target:
+        return f"the finding is about {finding.target!r}, the request about {request.target!r}"
     return None
