@@ -18,10 +18,39 @@ from typing import Any
 
 from .redact import redact_url
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+# Every validating pattern is matched whole (re.fullmatch): `$` also matches before a trailing
+# newline, and a value with a newline can end a `# comment` line of the rendered gcloud plan.
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_URL = re.compile(r"https?://[^\s/]+[^\s\x00-\x1f\x7f]*")
+
+# GCP resource names, by the providers' documented grammars (narrowed where they allow more than
+# a deployment needs): kind -> (pattern, what the error says was expected).
+GCP_NAMES: dict[str, tuple[re.Pattern[str], str]] = {
+    "project": (re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]"), "a project id (6-30 lower-case letters, digits, '-')"),
+    "project_number": (re.compile(r"[0-9]{1,20}"), "the numeric project number as a string"),
+    "region": (re.compile(r"[a-z]+-[a-z]+[0-9]{1,2}"), "a region like 'europe-west1'"),
+    "zone": (re.compile(r"[a-z]+-[a-z]+[0-9]{1,2}-[a-z]"), "a zone like 'europe-west1-b'"),
+    # Bucket names may hold dots (domain-named buckets); '_' and '.' never at either end.
+    "bucket": (re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]"), "a Cloud Storage bucket name (3-63 lower-case "
+                                                                  "letters, digits, '-', '_', '.')"),
+    "secret": (re.compile(r"[A-Za-z0-9_-]{1,255}"), "a Secret Manager secret id (letters, digits, '-', '_')"),
+    "firestore_database": (re.compile(r"\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9]"),
+                           "a Firestore database id ('(default)' or 4-63 lower-case letters, digits, '-')"),
+    # Compute Engine and Cloud DNS resource names (RFC 1035 labels): disks, instances, managed zones.
+    "resource": (re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?"), "a GCP resource name (lower-case letters, "
+                                                                  "digits, '-', starting with a letter)"),
+}
+
+
+def gcp_name(kind: str, value: Any) -> str:
+    """`value` if it is a whole, valid GCP name of `kind`; else ValueError saying what was expected."""
+    pattern, hint = GCP_NAMES[kind]
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValueError(f"expected {hint}, got {value!r}")
+    return value
 
 
 class ConfigError(ValueError):
@@ -34,7 +63,7 @@ class ConfigError(ValueError):
 
 def parse_duration(text: str) -> float:
     """'30s' -> 30.0, '10m' -> 600.0, '2h' -> 7200.0, '250ms' -> 0.25."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
+    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
     if not match:
         raise ValueError(f"expected a duration like '30s', '10m' or '2h', got {text!r}")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
@@ -51,7 +80,7 @@ def to_checksum_address(address: str) -> str:
 
 def validate_address(text: str) -> str:
     """Accept an all-lower/all-upper address or a correctly checksummed one; return it checksummed."""
-    if not isinstance(text, str) or not _ADDRESS.match(text):
+    if not isinstance(text, str) or not _ADDRESS.fullmatch(text):
         raise ValueError(f"expected a 0x-prefixed 20-byte hex address, got {text!r}")
     checksummed = to_checksum_address(text)
     body = text[2:]
@@ -264,7 +293,7 @@ class _Reader:
         networks: dict[str, Network] = {}
         for name, table in networks_raw.items():
             where = f"networks.{name}"
-            if not _NAME.match(name):
+            if not _NAME.fullmatch(name):
                 self.fail(where, "network names are lower-case letters, digits, '-' and '_'")
                 continue
             if not isinstance(table, Mapping):
@@ -407,7 +436,7 @@ def _endpoint(value: Any) -> Endpoint:
         url, name = value.get("url"), value.get("name")
     else:
         url, name = value, None
-    if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url):
+    if not isinstance(url, str) or not _URL.fullmatch(url):
         raise ValueError("expected an http(s) URL" + ("" if not isinstance(url, str) else
                                                        f", got {redact_url(url)!r}"))
     if name is not None and (not isinstance(name, str) or not name):

@@ -14,7 +14,8 @@ prefix = "opwatch"                    # every resource name starts with it
 source = "build/gcp"                  # the prepared bundle folder (`opwatch gcp bundle`)
 pagerduty_secret = "opwatch-pagerduty-routing-key"   # Secret Manager secret id (referenced)
 config_secret = "opwatch-config"      # optional: the TOML itself from Secret Manager
-firestore_database = "(default)"
+firestore_database = "(default)"     # alert state (the pager's)
+remedy_database = "opwatch-remedies"  # remedy state (caps, claims, leases, audit); default <prefix>-remedies
 memory = "256Mi"
 timeout = "120s"
 max_instances = 2
@@ -34,19 +35,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..config import Config, ConfigError, parse_duration
+from ..config import GCP_NAMES, Config, ConfigError, parse_duration
 
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
-_RUNTIME = re.compile(r"^python3[0-9]{2}$")
-_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,13}$")
-_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
-_MEMORY = re.compile(r"^[0-9]+(Mi|Gi)$")
+_RUNTIME = re.compile(r"python3[0-9]{2}")
+_PREFIX = re.compile(r"[a-z][a-z0-9-]{0,13}")
+_MEMORY = re.compile(r"[0-9]+(Mi|Gi)")
+_SOURCE = re.compile(r"[A-Za-z0-9._/-]+")  # a folder path: nothing a shell or gcloud would read twice
+_PEER = re.compile(r"[a-z0-9_-]{1,32}")
+# A peer's URL goes into --set-env-vars: no whitespace, control characters, quotes or '|' (the delimiter).
+_PEER_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%!*+,;=:@/{}-]*)?")
 _KEYS = {
     "project", "project_number", "region", "runtime", "prefix", "source", "pagerduty_secret", "config_secret",
-    "firestore_database", "memory", "timeout", "max_instances", "max_delivery_attempts", "heartbeat_bucket",
-    "heartbeat_peers",
+    "firestore_database", "remedy_database", "memory", "timeout", "max_instances", "max_delivery_attempts",
+    "heartbeat_bucket", "heartbeat_peers",
 }
 SA_MAX = 30  # service account ids: 6..30 characters
 
@@ -62,6 +63,7 @@ class GcpSettings:
     pagerduty_secret: str = "opwatch-pagerduty-routing-key"
     config_secret: str = ""
     firestore_database: str = "(default)"
+    remedy_database: str = ""  # empty: <prefix>-remedies (remedy state never shares the pager's database)
     memory: str = "256Mi"
     timeout_s: int = 120
     max_instances: int = 2
@@ -75,13 +77,13 @@ class GcpSettings:
         settings = replace(self, project=project or self.project, region=region or self.region,
                            project_number=project_number or self.project_number)
         problems = []
-        if not _PROJECT.match(settings.project):
+        if not GCP_NAMES["project"][0].fullmatch(settings.project):
             problems.append(f"gcp.project: a project id is required (--project or gcp.project), got "
                             f"{settings.project!r}")
-        if not _REGION.match(settings.region):
+        if not GCP_NAMES["region"][0].fullmatch(settings.region):
             problems.append(f"gcp.region: a region like 'europe-west1' is required (--region or gcp.region), "
                             f"got {settings.region!r}")
-        if not settings.project_number.isdigit():
+        if not GCP_NAMES["project_number"][0].fullmatch(settings.project_number):
             problems.append("gcp.project_number: required for the dead-letter IAM bindings (gcloud projects "
                             f"describe {settings.project or 'P'} --format='value(projectNumber)')")
         if problems:
@@ -108,6 +110,10 @@ class GcpSettings:
         return f"https://{self.region}-{self.project}.cloudfunctions.net/{function}"
 
     @property
+    def remedy_store_database(self) -> str:
+        return self.remedy_database or self.name("remedies")
+
+    @property
     def findings_topic(self) -> str:
         return self.name("findings")
 
@@ -131,22 +137,20 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> GcpSe
         if key not in table:
             return
         value = table[key]
-        if not isinstance(value, str) or not pattern.match(value):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
             fail(key, f"expected {hint}, got {value!r}")
         else:
             values[key] = value
 
-    text("project", _PROJECT, "a project id (6-30 lower-case letters, digits, '-')")
-    text("project_number", re.compile(r"^[0-9]{1,20}$"), "the numeric project number as a string")
-    text("region", _REGION, "a region like 'europe-west1'")
+    for key, kind in (("project", "project"), ("project_number", "project_number"), ("region", "region"),
+                      ("pagerduty_secret", "secret"), ("config_secret", "secret"),
+                      ("firestore_database", "firestore_database"), ("remedy_database", "firestore_database"),
+                      ("heartbeat_bucket", "bucket")):
+        text(key, *GCP_NAMES[kind])
     text("runtime", _RUNTIME, "a pinned Python runtime like 'python312'")
     text("prefix", _PREFIX, "1-14 lower-case letters, digits or '-', starting with a letter")
-    text("source", re.compile(r"^[^\s'\"]+$"), "a folder path without spaces or quotes")
-    text("pagerduty_secret", _SECRET, "a Secret Manager secret id")
-    text("config_secret", _SECRET, "a Secret Manager secret id")
-    text("firestore_database", re.compile(r"^(\(default\)|[a-z][a-z0-9-]{2,62})$"), "a Firestore database id")
+    text("source", _SOURCE, "a folder path of letters, digits, '.', '_', '-' and '/'")
     text("memory", _MEMORY, "a memory size like '256Mi'")
-    text("heartbeat_bucket", _BUCKET, "a Cloud Storage bucket name")
     if "timeout" in table:
         try:
             seconds = parse_duration(table["timeout"])
@@ -165,12 +169,15 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> GcpSe
                 values[key] = value
     if "heartbeat_peers" in table:
         peers = table["heartbeat_peers"]
-        if not isinstance(peers, Mapping) or not all(isinstance(v, str) and v.startswith("https://")
-                                                     for v in peers.values()):
+        if not isinstance(peers, Mapping) or not all(isinstance(k, str) and _PEER.fullmatch(k) and isinstance(v, str)
+                                                     and _PEER_URL.fullmatch(v) for k, v in peers.items()):
             fail("heartbeat_peers", "expected a table of peer name = https URL (may contain {network})")
         else:
             values["heartbeat_peers"] = dict(peers)
     settings = GcpSettings(**values)
+    if settings.remedy_store_database == settings.firestore_database:
+        fail("remedy_database", "must differ from firestore_database: the pager may write alert state, never the "
+             "remedies' caps, claims and leases")
     longest = max([*_roles(), "pager", "push", "remedy-snapshot", "remedy-failover"], key=len)
     if len(settings.name(longest)) > SA_MAX:
         fail("prefix", f"service account {settings.name(longest)!r} would be over {SA_MAX} characters: "

@@ -62,12 +62,13 @@ def run(args: argparse.Namespace, runner: Runner | None = None) -> int:
             print(f"bundle written to {out}")
             return EXIT_OK
         settings = settings.with_overrides(args.project, args.region, args.project_number)
+        steps = render_plan(config, settings)  # checks the [remediation] names the plan uses
     except ConfigError as exc:
         print(f"opwatch gcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    steps = render_plan(config, settings)
     if args.dry_run:
-        sys.stdout.write(to_shell(steps, header=f"config: {Path(args.config).name}"))
+        name = Path(args.config).name  # a file name may hold a newline: shown escaped, never as a line break
+        sys.stdout.write(to_shell(steps, header=f"config: {name if name.isprintable() else ascii(name)}"))
         return EXIT_OK
     if shutil.which("gcloud") is None and runner is None:
         print("opwatch gcp: gcloud is not on PATH (use --dry-run to review the plan)", file=sys.stderr)

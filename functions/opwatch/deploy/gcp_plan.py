@@ -22,11 +22,12 @@ Topology (docs/gcp.md):
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..config import Config
+from ..config import GCP_NAMES, Config, ConfigError
 from ..gcp import filters, roles
 from .gcp import GcpSettings
 from .schedules import Schedules
@@ -127,7 +128,44 @@ def pager_filter(config: Config) -> str:
                           "attributes:status")
 
 
+_FUNDER_SECRET = re.compile(
+    r"gcp-secretmanager:projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/]+)(/versions/[^/]+)?")
+
+
+def check_policy_names(config: Config) -> None:
+    """The [remediation] values that reach the plan (resource names, IAM conditions), matched whole
+    against GCP's grammars: ConfigError naming each bad one by its dotted path."""
+    policy = config.section("remediation")
+    problems: list[str] = []
+
+    def need(where: str, kind: str, value: str | None) -> None:
+        if value is not None and not GCP_NAMES[kind][0].fullmatch(value):
+            problems.append(f"{where}: expected {GCP_NAMES[kind][1]}, got {value!r}")
+
+    for name in config.networks:
+        net = policy.for_network(name)
+        if net.runs_on != "gcp":
+            continue
+        where = f"remediation.networks.{name}"
+        if net.topup is not None and (net.topup.secret or "").startswith("gcp-secretmanager:"):
+            ref = _FUNDER_SECRET.fullmatch(net.topup.secret or "")
+            if ref is None or not GCP_NAMES["project"][0].fullmatch(ref["project"]) \
+                    or not GCP_NAMES["secret"][0].fullmatch(ref["secret"]):
+                problems.append(f"{where}.topup.secret: expected 'gcp-secretmanager:projects/P/secrets/S' with a "
+                                f"project id and a secret id, got {net.topup.secret!r}")
+        if net.snapshot is not None:
+            need(f"{where}.snapshot.bucket", "bucket", net.snapshot.bucket)
+            need(f"{where}.snapshot.project", "project", net.snapshot.project)
+            need(f"{where}.snapshot.zone", "zone", net.snapshot.zone)
+            need(f"{where}.snapshot.disk", "resource", net.snapshot.disk)
+        if net.failover is not None:
+            need(f"{where}.failover.dns_zone_id", "resource", net.failover.dns_zone_id)
+    if problems:
+        raise ConfigError(problems)
+
+
 def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
+    check_policy_names(config)
     common: list[tuple[str, str]] = [("OPWATCH_CLOUD", "gcp")]
     if s.config_secret:
         config_env = ("OPWATCH_CONFIG_SECRET", s.secret_path(s.config_secret))
@@ -447,9 +485,17 @@ def to_shell(steps: Sequence[Step], header: str = "") -> str:
              "# Rendered by `opwatch gcp deploy --dry-run`: review, then run (re-running converges).",
              *(f"# {h}" for h in header.splitlines() if h), "set -euo pipefail", ""]
     for step in steps:
-        lines.append(f"# {step.comment}")
+        lines.append(comment_line(step.comment))
         lines.append(shell_line(step))
     return "\n".join(lines) + "\n"
+
+
+def comment_line(text: str) -> str:
+    """`# text`, refused unless it stays one inert line: bash ends a comment at the first newline,
+    and what follows would run as a command in the script an operator reviews."""
+    if not text.isprintable():
+        raise ValueError(f"plan comment {text!r} holds a line break or control character")
+    return f"# {text}"
 
 
 def shell_line(step: Step) -> str:

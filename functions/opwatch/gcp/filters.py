@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 MAX_FILTER_BYTES = 256
-_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_KEY = re.compile(r"[A-Za-z0-9_-]+")  # matched whole: `$` accepts a trailing newline
 _TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<op>!=|=|:|\(|\)|,)|(?P<word>[A-Za-z_][A-Za-z0-9_.-]*))')
 
 Predicate = Callable[[Mapping[str, str]], bool]
@@ -59,7 +59,7 @@ def all_of(*clauses: str) -> str:
 
 
 def _check_key(key: str) -> None:
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise ValueError(f"attribute key {key!r} is not filterable")
 
 
@@ -159,7 +159,7 @@ class _Parser:
 
     @staticmethod
     def _attribute(word: str) -> str:
-        if not word.startswith("attributes.") or not _KEY.match(word[len("attributes."):]):
+        if not word.startswith("attributes.") or not _KEY.fullmatch(word[len("attributes."):]):
             raise FilterSyntaxError(f"expected attributes.KEY, got {word!r}")
         return word[len("attributes."):]
 
