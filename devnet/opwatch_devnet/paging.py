@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from opwatch.alerting import AlertManager, AlertPolicy, Notification, SqliteStore
@@ -52,6 +52,10 @@ class DevnetPaging:
         client = PagerDutyClient(routing_key=lambda: DEVNET_ROUTING_KEY, base_url=self.pagerduty.base_url,
                                  backoff=0.1, timeout=2.0)
         self.store = SqliteStore(str(workdir / "alerts.db"))
+        # Deployed pagers page warnings at low urgency (no chat sink is deployed yet); the devnet
+        # keeps them apart on its chat stand-in so the demo shows what is a page and what is not.
+        base = policy or AlertPolicy()
+        policy = replace(base, routes={**base.routes, "warning": (self.chat.name,)})
         self.manager = AlertManager(self.store, sinks=[PagerDutySink(client), self.chat], policy=policy)
         self.pages: list[Page] = []
         self._seen_pd = 0

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 import requests
-from alerting_fixtures import Clock, RecordingSink, finding
+from alerting_fixtures import T0, Clock, RecordingSink, finding
 from firestore_standin import FirestoreStandIn, parse_time
-from opwatch.alerting import AlertManager, AlertPolicy, Conflict
+from opwatch.alerting import AlertManager, AlertPolicy, Conflict, Silence
 from opwatch.alerting.model import AlertState, DeadLetter, Kind, Phase, Transition
 from opwatch.alerting.store.base import RETENTION_SECONDS
 from opwatch.alerting.store.firestore import DEAD_LETTERS, STATES, TRANSITIONS, FirestoreStore
@@ -87,7 +87,9 @@ def test_writers_of_one_read_version_race_and_exactly_one_commits_with_its_trans
 
 def test_a_commit_that_finds_a_rival_writes_nothing_and_the_manager_rereads_and_wins(standin):
     s = store(standin)
-    manager = AlertManager(s, [], AlertPolicy(), Clock())
+    # Silenced, so the manager only applies findings (no claims or deliveries move the version).
+    manager = AlertManager(s, [RecordingSink("pagerduty")], AlertPolicy(silences=[Silence("mainnet", T0 + 3600)]),
+                           Clock())
     manager.process([finding("firing", 0.0)])
     history = standin.collection(TRANSITIONS)
     state = s.get(KEY)
@@ -142,7 +144,7 @@ def test_documents_carry_the_fields_the_ttl_policies_and_queries_use(standin):
         for fields in standin.collection(collection).values():
             assert "timestampValue" in fields["expires_at"] and "integerValue" in fields["recorded"]
     assert {f["key"]["stringValue"] for f in standin.collection(TRANSITIONS).values()} == {KEY}
-    assert list(standin.collection(DEAD_LETTERS)) == [document_id(f"{KEY}|pagerduty|trigger")]
+    assert list(standin.collection(DEAD_LETTERS)) == [document_id(f"{KEY}|pagerduty|trigger|0")]
 
 
 def test_one_keys_history_comes_from_an_equality_filter_without_a_composite_index(standin):

@@ -5,15 +5,24 @@ Runs against the real SQLite store in a temp dir and recording sinks.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from alerting_fixtures import T0, Clock, RecordingSink, finding
 from opwatch.alerting import AlertManager, AlertPolicy, Kind, Silence, SqliteStore
 from opwatch.alerting.inhibit import l1_cause_key
 from opwatch.alerting.model import blind_dedup_key
 from opwatch.alerting.sinks import DeliveryError
+from opwatch.config import ConfigError
 from opwatch.findings import Severity
 
 SEQ = "opwatch/mainnet/sequencer_liveness/sequencer"
+# Most tests here watch two sinks apart: critical to the pager, warning to a chat sink.
+CHAT_ROUTES = {"critical": ("pagerduty",), "warning": ("chat",), "info": ()}
+
+
+def with_chat(policy: AlertPolicy) -> AlertPolicy:
+    return replace(policy, routes=CHAT_ROUTES)
 
 
 @pytest.fixture
@@ -22,7 +31,7 @@ def env(tmp_path):
     pager, chat, clock = RecordingSink("pagerduty"), RecordingSink("chat"), Clock()
 
     def manager(policy=None):
-        return AlertManager(store, [pager, chat], policy or AlertPolicy(), clock)
+        return AlertManager(store, [pager, chat], with_chat(policy or AlertPolicy()), clock)
 
     yield store, pager, chat, clock, manager
     store.close()
@@ -220,3 +229,48 @@ def test_a_wallet_page_names_the_wallet_to_top_up(env):
             break
     hint = pager.sent[0].details["remedy"]
     assert "--target batcher" in hint["approve"] and hint["payload"]["target"] == "batcher"
+
+
+def test_by_default_a_warning_pages_once_at_warning_severity(tmp_path):
+    # The sinks the deployed pagers build: PagerDuty only.
+    pager = RecordingSink("pagerduty")
+    m = AlertManager(SqliteStore(tmp_path / "a.db"), [pager], AlertPolicy(), Clock())
+    for i in range(8):  # rpc_sync: a warning, fires after 5 evaluations
+        m.process([finding("firing", i * 60, check="rpc_sync", target="node-a", severity=Severity.WARNING)])
+    assert pager.actions() == ["trigger"] and pager.sent[0].severity == "warning"
+
+
+def test_a_manager_whose_routes_name_a_sink_it_does_not_have_refuses_to_start(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        AlertManager(SqliteStore(tmp_path / "a.db"), [RecordingSink("pagerduty")], with_chat(AlertPolicy()))
+    [problem] = info.value.problems
+    assert problem.startswith("alerting.routes.warning:") and "'chat'" in problem and "pagerduty" in problem
+
+
+def test_a_manager_whose_routes_send_warnings_nowhere_refuses_to_start(tmp_path):
+    policy = replace(AlertPolicy(), routes={"critical": ("pagerduty",)})
+    with pytest.raises(ConfigError, match=r"alerting\.routes\.warning:"):
+        AlertManager(SqliteStore(tmp_path / "a.db"), [RecordingSink("pagerduty")], policy)
+
+
+def test_a_severity_without_a_route_of_its_own_takes_the_critical_route():
+    # A state written by another version may carry a severity this one does not know.
+    policy = AlertPolicy(routes={"critical": ("pagerduty",), "warning": ("chat",), "info": ()})
+    assert policy.route("error") == ("pagerduty",) and policy.route("info") == ()
+
+
+def test_a_failed_page_of_a_later_incident_is_alarmed_again(env):
+    _store, pager, chat, _, manager = env
+    m = manager()
+    pager.fail = DeliveryError("gave up after 4 attempts: HTTP 503", retryable=True)
+    m.process([finding("firing", 0)])
+    assert [n.check for n in chat.sent] == ["opwatch_paging"]
+    pager.fail = None
+    for t in (60, 120, 180):  # delivered late, then resolved
+        m.process([finding("firing" if t == 60 else "ok", t)])
+    assert pager.actions() == ["trigger", "resolve"]
+    pager.fail = DeliveryError("gave up after 4 attempts: HTTP 503", retryable=True)
+    m.process([finding("firing", 240)])  # incident 2 cannot be paged either: someone must hear of it
+    assert [n.check for n in chat.sent] == ["opwatch_paging", "opwatch_paging"]
+    m.process([finding("firing", 300)])  # still the same failure: not alarmed twice
+    assert len(chat.sent) == 2

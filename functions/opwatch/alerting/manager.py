@@ -1,6 +1,6 @@
 """The alert lifecycle: findings in, transitions recorded, notifications out.
 
-    manager = AlertManager(store, sinks=[PagerDutySink(...), chat], policy=AlertPolicy())
+    manager = AlertManager(store, sinks=[PagerDutySink(...)], policy=AlertPolicy())
     transitions = manager.process(findings)
 
 Per finding, two steps, each a compare-and-set on the key's stored version (re-read and
@@ -27,11 +27,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..config import ConfigError
 from ..findings import Finding, make_dedup_key, utc_now_iso
 from . import inhibit
 from .machine import advance
 from .model import BLIND_CHECK, PAGING_CHECK, AlertState, DeadLetter, Kind, Notification, Phase, Transition
-from .policy import AlertPolicy
+from .policy import AlertPolicy, route_problems
 from .sinks import DeliveryError, Sink
 from .store.base import Conflict, StateStore
 
@@ -52,6 +53,11 @@ class AlertManager:
         self.store = store
         self.sinks = {sink.name: sink for sink in sinks}
         self.policy = policy or AlertPolicy()
+        # A route to a sink that is not here would record every transition and notify no one:
+        # refuse to start instead (a cold start fails loudly; the delivery is retried).
+        problems = route_problems(self.policy.routes, self.sinks)
+        if problems:
+            raise ConfigError(problems)
         self.clock = clock
         self.max_conflicts = max_conflicts
 
@@ -234,7 +240,7 @@ class AlertManager:
     def _dead_letter(self, key: str, d: _Due, error: DeliveryError, at: str) -> None:
         n = d.notification
         letter = DeadLetter(key=key, channel=d.channel, action=n.action, dedup_key=n.dedup_key, at=at,
-                            error=str(error), final=not error.retryable, summary=n.summary)
+                            error=str(error), final=not error.retryable, summary=n.summary, episode=d.episode)
         if not self.store.put_dead_letter(letter):
             return  # already alarmed about this one
         alarm = Notification(

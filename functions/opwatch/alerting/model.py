@@ -160,10 +160,13 @@ class DeadLetter:
     error: str
     final: bool  # True: the sink refused it (400); False: retried again on the next evaluation
     summary: str = ""
+    episode: int = 0  # the incident (or blind episode) it belongs to
 
     @property
     def id(self) -> str:
-        return f"{self.dedup_key}|{self.channel}|{self.action}"
+        # One letter (and one alarm) per notification: retries of the same one refresh it, but
+        # a later incident of the same key that cannot be delivered either is a new letter.
+        return f"{self.dedup_key}|{self.channel}|{self.action}|{self.episode}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -7,7 +7,7 @@ fires), so the alert lifecycle adds only what each signal's noise needs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -49,12 +49,23 @@ DEFAULT_TIMINGS: Mapping[str, Timing] = {
 }
 FALLBACK_TIMING = Timing(Hold(2), Hold(2), Hold(5, 600.0))
 
-# Severity → sink names. Critical pages, warning goes to chat/email, info is only recorded.
+# The sinks the deployed pagers build (aws/runtime.py `pager()`, gcp/main.py `_manager()`):
+# a route in the config file may name only these.
+DEPLOYED_SINKS: tuple[str, ...] = ("pagerduty",)
+
+# Severity → sink names. Critical and warning both go to PagerDuty: no chat sink is deployed
+# yet, and a warning routed to a sink nobody builds changed state and notified no one. Events
+# v2 has no urgency field; the event's severity (critical | warning) is what a PagerDuty
+# service set to "urgency based on alert severity" maps to high | low urgency. Info is only
+# recorded.
 DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = {
     "critical": ("pagerduty",),
-    "warning": ("chat",),
+    "warning": ("pagerduty",),
     "info": (),
 }
+# Severities that must reach someone: "opwatch cannot see X" and "a page could not be
+# delivered" are warnings, so an empty route here would hide exactly the alerts about opwatch.
+MUST_NOTIFY = ("critical", "warning")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +104,11 @@ class AlertPolicy:
         return self.timings.get(check, FALLBACK_TIMING)
 
     def route(self, severity: str) -> tuple[str, ...]:
-        return tuple(self.routes.get(severity, ()))
+        # A severity without a route of its own (a state written by another version) is treated
+        # as critical rather than dropped.
+        if severity in self.routes:
+            return tuple(self.routes[severity])
+        return tuple(self.routes.get("critical", ()))
 
     def silenced(self, network: str, check: str, now: float) -> Silence | None:
         return next((s for s in self.silences if s.matches(network, check, now)), None)
@@ -103,6 +118,23 @@ class AlertPolicy:
 
     def with_overrides(self, timings: Mapping[str, Timing]) -> AlertPolicy:
         return replace(self, timings={**self.timings, **timings})
+
+
+def route_problems(routes: Mapping[str, Sequence[str]], sinks: Collection[str],
+                   where: str = "alerting") -> list[str]:
+    """What is wrong with `routes` for these sinks, each problem naming its dotted field: a
+    route to a sink that does not exist, or critical/warning alerts routed to no sink."""
+    known = ", ".join(sorted(sinks)) or "none"
+    problems = []
+    for severity in MUST_NOTIFY:
+        if not routes.get(severity):
+            problems.append(f"{where}.routes.{severity}: routes {severity} alerts to no sink, so they would "
+                            f"change state and notify no one (sinks: {known})")
+    for severity, names in routes.items():
+        for name in names:
+            if name not in sinks:
+                problems.append(f"{where}.routes.{severity}: no sink named {name!r} (sinks: {known})")
+    return problems
 
 
 # --- [alerting] in the config file ---------------------------------------------------------
@@ -119,7 +151,7 @@ def parse_section(table: Mapping[str, Any], where: str, config: Any) -> AlertPol
     ```toml
     [alerting]
     runbook_base_url = "https://github.com/org/opwatch/blob/main"
-    routes = { critical = ["pagerduty"], warning = ["chat"], info = [] }
+    routes = { critical = ["pagerduty"], warning = ["pagerduty"], info = [] }  # sinks: pagerduty
     [alerting.checks.rpc_sync]
     fire_after = 5            # evaluations in a row
     fire_after_time = "5m"    # or this long, whichever comes first
@@ -166,6 +198,7 @@ def parse_section(table: Mapping[str, Any], where: str, config: Any) -> AlertPol
             fail(f"routes.{severity}", "expected a list of sink names")
         else:
             routes[severity] = tuple(sinks)
+    problems += route_problems(routes, DEPLOYED_SINKS, where)
     timings = dict(base.timings)
     raw_checks = table.get("checks", {})
     if not isinstance(raw_checks, Mapping):
