@@ -132,6 +132,13 @@ class RpcClient:
     def call(self, method: str, *params: Any) -> Any:
         return self.batch([Call(method, params)])[0]
 
+    def call_once(self, method: str, *params: Any) -> Any:
+        """A state-changing call (`admin_stopSequencer`, `conductor_transferLeader`...): sent once,
+        never retried. A timeout or a lost answer leaves unknown whether it took effect; sending it
+        again would turn "done, answer lost" into an error or a second action. The caller reads
+        the state back (`admin_sequencerActive`, `conductor_leader`) and decides from that."""
+        return self._send([Call(method, params)], False, retries=0)[0]
+
     def batch(self, calls: Sequence[Call], allow_errors: bool = False) -> list[Any]:
         """Send calls as one JSON-RPC batch; results in call order.
 
@@ -139,6 +146,9 @@ class RpcClient:
         `RpcError` instance in its slot instead of raising (e.g. a revert that means
         "empty" for one call of the batch).
         """
+        return self._send(calls, allow_errors, self._retries)
+
+    def _send(self, calls: Sequence[Call], allow_errors: bool, retries: int) -> list[Any]:
         if not calls:
             return []
         ids = [_next_id() for _ in calls]
@@ -150,7 +160,7 @@ class RpcClient:
         # `unknown` at worst) before its function's own limit, however the endpoint misbehaves.
         deadline = time.monotonic() + self._timeout
         last: ChainError = EndpointUnreachable(self.name, "no attempt")
-        for attempt in range(self._retries + 1):
+        for attempt in range(retries + 1):
             if attempt:
                 pause = self._backoff * 2 ** (attempt - 1)
                 if time.monotonic() + pause >= deadline:

@@ -125,7 +125,32 @@ def _call(client: RpcClient, method: str, *params: Any) -> Any:
     return client.call(method, *params)
 
 
+def read_active(admin: RpcClient) -> bool | None:
+    """`admin_sequencerActive`, or None when it cannot be read (or is not a bool)."""
+    try:
+        active = admin.call("admin_sequencerActive")
+    except ChainError:
+        return None
+    return active if isinstance(active, bool) else None
+
+
+def unsafe_head_hash(admin: RpcClient) -> str | None:
+    """The op-node's unsafe head hash (`optimism_syncStatus`): after a stop it is the hash the
+    stop returned, so a lost answer to `admin_stopSequencer` loses nothing."""
+    try:
+        status = admin.call("optimism_syncStatus")
+        head = status["unsafe_l2"]["hash"]
+    except (ChainError, KeyError, TypeError):
+        return None
+    return head if isinstance(head, str) and head.startswith("0x") and len(head) == 66 else None
+
+
 class AdminPairStrategy(FailoverStrategy):
+    """Mutating admin calls are sent once (`call_once`): a timeout after op-node acted, retried,
+    answers "not running"/"already running" and would turn a done switch into a wrong roll-back
+    or "both stopped". After any failure of one, `admin_sequencerActive` is read back and the
+    next step is decided from what is true."""
+
     name = "admin"
 
     def __init__(self, active_admin: RpcClient, standby_admin: RpcClient, standby_rpc: RpcClient,
@@ -159,8 +184,7 @@ class AdminPairStrategy(FailoverStrategy):
                                   "or use the restore strategy") from None
         if was_active is not True:
             raise FailoverRefused("the old op-node does not report an active sequencer; nothing to move")
-        head_hash = str(_call(self.active_admin, "admin_stopSequencer"))
-        step("stop-old", "ok", unsafe_head=head_hash)
+        head_hash = self._stop_old(step)
         # From here the old sequencer is stopped: any failure restarts it at its own head.
         try:
             deadline = time.monotonic() + self.catch_up_s
@@ -169,29 +193,84 @@ class AdminPairStrategy(FailoverStrategy):
                     raise FailoverAborted(f"the standby did not reach {head_hash}", "old stopped")
                 self.sleep(0.2)
             step("standby-at-head", "ok", unsafe_head=head_hash)
-            if _call(self.active_admin, "admin_sequencerActive") or _call(self.standby_admin, "admin_sequencerActive"):
-                raise FailoverAborted("a sequencer became active during the switch", "unknown")
-            _call(self.standby_admin, "admin_startSequencer", head_hash)
-        except (ChainError, FailoverAborted) as exc:
-            self._roll_back(head_hash, step)
-            raise FailoverAborted(f"switch failed ({exc}); old sequencer restarted at {head_hash}",
-                                  "rolled back: old sequencer active") from None
+            if read_active(self.active_admin) is not False or read_active(self.standby_admin) is not False:
+                raise FailoverAborted("a sequencer became active (or unreadable) during the switch", "unknown")
+        except (ChainError, FailoverAborted, ValueError, TypeError, KeyError) as exc:
+            said, state = self._roll_back(head_hash, step)
+            raise FailoverAborted(f"switch failed ({exc}); {said}", state) from None
+        try:
+            self.standby_admin.call_once("admin_startSequencer", head_hash)
+        except ChainError as exc:
+            standby = read_active(self.standby_admin)
+            if standby is None:
+                raise FailoverAborted(
+                    f"admin_startSequencer on the standby failed ({exc}) and the standby cannot be read: it may "
+                    f"or may not sequence; the old sequencer stays stopped at {head_hash} (restarting it could "
+                    "make two)", "unknown: old stopped; the standby may be active: check it before starting "
+                    "either") from None
+            if standby is False:
+                said, state = self._roll_back(head_hash, step)
+                raise FailoverAborted(f"admin_startSequencer on the standby failed ({exc}); {said}", state) from None
+            step("start-standby", "ok", unsafe_head=head_hash,
+                 note=f"the answer was lost ({exc}); admin_sequencerActive on the standby reads true")
+            return {"unsafe_head": head_hash}
         step("start-standby", "ok", unsafe_head=head_hash)
         return {"unsafe_head": head_hash}
 
-    def _roll_back(self, head_hash: str, step: Callable[..., None]) -> None:
+    def _stop_old(self, step: Callable[..., None]) -> str:
+        """Stop the old sequencer once; its unsafe head hash. FailoverRefused if it still
+        sequences (nothing changed), FailoverAborted if what happened cannot be known."""
         try:
-            if not _call(self.standby_admin, "admin_sequencerActive"):
-                _call(self.active_admin, "admin_startSequencer", head_hash)
-                step("roll-back", "ok", unsafe_head=head_hash)
-                return
+            head_hash = str(self.active_admin.call_once("admin_stopSequencer"))
         except ChainError as exc:
-            step("roll-back", "failed", error=str(exc))
-        raise FailoverAborted("roll-back failed: no sequencer may be active", "both stopped")
+            active = read_active(self.active_admin)
+            if active is True:
+                raise FailoverRefused(f"admin_stopSequencer failed ({exc}) and the old op-node still "
+                                      "sequences: nothing changed") from None
+            if active is None:
+                raise FailoverAborted(f"admin_stopSequencer failed ({exc}) and the old op-node cannot be read",
+                                      "unknown: the old sequencer may be stopped; the standby was not "
+                                      "started") from None
+            found = unsafe_head_hash(self.active_admin)
+            if found is None:
+                raise FailoverAborted(f"the old sequencer stopped (its answer was lost: {exc}) and its unsafe "
+                                      "head cannot be read (optimism_syncStatus)",
+                                      "both stopped: the old op-node is stopped; restart it with "
+                                      "admin_startSequencer(<its unsafe head>)") from None
+            step("stop-old", "ok", unsafe_head=found,
+                 note=f"the answer was lost ({exc}); admin_sequencerActive reads false")
+            return found
+        step("stop-old", "ok", unsafe_head=head_hash)
+        return head_hash
+
+    def _roll_back(self, head_hash: str, step: Callable[..., None]) -> tuple[str, str]:
+        """Restart the old sequencer at its head, unless the standby sequences (or cannot be read).
+        Returns a sentence for the reason and the state that is true afterwards."""
+        standby = read_active(self.standby_admin)
+        if standby is not False:
+            what = "sequences" if standby else "cannot be read"
+            step("roll-back", "skipped", reason=f"the standby {what}")
+            return (f"not rolled back: the standby {what}",
+                    f"old stopped at {head_hash}; the standby {what}: not rolled back (it could make two active)")
+        error = ""
+        try:
+            self.active_admin.call_once("admin_startSequencer", head_hash)
+        except ChainError as exc:
+            error = str(exc)
+        old = read_active(self.active_admin)  # whatever the answer said, this is what is true
+        if old is True:
+            step("roll-back", "ok", unsafe_head=head_hash, **({"note": f"answer lost ({error})"} if error else {}))
+            return f"old sequencer restarted at {head_hash}", "rolled back: old sequencer active"
+        step("roll-back", "failed", error=error or "admin_sequencerActive does not read true")
+        return ("roll-back failed: no sequencer may be active",
+                "both stopped" if old is False else "unknown: the old op-node cannot be read")
 
 
 class ConductorStrategy(FailoverStrategy):
-    """op-conductor: ask the raft leader to hand leadership over, then confirm the new leader."""
+    """op-conductor: ask the raft leader to hand leadership over, then confirm the new leader.
+
+    The transfer is sent once: sent again after a lost answer, a follower refuses it ("not the
+    leader") and a done transfer would read as a failure. `conductor_leader` decides."""
 
     name = "conductor"
 
@@ -209,14 +288,26 @@ class ConductorStrategy(FailoverStrategy):
             raise FailoverRefused(f"op-conductor is unreachable: {exc}") from None
 
     def execute(self, step: Callable[..., None]) -> dict[str, Any]:
-        _call(self.conductor, "conductor_transferLeader")
-        step("transfer-leader", "ok")
+        try:
+            self.conductor.call_once("conductor_transferLeader")
+            step("transfer-leader", "ok")
+        except ChainError as exc:
+            step("transfer-leader", "unknown", error=str(exc), note="not resent; conductor_leader decides")
+        leader: Any = None
         for _ in range(50):
-            if _call(self.conductor, "conductor_leader") is False:
+            try:
+                leader = _call(self.conductor, "conductor_leader")
+            except ChainError:
+                leader = None
+            if leader is False:
                 step("leader-moved", "ok")
                 return {"transferred": True}
             self.sleep(0.2)
-        raise FailoverAborted("leadership did not move within 10 s", "transfer requested, old leader still leads")
+        if leader is True:
+            raise FailoverAborted("leadership did not move within 10 s", "transfer requested, old leader still leads")
+        raise FailoverAborted("op-conductor's leadership cannot be read after the transfer",
+                              "unknown: the transfer may or may not have happened; read conductor_leader on "
+                              "every conductor")
 
 
 class SequencerLauncher(Protocol):
