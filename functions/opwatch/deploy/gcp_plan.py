@@ -187,7 +187,7 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
         restores = remedy == "failover" and any(remediation.for_network(n).failover.strategy == "restore"
                                                 for n in networks)
         env = [*common, config_env, ("OPWATCH_REMEDIES", "failover,restore" if restores else remedy),
-               ("OPWATCH_REMEDY_STORE", f"firestore:{s.project}/{s.firestore_database}")]
+               ("OPWATCH_REMEDY_STORE", f"firestore:{s.project}/{s.remedy_store_database}")]
         if remedy == "failover":
             env.append(("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret)))
         timeout = 900 if restores else 300  # a disk, a VM boot and the node's start, then the record
@@ -231,17 +231,20 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
                           create=gcloud("pubsub", "topics", "create", topic, settings=s)))
 
     # --- alert state ---------------------------------------------------------------------
-    db = f"--database={s.firestore_database}"
-    steps.append(Step("Firestore database for alert state",
-                      describe=gcloud("firestore", "databases", "describe", db, settings=s),
-                      create=gcloud("firestore", "databases", "create", db, f"--location={s.region}",
-                                    "--type=firestore-native", settings=s)))
-    for collection in TTL_COLLECTIONS + (REMEDY_TTL_COLLECTIONS if remedies else ()):
-        what = "leases and audit records" if collection in REMEDY_TTL_COLLECTIONS else "history and closed alerts"
-        steps.append(Step(f"TTL on {collection}.expires_at ({what} age out)",
-                          create=gcloud("firestore", "fields", "ttls", "update", "expires_at",
-                                        f"--collection-group={collection}", "--enable-ttl", db, "--async",
-                                        settings=s)))
+    databases = [("alert state", s.firestore_database, TTL_COLLECTIONS, "history and closed alerts")]
+    if remedies:  # its own database: only the remedy functions' accounts may write caps, claims and leases
+        databases.append(("remedy state (caps, claims, leases, audit)", s.remedy_store_database,
+                          REMEDY_TTL_COLLECTIONS, "leases and audit records"))
+    for purpose, database, collections, what in databases:
+        db = f"--database={database}"
+        steps.append(Step(f"Firestore database for {purpose}",
+                          describe=gcloud("firestore", "databases", "describe", db, settings=s),
+                          create=gcloud("firestore", "databases", "create", db, f"--location={s.region}",
+                                        "--type=firestore-native", settings=s)))
+        steps += [Step(f"TTL on {collection}.expires_at ({what} age out)",
+                       create=gcloud("firestore", "fields", "ttls", "update", "expires_at",
+                                     f"--collection-group={collection}", "--enable-ttl", db, "--async", settings=s))
+                  for collection in collections]
     if s.heartbeat_bucket:
         bucket = f"gs://{s.heartbeat_bucket}"
         steps.append(Step(f"heartbeat bucket {bucket}",
@@ -457,11 +460,13 @@ def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings, resourc
     elif grant.on in ("self", "pager"):
         target = function if grant.on == "self" else s.name("pager")
         argv = gcloud("functions", "add-invoker-policy-binding", target, f"--region={s.region}", who, settings=s)
-    elif grant.on == "firestore":
-        # Firestore IAM is granted on the project; the condition narrows it to our database.
-        database = f"projects/{s.project}/databases/{s.firestore_database}"
+    elif grant.on in ("firestore", "remedy_firestore"):
+        # Firestore IAM is granted on the project; the condition narrows it to one database.
+        remedy = grant.on == "remedy_firestore"
+        database = f"projects/{s.project}/databases/{s.remedy_store_database if remedy else s.firestore_database}"
+        title = "opwatch-remedy-state" if remedy else "opwatch-alert-state"
         argv = ("gcloud", "projects", "add-iam-policy-binding", s.project, who, role,
-                f'--condition=expression=resource.name.startsWith("{database}"),title=opwatch-alert-state')
+                f"--condition=expression={within(database)},title={title}")
     elif grant.on == "heartbeat_bucket":
         argv = gcloud("storage", "buckets", "add-iam-policy-binding", f"gs://{s.heartbeat_bucket}", who, role,
                       settings=s)
@@ -476,6 +481,12 @@ def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings, resourc
     else:  # pragma: no cover - a new Grant.on without a renderer
         raise ValueError(f"no binding renderer for {grant.on!r}")
     return Step(why, create=argv)
+
+
+def within(name: str) -> str:
+    """An IAM condition for `name` and what lies under it, never a sibling: a bare startsWith on
+    `.../databases/opwatch` would also grant `.../databases/opwatch-remedies`."""
+    return f'resource.name == "{name}" || resource.name.startsWith("{name}/")'
 
 
 # --- output -------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Grant:
     role: str
-    # "findings_topic" | "config_secret" | "pagerduty_secret" | "firestore" | "heartbeat_bucket" | "self"
+    # "findings_topic" | "config_secret" | "pagerduty_secret" | "firestore" | "remedy_firestore"
+    # | "heartbeat_bucket" | "self"
     # | "funder_secret" | "snapshot_bucket" | "project" (the resource named by the network's policy)
     on: str
     why: str
@@ -39,9 +40,11 @@ PAGER = (
 PUSH = (
     Grant("roles/run.invoker", "pager", "push subscription delivers findings to the pager"),
 )
-# A remedy function: claims, budgets, leases and the audit in Firestore; its config.
+# A remedy function: claims, budgets, leases and the audit in the remedies' own Firestore database
+# (never the pager's: a pager that could write it could reset the daily cap or steal a lease).
 REMEDY = (
-    Grant("roles/datastore.user", "firestore", "remedy store: conditional commits (claims, caps, leases), audit"),
+    Grant("roles/datastore.user", "remedy_firestore",
+          "remedy store: conditional commits (claims, caps, leases), audit"),
     Grant("roles/secretmanager.secretAccessor", "config_secret", "read the TOML when it is kept as a secret"),
 )
 # The failover pages what it did (stopped midway, refused by a guard unattended).

@@ -1,0 +1,93 @@
+"""IAM of the rendered GCP plan: remedy state apart from alert state, remedies narrowed to the
+resources their policy names, and function timeouts above the longest wait of their remedy."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from opwatch.config import parse_config
+from opwatch.deploy.gcp_plan import functions, render_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = (ROOT / "gcp" / "example.toml").read_text()
+ADMIN = 'strategy = "admin"\nstandby_admin = "http://op-node-b:9545"\nstandby_rpc = "http://op-geth-b:8545"'
+GCE_DISK = EXAMPLE.replace('provider = "gcs"\nbucket = "opwatch-example-snapshots"',
+                           'provider = "gce-disk"\nproject = "opwatch-example"\nzone = "europe-west1-b"\n'
+                           'disk = "sequencer-data"')
+RESTORE = GCE_DISK.replace(ADMIN, 'strategy = "restore"\n'
+                                  'replacement_instance = "zones/europe-west1-c/instances/seq-b"\n'
+                                  'replacement_rpc = "http://10.1.0.5:8545"\ndns_zone_id = "l2-internal"\n'
+                                  'dns_record = "sequencer.l2.internal."')
+
+
+def plan_of(text: str, **overrides: str):  # type: ignore[no-untyped-def]
+    config = parse_config(text)
+    settings = replace(config.section("gcp").with_overrides(), **overrides)
+    return config, settings, [list(a) for step in render_plan(config, settings) for a in step.argvs()]
+
+
+def condition_allows(condition: str, name: str) -> bool:
+    """Evaluate the subset of CEL the plan renders: `resource.name == "X"` and
+    `resource.name.startsWith("X")` clauses joined by `||`."""
+    clauses = condition.split(" || ")
+    out = False
+    for clause in clauses:
+        if m := re.fullmatch(r'resource\.name == "([^"]*)"', clause):
+            out |= name == m[1]
+        elif m := re.fullmatch(r'resource\.name\.startsWith\("([^"]*)"\)', clause):
+            out |= name.startswith(m[1])
+        else:
+            raise AssertionError(f"unexpected clause {clause!r}")
+    return out
+
+
+def grants(cmds: list[list[str]], account: str) -> list[tuple[str, str, str]]:
+    """(role, resource after the verb, condition or '') of each binding to this account."""
+    out = []
+    for c in cmds:
+        if f"--member=serviceAccount:{account}" not in c or not any(a.endswith("-policy-binding") for a in c):
+            continue
+        verb = next(i for i, a in enumerate(c) if a.endswith("-policy-binding"))
+        role = next((a for a in c if a.startswith("--role=")), "--role=roles/run.invoker").removeprefix("--role=")
+        cond = next((a for a in c if a.startswith("--condition=")), "")
+        expr = re.fullmatch(r"--condition=expression=(.*),title=[a-z0-9-]+", cond)
+        out.append((role, c[verb + 1], expr[1] if expr else ""))
+    return out
+
+
+# --- item 5: remedy state apart from alert state ------------------------------------------
+
+@pytest.mark.parametrize("alert_db", ["(default)", "opwatch"])
+def test_remedy_state_has_its_own_database_that_the_pager_cannot_reach(alert_db):
+    config, s, cmds = plan_of(EXAMPLE, firestore_database=alert_db)
+    remedy_db = f"projects/{s.project}/databases/opwatch-remedies"
+    alert = f"projects/{s.project}/databases/{alert_db}"
+    assert any(c[:4] == ["gcloud", "firestore", "databases", "create"] and "--database=opwatch-remedies" in c
+               for c in cmds)
+    for collection in ("opwatch_remedy_leases", "opwatch_remedy_audit"):
+        [ttl] = [c for c in cmds if f"--collection-group={collection}" in c]
+        assert "--database=opwatch-remedies" in ttl
+    for f in functions(config, s):
+        if f.entry_point == "remedy":
+            assert ("OPWATCH_REMEDY_STORE", f"firestore:{s.project}/opwatch-remedies") in f.env
+    pager = [g for g in grants(cmds, s.service_account("pager")) if g[0] == "roles/datastore.user"]
+    assert len(pager) == 1 and pager[0][2], pager
+    for doc in ("", "/documents/opwatch_remedy_claims/x", "/documents/opwatch_remedy_budgets/mainnet"):
+        assert not condition_allows(pager[0][2], remedy_db + doc)  # `<db>-remedies` is not `<db>`
+    assert condition_allows(pager[0][2], alert) and condition_allows(pager[0][2], alert + "/documents/alert_state/x")
+    assert not condition_allows(pager[0][2], alert + "-other/documents/x")
+    for remedy in ("topup", "snapshot", "failover"):
+        [store] = [g for g in grants(cmds, s.service_account(f"remedy-{remedy}")) if g[0] == "roles/datastore.user"]
+        assert condition_allows(store[2], remedy_db + "/documents/opwatch_remedy_claims/x")
+        assert not condition_allows(store[2], alert + "/documents/alert_state/x")
+        assert not condition_allows(store[2], remedy_db + "-other")
+
+
+def test_remedy_database_must_differ_from_alert_database():
+    from opwatch.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"gcp\.remedy_database"):
+        parse_config(EXAMPLE.replace('prefix = "opwatch"', 'prefix = "opwatch"\nremedy_database = "(default)"'))
