@@ -274,3 +274,27 @@ def test_a_failed_page_of_a_later_incident_is_alarmed_again(env):
     assert [n.check for n in chat.sent] == ["opwatch_paging", "opwatch_paging"]
     m.process([finding("firing", 300)])  # still the same failure: not alarmed twice
     assert len(chat.sent) == 2
+
+
+def test_an_alarm_that_cannot_be_delivered_either_is_a_dead_letter_not_swallowed(env):
+    store, pager, chat, _, manager = env
+    pager.fail = DeliveryError("gave up after 4 attempts: HTTP 503", retryable=True)
+    chat.fail = DeliveryError("HTTP 400: bad", retryable=False)
+    manager().process([finding("firing", 0)])
+    letters = {(d.channel, d.dedup_key) for d in store.dead_letters()}
+    assert letters == {("pagerduty", SEQ), ("chat", "opwatch/mainnet/opwatch_paging/pagerduty")}
+    [alarm] = [d for d in store.dead_letters() if d.channel == "chat"]
+    assert "HTTP 400" in alarm.error and "could not deliver" in alarm.summary
+
+
+def test_a_sink_error_quoting_a_url_with_credentials_is_recorded_redacted(env):
+    store, _pager, _chat, _, manager = env
+
+    class Leaky(RecordingSink):
+        def send(self, notification):  # type: ignore[no-untyped-def]
+            raise OSError(f"POST https://ops:hunter2@hooks.example/T0/B0/s3cr3t failed ({notification.check})")
+
+    m = AlertManager(store, [Leaky("pagerduty"), Leaky("chat")], manager().policy)
+    transitions = m.process([finding("firing", 0)])
+    recorded = " ".join([t.detail for t in transitions] + [d.error for d in store.dead_letters()])
+    assert "hooks.example" in recorded and "hunter2" not in recorded and "s3cr3t" not in recorded

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..config import ConfigError
 from ..findings import Finding, make_dedup_key, utc_now_iso
+from ..redact import redact_text
 from . import inhibit
 from .machine import advance
 from .model import BLIND_CHECK, PAGING_CHECK, AlertState, DeadLetter, Kind, Notification, Phase, Transition
@@ -202,7 +203,7 @@ class AlertManager:
                 except DeliveryError as exc:
                     results.append((d, exc))
                 except Exception as exc:
-                    results.append((d, DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)))
+                    results.append((d, DeliveryError(_error_text(exc), retryable=True)))
             out += self._settle(key, results)
             if any(error is not None for _, error in results):
                 break  # retried on the next evaluation, not in a tight loop
@@ -254,8 +255,21 @@ class AlertManager:
                 continue
             try:
                 other.send(alarm)
-            except Exception:
-                pass
+            except Exception as exc:
+                # Not retried (the owed notification itself is), but never swallowed: the alarm
+                # that could not be delivered either is a dead letter of its own.
+                final = isinstance(exc, DeliveryError) and not exc.retryable
+                self.store.put_dead_letter(DeadLetter(
+                    key=key, channel=other.name, action=alarm.action, dedup_key=alarm.dedup_key, at=at,
+                    error=_error_text(exc),
+                    final=final, summary=alarm.summary, episode=d.episode))
+
+
+def _error_text(exc: Exception) -> str:
+    """What a failed delivery is recorded as: HTTP libraries quote the URL they called, and a
+    webhook's URL is its credential, so every URL in the text is redacted."""
+    text = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
+    return redact_text(text)
 
 
 def remedy_hint(network: str, check: str, target: str, incident: str) -> dict[str, Any] | None:
