@@ -221,7 +221,7 @@ def test_remedy_handler_runs_a_manual_request_once_and_a_firing_finding_from_sns
                                            '[remediation.networks.devnet.snapshot]\nauto = true\n'
                                            'provider = "s3"\nbucket = "opwatch-snapshots"\nretention = 5\n')
     for name, value in {"OPWATCH_CONFIG": str(tmp_path / "opwatch.toml"), "OPWATCH_REMEDIES": "snapshot",
-                        "ALERTS_TABLE": "opwatch-state-remedies",
+                        "REMEDY_TABLE": "opwatch-state-remedies",
                         "IDEMPOTENCY_TABLE": "opwatch-idempotency-remedies"}.items():
         monkeypatch.setenv(name, value)
     devnet.heal()

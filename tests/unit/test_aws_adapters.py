@@ -137,6 +137,24 @@ def test_rpc_urls_come_from_the_secret_by_endpoint_name() -> None:
     assert "sequencr" in str(info.value) and "API-KEY" not in str(info.value)
 
 
+def test_the_failovers_named_endpoints_come_from_the_secret_too() -> None:
+    config = parse_config(NETWORK + """
+[remediation.networks.mainnet.failover]
+strategy = "admin"
+active_admin = { url = "https://placeholder.example", name = "op-node-a" }
+standby_admin = { url = "https://placeholder.example", name = "op-node-b" }
+standby_rpc = { url = "https://placeholder.example", name = "op-geth-b" }
+""")
+    swapped = with_endpoint_urls(config, '{"op-node-a": "https://a.example/KEY-A", "op-node-b": "https://b.example/KEY-B",'
+                                         ' "sequencer": "https://seq.example/KEY-S"}')
+    fo = swapped.section("remediation").for_network("mainnet").failover
+    assert (fo.active_admin.url, fo.standby_admin.url) == ("https://a.example/KEY-A", "https://b.example/KEY-B")
+    assert fo.standby_rpc.url == "https://placeholder.example" and fo.standby_rpc.name == "op-geth-b"
+    assert swapped.network("mainnet").l2_rpc.url == "https://seq.example/KEY-S"
+    assert config.section("remediation").for_network("mainnet").failover.active_admin.url == \
+        "https://placeholder.example"  # the bundled config itself is left as it was
+
+
 class RecordingSns:
     """Stand-in for boto3's SNS client: records PublishBatch calls, may refuse entries."""
 

@@ -63,19 +63,58 @@ class ScheduledRun:
 
 @dataclass(frozen=True, slots=True)
 class FindingMessage:
-    """One SNS delivery: its message id (the idempotency key) and the finding it carries."""
+    """One SNS delivery: its message id (the idempotency key), the finding it carries, and
+    the topic that published it (what a remedy records as its caller)."""
 
     message_id: str
     finding: Finding
+    topic_arn: str = ""
+
+
+class BadMessage(ValueError):
+    """An SNS record that is not a finding, or whose attributes disagree with its body
+    (never retried: the same message will always be bad)."""
+
+
+# The attributes the remedies' subscriptions filter on: a remedy acts only on a message that
+# carries them, equal to its body (else the filter let through something the body does not say).
+REMEDY_ATTRIBUTES = ("network", "check", "status")
+
+
+def finding_from_record(record: Any, required: tuple[str, ...] = ()) -> FindingMessage:
+    """The finding in one SNS record (Powertools `SNSEventRecord`); its String attributes must
+    agree with its body, as on GCP (`gcp.events.finding_from`), and `required` ones be present."""
+    sns = record.sns
+    try:
+        data = json.loads(sns.message)
+    except ValueError:
+        raise BadMessage(f"SNS message {sns.message_id} is not JSON") from None
+    try:
+        finding = Finding.from_dict(data)
+    except ValueError as exc:
+        raise BadMessage(f"SNS message {sns.message_id}: {exc}") from None
+    raw = sns.raw_event.get("MessageAttributes") or {}
+    if not isinstance(raw, Mapping):
+        raise BadMessage(f"SNS message {sns.message_id}: message attributes are not a map")
+    attributes = {k: v.get("Value") if isinstance(v, Mapping) else v for k, v in raw.items()}
+    expected = finding.attributes()
+    mismatched = sorted(k for k, v in attributes.items() if k in expected and expected[k] != v)
+    missing = sorted(k for k in required if k not in attributes)
+    if mismatched or missing:
+        raise BadMessage(f"SNS message {sns.message_id}: attributes {mismatched or missing} "
+                         f"{'disagree with the finding body' if mismatched else 'are missing'}")
+    return FindingMessage(sns.message_id, finding, str(sns.raw_event.get("TopicArn") or ""))
+
+
+def sns_records(event: Any) -> list[Any]:
+    """The records of an SNS event (Powertools `SNSEventRecord`s)."""
+    from aws_lambda_powertools.utilities.data_classes import SNSEvent
+
+    return list(SNSEvent(event).records)
 
 
 def findings_from_sns(event: Any) -> Iterator[FindingMessage]:
-    """Findings in an SNS event; raises ValueError on a record that is not a finding."""
-    from aws_lambda_powertools.utilities.data_classes import SNSEvent
-
-    for record in SNSEvent(event).records:
-        try:
-            data = json.loads(record.sns.message)
-        except ValueError:
-            raise ValueError(f"SNS message {record.sns.message_id} is not JSON") from None
-        yield FindingMessage(record.sns.message_id, Finding.from_dict(data))
+    """Findings in an SNS event; raises BadMessage (a ValueError) on a record that is not a
+    finding or whose attributes disagree with it."""
+    for record in sns_records(event):
+        yield finding_from_record(record)

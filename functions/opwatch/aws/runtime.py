@@ -5,8 +5,9 @@ Check functions: `OPWATCH_CONFIG` (the TOML bundled beside the code), `OPWATCH_N
 `secrets.with_endpoint_urls`), `FAST_LANE_EVERY_S` (sequencer_liveness with the fast lane).
 Pager: `ALERTS_TABLE`, `IDEMPOTENCY_TABLE`, `PAGERDUTY_SECRET`, optional `PAGERDUTY_BASE_URL`
 and `RUNBOOK_BASE_URL`. Remedies: `OPWATCH_REMEDIES` (what this function may run, e.g.
-`snapshot`), `ALERTS_TABLE` (the remedy store shares the alert table's layout, so on AWS it
-is the stack's state table whatever `[remediation] store` says), `IDEMPOTENCY_TABLE`.
+`snapshot`), `REMEDY_TABLE` (the remedy store: caps, claims, leases, audit; its own table,
+never the pager's `ALERTS_TABLE`, whatever `[remediation] store` says), `IDEMPOTENCY_TABLE`,
+optional `RPC_ENDPOINTS_SECRET` (the same swap as check functions: a remedy reads chains too).
 
 Everything is built on first use (not at import: cold starts) and cached. boto3 clients
 honour `AWS_ENDPOINT_URL`, which is how the integration tests point real handlers at a
@@ -38,6 +39,21 @@ def base_config() -> Config:
     return load_config(os.environ.get("OPWATCH_CONFIG") or os.path.join(here, "opwatch.toml"))
 
 
+def config_with_secrets(source: Callable[[], str] | None) -> Config:
+    """The bundled config with the keyed endpoint URLs of the `rpc_endpoints` secret swapped in."""
+    from .secrets import with_endpoint_urls
+
+    config = base_config()
+    return with_endpoint_urls(config, source()) if source else config
+
+
+def _rpc_secret() -> Callable[[], str] | None:
+    from .secrets import SecretsManagerSource
+
+    secret = os.environ.get("RPC_ENDPOINTS_SECRET")
+    return SecretsManagerSource(secret) if secret else None
+
+
 @dataclass(frozen=True, slots=True)
 class CheckFunction:
     network: str
@@ -47,22 +63,16 @@ class CheckFunction:
     fast_lane_every_s: float | None
 
     def config(self) -> Config:
-        from .secrets import with_endpoint_urls
-
-        config = base_config()
-        return with_endpoint_urls(config, self.rpc_secret()) if self.rpc_secret else config
+        return config_with_secrets(self.rpc_secret)
 
 
 @functools.cache
 def check_function() -> CheckFunction:
     from .publisher import SnsPublisher
-    from .secrets import SecretsManagerSource
 
-    secret = os.environ.get("RPC_ENDPOINTS_SECRET")
     every = os.environ.get("FAST_LANE_EVERY_S")
     return CheckFunction(network=_env("OPWATCH_NETWORK"), check=_env("OPWATCH_CHECK"),
-                         publisher=SnsPublisher(_env("FINDINGS_TOPIC_ARN")),
-                         rpc_secret=SecretsManagerSource(secret) if secret else None,
+                         publisher=SnsPublisher(_env("FINDINGS_TOPIC_ARN")), rpc_secret=_rpc_secret(),
                          fast_lane_every_s=float(every) if every else None)
 
 
@@ -104,15 +114,35 @@ def pager() -> Pager:
     return Pager(process=wrapped, idempotency=idempotency)
 
 
+# The outcomes Powertools remembers for a day: the remedy completed (or its own claim
+# answered for a run that did). A refusal, a failure, a dry run or a pending top-up changed
+# nothing the service's own claim does not already hold, so the id is released: the page's
+# approve command (a fixed request id) runs again once conditions change, as
+# docs/remediation.md promises.
+REMEMBERED = frozenset({"done", "sent", "skipped", "aborted", "duplicate"})
+
+
+class NotRemembered(Exception):  # a control-flow signal, not an error
+    """Raised through Powertools so it deletes its record; the handler answers `outcome`."""
+
+    def __init__(self, outcome: dict[str, Any]) -> None:
+        super().__init__(str(outcome.get("status")))
+        self.outcome = outcome
+
+
 @dataclass(frozen=True, slots=True)
 class RemedyFunction:
     remedies: tuple[str, ...]
-    run: Callable[..., Any]  # idempotent: (request=RemedyRequest.to_dict()) -> outcome dict
+    # idempotent: (request=RemedyRequest.to_dict(), caller=str) -> outcome dict; raises
+    # NotRemembered (carrying the outcome) for outcomes that must not be remembered.
+    run: Callable[..., Any]
     idempotency: Any
 
 
 @functools.cache
 def remedy_function() -> RemedyFunction:
+    from dataclasses import replace
+
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -123,11 +153,13 @@ def remedy_function() -> RemedyFunction:
     from ..remedies.request import RemedyRequest
     from ..remedies.service import Seams, handle
 
-    store = DynamoDBRemedyStore(_env("ALERTS_TABLE"))
+    store = DynamoDBRemedyStore(_env("REMEDY_TABLE"))
+    rpc_secret = _rpc_secret()
     # Keyed on request_id, like the remedies' own claim; the payload must match too, so a
-    # reused request_id with different contents is refused rather than answered with the old outcome.
+    # reused request_id with different contents is refused rather than answered with the old
+    # outcome. Not `approved_by`: two responders approving the same page send the same request.
     idempotency = IdempotencyConfig(event_key_jmespath="request_id", expires_after_seconds=24 * 3600,
-                                    payload_validation_jmespath="[remedy, network, target, dry_run, approved_by]")
+                                    payload_validation_jmespath="[remedy, network, target, dry_run]")
 
     page = None
     if os.environ.get("PAGERDUTY_SECRET"):  # the failover pages when it stops midway or a guard refuses it
@@ -138,8 +170,12 @@ def remedy_function() -> RemedyFunction:
         page = pagerduty_pager(PagerDutyClient(SecretsManagerSource(_env("PAGERDUTY_SECRET")),
                                                base_url=os.environ.get("PAGERDUTY_BASE_URL") or DEFAULT_BASE_URL))
 
-    def run(request: dict[str, Any]) -> dict[str, Any]:
-        return handle(RemedyRequest.from_dict(request), base_config(), Seams(store=store, page=page))
+    def run(request: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
+        req = replace(RemedyRequest.from_dict(request), caller=caller)
+        outcome = handle(req, config_with_secrets(rpc_secret), Seams(store=store, page=page, cloud="aws"))
+        if outcome.get("status") not in REMEMBERED:
+            raise NotRemembered(outcome)
+        return outcome
 
     wrapped = idempotent_function(data_keyword_argument="request", config=idempotency,
                                   persistence_store=DynamoDBPersistenceLayer(_env("IDEMPOTENCY_TABLE")))(run)

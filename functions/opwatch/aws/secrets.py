@@ -1,9 +1,10 @@
 """Secrets from AWS Secrets Manager, through Powertools Parameters (cached per container).
 
 `SecretsManagerSource` is the alerting `SecretSource` seam (a callable returning the value),
-e.g. the PagerDuty routing key. `with_endpoint_urls` swaps the URLs of named endpoints for
-the ones held in a secret, so RPC API keys never sit in the bundled config file. Values are
-never logged, put in errors, or kept anywhere but Powertools' in-memory cache.
+e.g. the PagerDuty routing key. `with_endpoint_urls` swaps the URLs of named endpoints (the
+networks' and the failover's) for the ones held in a secret, so RPC API keys never sit in the
+bundled config file. Values are never logged, put in errors, or kept anywhere but Powertools'
+in-memory cache.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ..config import Config, ConfigError, Endpoint, Network
 # first few evaluations, while a once-a-minute function reads the secret about 12 times
 # an hour instead of 60.
 DEFAULT_MAX_AGE_S = 300
+# `FailoverPolicy` fields that are endpoints (`{url, name}` in the config, like any other).
+FAILOVER_ENDPOINTS = ("active_admin", "standby_admin", "standby_rpc", "conductor_rpc", "replacement_rpc")
 
 
 class SecretsManagerSource:
@@ -69,6 +72,18 @@ def with_endpoint_urls(config: Config, secret_json: str) -> Config:
                        rpc_nodes=tuple(map(swap, net.rpc_nodes)))
 
     swapped = replace(config, networks={name: network(net) for name, net in config.networks.items()})
+    if "remediation" in config.sections:  # the failover's admin, conductor and replacement endpoints
+        remediation = config.sections["remediation"]
+
+        def remedies(net: Any) -> Any:
+            if net.failover is None:
+                return net
+            fo = net.failover
+            return replace(net, failover=replace(fo, **{k: swap(getattr(fo, k)) for k in FAILOVER_ENDPOINTS
+                                                         if getattr(fo, k) is not None}))
+
+        swapped = replace(swapped, sections={**config.sections, "remediation": replace(
+            remediation, networks={name: remedies(net) for name, net in remediation.networks.items()})})
     unused = sorted(set(urls) - used)
     if unused:
         raise ConfigError([f"rpc_endpoints secret: no endpoint is named {', '.join(map(repr, unused))}"])

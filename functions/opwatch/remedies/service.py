@@ -59,6 +59,8 @@ class Seams:
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    # The cloud this function is deployed on ("aws" | "gcp"); None for a local run (the CLI).
+    cloud: str | None = None
 
 
 def handle(request: RemedyRequest, config: Config, seams: Seams | None = None) -> dict[str, Any]:
@@ -68,6 +70,13 @@ def handle(request: RemedyRequest, config: Config, seams: Seams | None = None) -
     store = seams.store or open_store(config.section("remediation").store, seams.dynamodb_client)
     audit = AuditLog(store, seams.clock, list(seams.listeners))
     audit.record(request, "received", "ok", target=request.target)
+    if seams.cloud is not None and policy.runs_on != seams.cloud:
+        # A network's caps, claims and lease live in the store of the cloud it runs on: acting
+        # from the other cloud would bypass all three (a second payment, a second sequencer).
+        reason = (f"network {network.name} runs its remedies on {policy.runs_on} (runs_on), "
+                  f"this function is on {seams.cloud}")
+        audit.record(request, "result", "refused", reason=reason)
+        return {"status": "refused", "reason": reason}
     if request.remedy == "topup":
         return _topup(request, config, network, policy, store, audit, seams)
     if request.remedy == "snapshot":
