@@ -8,9 +8,10 @@ scheme, host and port, which is what an operator needs to tell endpoints apart.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
-_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
+_URL_IN_TEXT = re.compile(r"(?:https?|wss?)://[^\s'\"<>]+", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
@@ -32,3 +33,15 @@ def redact_url(url: str) -> str:
 def redact_text(text: str) -> str:
     """Redact every URL inside free text (exception messages from HTTP libraries quote them)."""
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+def redact_value(value: Any) -> Any:
+    """`redact_text` over every string in a JSON-like value (dicts, lists, tuples), keys included:
+    the last line of defence for records and pages assembled from error messages."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {redact_value(k): redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v) for v in value]
+    return value

@@ -90,3 +90,26 @@ def test_selectors_match_the_real_contract_artifacts() -> None:
     for selector, hexid in expected.items():
         assert selector.hex() == hexid
     assert re.fullmatch(r"[0-9a-f]{8}", abi.GET_L2_OUTPUT.hex())
+
+
+@given(st.text(alphabet=st.characters(categories=("L", "N")), min_size=8, max_size=24))
+def test_no_secret_survives_redaction_of_a_nested_record(secret: str) -> None:
+    """Remedies' audit details and pages are nested values built from error messages."""
+    from opwatch.redact import redact_value
+
+    record = {"reason": f"failed: https://u:{secret}@h.example/x", "steps": [("after", f"wss://h:1/v2/{secret}")],
+              f"at http://h/?k={secret}": 1, "n": 3}
+    assert secret not in json.dumps(redact_value(record))
+    assert redact_value(record)["n"] == 3
+
+
+def test_a_dns_target_error_names_the_url_redacted() -> None:
+    """The restore's DNS switches refuse a URL their record cannot hold, in words that reach a page."""
+    import pytest
+    from opwatch.remedies.aws_restore import record_target
+
+    for record_type, url in (("A", "https://user:pw@sequencer.example/v2/APIKEY123"),
+                             ("CNAME", "http://user:pw@10.0.0.1:8545/?apikey=APIKEY123")):
+        with pytest.raises(ValueError) as info:
+            record_target(url, record_type, "seq.l2.internal")
+        assert "APIKEY123" not in str(info.value) and "pw" not in str(info.value)

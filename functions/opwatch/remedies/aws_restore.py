@@ -45,6 +45,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..redact import redact_text, redact_url
 from .snapshot import SnapshotProvider, SnapshotRecord
 
 ROUTE53_ENDPOINT_ACTIONS = ("route53:ChangeResourceRecordSets", "route53:GetChange",
@@ -105,9 +106,10 @@ def _aws(operation: str, fn: Callable[[], Any]) -> Any:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "?"))
-        raise _AwsError(f"{operation}: {code}: {error.get('Message') or ''}"[:240], True, code) from None
+        raise _AwsError(redact_text(f"{operation}: {code}: {error.get('Message') or ''}")[:240], True, code) from None
     except (BotoCoreError, ResponseParserError) as exc:
-        raise _AwsError(f"{operation}: {type(exc).__name__}: {exc}"[:240], False) from None
+        # botocore quotes the endpoint URL it failed to reach: redacted like any other.
+        raise _AwsError(redact_text(f"{operation}: {type(exc).__name__}: {exc}")[:240], False) from None
 
 
 class WaitBudget:
@@ -145,7 +147,7 @@ def fqdn(name: str) -> str:
 def _host_of(url: str) -> str:
     host = urlsplit(url if "://" in url else "//" + url).hostname
     if not host:
-        raise ValueError(f"no host in {url!r}")
+        raise ValueError(f"no host in {redact_url(url)!r}")
     return host.rstrip(".")
 
 
@@ -160,10 +162,10 @@ def record_target(url: str, record_type: str, record_name: str) -> str:
         ip = None
     if record_type == "A":
         if not isinstance(ip, ipaddress.IPv4Address):
-            raise ValueError(f"an A record needs an IPv4 literal; {url!r} names {host!r}")
+            raise ValueError(f"an A record needs an IPv4 literal; {redact_url(url)!r} names {host!r}")
         return str(ip)
     if ip is not None or not _HOST_NAME.match(host):
-        raise ValueError(f"a CNAME needs a host name; {url!r} names {host!r}")
+        raise ValueError(f"a CNAME needs a host name; {redact_url(url)!r} names {host!r}")
     if fqdn(host) == fqdn(record_name):
         raise ValueError(f"{record_name} cannot be a CNAME to itself")
     return host

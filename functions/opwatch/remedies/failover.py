@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from ..chain.errors import ChainError
 from ..chain.rpc import RpcClient
+from ..redact import redact_text, redact_url, redact_value
 from .audit import AuditLog
 from .policy import NetworkRemedies
 from .request import RemedyRequest, refuses_finding
@@ -375,7 +376,7 @@ class RestoreStrategy(FailoverStrategy):
                 raise FailoverAborted(f"repointing the sequencer endpoint failed: {exc}",
                                       f"replacement serving at its own address; the endpoint may still reach "
                                       f"{before or 'the old sequencer'}") from None
-            step("repoint", "ok", before=before, after=url)
+            step("repoint", "ok", before=before, after=redact_url(url))
         else:
             step("repoint", "skipped", reason="the replacement serves on the sequencer's own address")
         return {"snapshot": self.snapshot.id, "snapshot_block": self.snapshot.block, "first_head": head}
@@ -412,6 +413,9 @@ class Failover:
 
     def run(self, request: RemedyRequest) -> FailoverOutcome:
         outcome = self._run(request)
+        # Reasons quote exceptions from cloud and HTTP libraries, which quote the URLs they were
+        # given: endpoints leave this function by name or redacted URL only.
+        outcome = FailoverOutcome(outcome.status, redact_text(outcome.reason), redact_value(outcome.details))
         self.audit.record(request, "result", outcome.status, reason=outcome.reason, **outcome.details)
         # Someone must know: always when a switch stopped midway; when a guard refused a run no
         # person asked for (a person who invoked it reads the refusal in the reply).
@@ -425,7 +429,7 @@ class Failover:
                 self.page(f"[{self.network}] opwatch failover {verb}: {outcome.reason}", details)
                 self.audit.record(request, "page", "ok")
             except Exception as exc:  # the outcome stands and is audited; the page failing is recorded too
-                self.audit.record(request, "page", "failed", error=f"{type(exc).__name__}: {exc}"[:300])
+                self.audit.record(request, "page", "failed", error=redact_text(f"{type(exc).__name__}: {exc}")[:300])
         return outcome
 
     def _run(self, request: RemedyRequest) -> FailoverOutcome:
@@ -459,7 +463,7 @@ class Failover:
                 return FailoverOutcome("dry-run", f"would fail over with the {self.strategy.name} strategy")
 
             def step(name: str, outcome: str, **details: Any) -> None:
-                self.audit.record(request, name, outcome, **details)
+                self.audit.record(request, name, outcome, **redact_value(details))
 
             try:
                 details = self.strategy.execute(step)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..redact import redact_text, redact_value
 from .failover import Pager
 
 SUMMARY_MAX = 1024  # PagerDuty's limit for payload.summary
@@ -20,6 +21,8 @@ def pagerduty_pager(client: Any) -> Pager:
     """A `Pager` over a `PagerDutyClient` (which adds the routing key and retries 429/5xx)."""
 
     def page(summary: str, details: dict[str, Any]) -> None:
+        # A page is read by people and kept by a third party: no URL credential, whoever built it.
+        summary, details = redact_text(summary), redact_value(details)
         network = str(details.get("network", "unknown"))
         remedy = str(details.get("remedy", "remedy"))
         kind = f"{remedy}-{details.get('outcome', 'alert')}"
