@@ -91,3 +91,59 @@ def test_remedy_database_must_differ_from_alert_database():
 
     with pytest.raises(ConfigError, match=r"gcp\.remedy_database"):
         parse_config(EXAMPLE.replace('prefix = "opwatch"', 'prefix = "opwatch"\nremedy_database = "(default)"'))
+
+
+# --- item 10 (GCP): every function outlives the longest wait of what it runs -----------------
+
+def deploy_timeouts(cmds: list[list[str]]) -> dict[str, tuple[int, bool]]:
+    """function -> (--timeout seconds, HTTP-triggered)."""
+    out = {}
+    for c in cmds:
+        if c[:3] == ["gcloud", "functions", "deploy"]:
+            [t] = [int(a.removeprefix("--timeout=").removesuffix("s")) for a in c if a.startswith("--timeout=")]
+            out[c[3]] = (t, "--trigger-http" in c)
+    return out
+
+
+@pytest.mark.parametrize("text", [EXAMPLE, GCE_DISK, RESTORE], ids=["gcs-admin", "gce-disk", "gce-restore"])
+def test_every_function_timeout_exceeds_the_longest_wait_of_its_remedy(text):
+    from opwatch.remedies.permissions import longest_wait_s
+
+    config, s, cmds = plan_of(text)
+    timeouts = deploy_timeouts(cmds)
+    policy = config.section("remediation").for_network("mainnet")
+    for remedy in ("topup", "snapshot", "failover"):
+        name = s.name("remedy", remedy)
+        if name not in timeouts:
+            continue
+        seconds, http = timeouts[name]
+        wait = longest_wait_s(remedy, policy)
+        assert seconds > wait, (name, seconds, wait)
+        assert http and seconds <= 3600  # gen2 HTTP functions: at most an hour
+    for name, (seconds, http) in timeouts.items():
+        assert seconds <= (3600 if http else 540), name
+
+
+def test_the_declared_waits_cover_the_code_that_waits():
+    import inspect
+
+    from opwatch.remedies import gce_disk, gcp_restore
+    from opwatch.remedies.permissions import longest_wait_s
+
+    policy = parse_config(RESTORE).section("remediation").for_network("mainnet")
+    deadline = inspect.signature(gce_disk.PersistentDiskSnapshots.__init__).parameters["operation_timeout_s"].default
+    assert longest_wait_s("snapshot", policy) >= deadline + gce_disk.WAIT_TIMEOUT_S
+    launch = inspect.signature(gcp_restore.GceDiskLauncher.__init__).parameters["timeout_s"].default
+    dns = inspect.signature(gcp_restore.CloudDnsEndpoint.__init__).parameters["timeout_s"].default
+    fo = policy.failover
+    assert longest_wait_s("failover", policy) >= (fo.stall_after_s + 2 * (launch + gce_disk.WAIT_TIMEOUT_S)
+                                                  + fo.replacement_wait_s + dns)
+
+
+def test_a_wait_no_function_can_outlive_is_a_config_error():
+    from opwatch.config import ConfigError
+
+    text = EXAMPLE.replace('recipients = ["batcher", "proposer"]', 'recipients = ["batcher", "proposer"]\n'
+                                                                   'receipt_timeout = "2h"')
+    with pytest.raises(ConfigError, match=r"remediation\.networks\.mainnet\.topup"):
+        plan_of(text)

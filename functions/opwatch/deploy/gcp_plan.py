@@ -190,13 +190,32 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
                ("OPWATCH_REMEDY_STORE", f"firestore:{s.project}/{s.remedy_store_database}")]
         if remedy == "failover":
             env.append(("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret)))
-        timeout = 900 if restores else 300  # a disk, a VM boot and the node's start, then the record
-        if remedy == "topup":  # the longest receipt wait, plus a minute to build, sign and send
-            timeout = int(max(remediation.for_network(n).topup.receipt_timeout_s for n in networks) + 60)
+        timeout = remedy_timeout_s(config, remedy, networks)
         # Ingress "all": an operator invokes it by hand from outside the VPC; IAM still decides who.
         out.append(FunctionSpec(s.name("remedy", remedy), "remedy", s.service_account(f"remedy-{remedy}"), "",
-                                tuple(env), role=f"remedy-{remedy}", timeout_s=min(timeout, 3600), ingress="all"))
+                                tuple(env), role=f"remedy-{remedy}", timeout_s=timeout, ingress="all"))
     return out
+
+
+# Beyond its waits, a remedy reads config, secrets and the chain, claims, signs and records: five
+# minutes, what the plan gave a whole remedy before its waits were counted.
+REMEDY_WORK_S = 300
+HTTP_TIMEOUT_MAX_S = 3600  # Cloud Functions gen2, HTTP trigger
+
+
+def remedy_timeout_s(config: Config, remedy: str, networks: Sequence[str]) -> int:
+    """Above the longest wait of the remedy on any of its networks (remedies/permissions.py), so the
+    platform never kills a run midway (a sent payment unrecorded, a disk attached and not started)."""
+    from ..remedies.permissions import longest_wait_s
+
+    policy = config.section("remediation")
+    waits = {n: longest_wait_s(remedy, policy.for_network(n)) for n in networks}
+    timeout = int(max(waits.values(), default=0.0)) + REMEDY_WORK_S
+    if timeout > HTTP_TIMEOUT_MAX_S:
+        worst = max(waits, key=lambda n: waits[n])
+        raise ConfigError([f"remediation.networks.{worst}.{remedy}: waits up to {waits[worst]:.0f} s, which with "
+                           f"{REMEDY_WORK_S} s of work exceeds a Cloud Function's {HTTP_TIMEOUT_MAX_S} s: shorten it"])
+    return timeout
 
 
 def render_plan(config: Config, s: GcpSettings) -> list[Step]:
@@ -231,7 +250,8 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
                           create=gcloud("pubsub", "topics", "create", topic, settings=s)))
 
     # --- alert state ---------------------------------------------------------------------
-    databases = [("alert state", s.firestore_database, TTL_COLLECTIONS, "history and closed alerts")]
+    databases: list[tuple[str, str, tuple[str, ...], str]] = [
+        ("alert state", s.firestore_database, TTL_COLLECTIONS, "history and closed alerts")]
     if remedies:  # its own database: only the remedy functions' accounts may write caps, claims and leases
         databases.append(("remedy state (caps, claims, leases, audit)", s.remedy_store_database,
                           REMEDY_TTL_COLLECTIONS, "leases and audit records"))

@@ -8,6 +8,7 @@ Resources are narrowed by the deployment (the funder key's ARN, the bucket, the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +84,35 @@ def for_policy(policy: object) -> Permissions:
                 parts.append(FAILOVER_RESTORE_CLOUD_DNS if on_gcp else FAILOVER_RESTORE_ROUTE53)
     return Permissions(tuple(sorted({a for p in parts for a in p.aws_actions})),
                        tuple(sorted({r for p in parts for r in p.gcp_roles})))
+
+
+def longest_wait_s(remedy: str, net: Any) -> float:
+    """The longest one run of `remedy` waits on chains and clouds for a network's `NetworkRemedies`
+    (beyond single calls, which carry their own timeouts): a deployed function that runs it needs
+    a timeout above this, plus the work around it. gcp/ (and infra/) derive function timeouts here."""
+    if remedy == "topup" and net.topup is not None:
+        return float(net.topup.receipt_timeout_s)  # the receipt wait: the transaction is already sent
+    import inspect
+
+    from .gce_disk import POLL_INTERVAL_S, WAIT_TIMEOUT_S, PersistentDiskSnapshots
+
+    if remedy == "snapshot" and net.snapshot is not None:
+        if net.snapshot.provider != "gce-disk":
+            return 0.0  # archives: one upload and read-back, no polling (EBS: infra/ counts its own)
+        # The operation deadline, overrun by at most one operations.wait and one poll.
+        deadline = inspect.signature(PersistentDiskSnapshots.__init__).parameters["operation_timeout_s"].default
+        return float(deadline + WAIT_TIMEOUT_S + POLL_INTERVAL_S)
+    fo = net.failover
+    if remedy != "failover" or fo is None:
+        return 0.0
+    wait = float(fo.stall_after_s)  # observers read the head twice, stall_after apart
+    if fo.strategy == "restore" and fo.replacement_instance is not None \
+            and fo.replacement_instance.startswith("zones/"):
+        from .gcp_restore import CloudDnsEndpoint, GceDiskLauncher
+
+        # The launch budget and, when it fails, the clean-up's own budget; each may overrun by one
+        # operations.wait (checked between waits). Then the new node's first blocks, then Cloud DNS.
+        launch = inspect.signature(GceDiskLauncher.__init__).parameters["timeout_s"].default
+        dns = inspect.signature(CloudDnsEndpoint.__init__).parameters["timeout_s"].default
+        wait += 2 * (launch + WAIT_TIMEOUT_S) + fo.replacement_wait_s + (dns if fo.dns_zone_id else 0.0)
+    return wait
