@@ -53,7 +53,22 @@ def sequencer(tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def remedy_fn(tmp_path_factory, emulator: str, sequencer: str) -> Iterator[Function]:
     work = tmp_path_factory.mktemp("remedy")
-    text = config_text(l2_url=sequencer, remediation=f"""
+    # `other` runs its remedies on AWS: this function must refuse it (runs_on).
+    other = f"""
+[networks.other]
+l1_rpc = ["http://127.0.0.1:1"]
+l2_rpc = {{url = "{sequencer}", name = "other-seq"}}
+l1_chain_id = 900
+l2_chain_id = 902
+block_time = "1s"
+"""
+    text = config_text(l2_url=sequencer, extra_network=other, remediation=f"""
+[remediation.networks.other]
+runs_on = "aws"
+approval = "manual"
+[remediation.networks.other.snapshot]
+provider = "s3"
+bucket = "{BUCKET}"
 [remediation.networks.devnet]
 runs_on = "gcp"
 approval = "auto"
@@ -171,3 +186,49 @@ def test_the_cli_invokes_the_deployed_function_with_the_same_request(remedy_fn, 
     down = subprocess.run([*argv[:-2], "http://127.0.0.1:9/", "--json"], capture_output=True, text=True,
                           timeout=120, check=False)
     assert down.returncode == 1 and "opwatch remediate: http://127.0.0.1:9/" in down.stderr
+
+
+def identity_token(email: str) -> str:
+    """A Google identity token's shape as Cloud Run passes it on (verified upstream, its
+    signature stripped): header.payload.signature, base64url without padding."""
+    def part(obj: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    claims = {"iss": "https://accounts.google.com", "aud": "https://opwatch-remedy-snapshot.example",
+              "email": email, "email_verified": True, "exp": 2000000000, "iat": 1999996400}
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.SIGNATURE_REMOVED_BY_GOOGLE"
+
+
+def post_as(fn: Function, body: dict, token: str) -> tuple[int, dict]:
+    request = urllib.request.Request(fn.url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        return reply.status, json.loads(reply.read())
+
+
+def audit_of(fn: Function, request_id: str) -> list[dict]:
+    from opwatch.remedies.store import SqliteRemedyStore
+
+    store = SqliteRemedyStore(fn.config_path.parent / "remedies.db")
+    return [r for r in store.audit(500) if r.get("request_id") == request_id]
+
+
+def test_the_audit_names_the_caller_from_the_identity_token_not_the_payload(remedy_fn, emulator, sequencer):
+    mine(sequencer)
+    request = {"remedy": "snapshot", "network": "devnet", "request_id": "ops-who-1", "approved_by": "mallory"}
+    code, out = post_as(remedy_fn, request, identity_token("alice@example.com"))
+    assert code == 200 and out["status"] == "done", out
+    records = audit_of(remedy_fn, "ops-who-1")
+    assert records and {r["caller"] for r in records} == {"gcp:alice@example.com"}
+    assert {r["approved_by"] for r in records} == {"mallory"}  # kept, for what it is: self-asserted
+    code, out = post(remedy_fn, {**request, "request_id": "ops-who-2", "caller": "gcp:alice@example.com"})
+    assert code == 400 and "unknown fields: caller" in out["reason"]
+
+
+def test_a_network_whose_remedies_run_on_aws_is_refused_here(remedy_fn, emulator):
+    before = archives(emulator)
+    request = {"remedy": "snapshot", "network": "other", "request_id": "ops-other-1", "approved_by": "alice"}
+    code, out = post(remedy_fn, request)
+    assert code == 200 and out["status"] == "refused" and "runs its remedies on aws" in out["reason"], out
+    assert archives(emulator) == before
+    assert [r["outcome"] for r in audit_of(remedy_fn, "ops-other-1") if r["step"] == "result"] == ["refused"]

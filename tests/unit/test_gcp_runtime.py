@@ -151,3 +151,31 @@ def test_fast_lane_publishes_first_changes_and_last_within_the_window():
               publish=lambda fs: published.append([str(f.status) for f in fs]), window_s=22.0,
               sleep=lambda s: clock.__setitem__(0, clock[0] + s), monotonic=lambda: clock[0])
     assert published == [["ok"], ["ok"]]  # first and last: the lifecycle still sees each minute
+
+
+def _jwt(claims: object) -> str:
+    def part(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.SIGNATURE_REMOVED_BY_GOOGLE"
+
+
+@pytest.mark.parametrize(("headers", "email"), [
+    ({"Authorization": f"Bearer {_jwt({'email': 'a@example.com'})}"}, "a@example.com"),
+    ({"Authorization": f"bearer {_jwt({'email': 'a@example.com'})}"}, "a@example.com"),
+    # Cloud Run checks X-Serverless-Authorization instead of Authorization when both are sent.
+    ({"Authorization": f"Bearer {_jwt({'email': 'app@example.com'})}",
+      "X-Serverless-Authorization": f"Bearer {_jwt({'email': 'alice@example.com'})}"}, "alice@example.com"),
+    ({}, None),
+    ({"Authorization": "Basic YWxpY2U6cHc="}, None),
+    ({"Authorization": "Bearer not-a-jwt"}, None),
+    ({"Authorization": "Bearer a.%%%.c"}, None),
+    ({"Authorization": f"Bearer {_jwt(['email'])}"}, None),
+    ({"Authorization": f"Bearer {_jwt({'sub': '123'})}"}, None),
+    ({"Authorization": f"Bearer {_jwt({'email': 42})}"}, None),
+    ({"Authorization": f"Bearer {_jwt({'email': 'x' * 300 + '@example.com'})}"}, None),
+])
+def test_the_callers_email_is_read_from_the_identity_token_and_garbage_is_no_identity(headers, email):
+    from opwatch.gcp.main import identity_email
+
+    assert identity_email(headers) == email

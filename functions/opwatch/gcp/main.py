@@ -235,6 +235,33 @@ def _remedy_pager() -> Any:
                                            base_url=os.environ.get("OPWATCH_PAGERDUTY_URL", DEFAULT_BASE_URL)))
 
 
+def identity_email(headers: Any) -> str | None:
+    """The `email` claim of the caller's identity token, or None.
+
+    The function sits behind IAM invoker auth: Cloud Run verified the token (signature,
+    audience, expiry, roles/run.invoker) before the request got here, and may strip its
+    signature before passing it on, so the payload is decoded, not re-verified. It prefers
+    `X-Serverless-Authorization`, which Cloud Run checks instead of `Authorization` when both
+    are sent. Without IAM auth in front (a local run), the claim is only what the caller wrote.
+    """
+    import base64
+    import binascii
+
+    for header in ("X-Serverless-Authorization", "Authorization"):
+        value = str(headers.get(header) or "")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or token.count(".") != 2:
+            continue
+        payload = token.split(".")[1]
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (binascii.Error, ValueError):
+            return None
+        email = claims.get("email") if isinstance(claims, dict) else None
+        return email if isinstance(email, str) and 0 < len(email) <= 254 and "@" in email else None
+    return None
+
+
 def _reply(body: dict[str, Any], status: int = 200) -> tuple[str, int, dict[str, str]]:
     return json.dumps(body, sort_keys=True, default=str), status, {"Content-Type": "application/json"}
 
@@ -246,19 +273,26 @@ def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
     Pushed: a malformed message or a finding this function does not act on is answered 200
     (acknowledged: redelivering it would never help) and logged. By hand: 400 with the reason.
     A remedy that runs answers 200 with its outcome (done, refused, failed alike: the outcome
-    says which). Anything unexpected raises: a push is retried, and the remedies' own claim
-    by request id makes the retry return the first outcome instead of acting twice.
+    says which). A network whose `runs_on` is not gcp is refused (its caps, claims and lease
+    live in the other cloud's store). The audit records the caller's identity-token email.
+    Anything unexpected raises: a push is retried, and the remedies' own claim by request id
+    makes the retry return the first outcome instead of acting twice.
     """
+    from dataclasses import replace
+
     from ..remedies.request import BadRequest, RemedyRequest
     from ..remedies.service import Seams, handle
 
     body = request.get_json(silent=True)
     pushed = isinstance(body, dict) and "message" in body and "subscription" in body
+    caller = f"gcp:{identity_email(request.headers) or 'no identity token'}"
     try:
         if pushed:
             req = RemedyRequest.from_finding(finding_from(pubsub_message(MESSAGE_PUBLISHED, body)))
+            caller += f" via {str(body.get('subscription'))[:200]}"
         else:
             req = RemedyRequest.from_dict(body)
+        req = replace(req, caller=caller)
         allowed = [r for r in os.environ.get("OPWATCH_REMEDIES", "").split(",") if r]
         if req.remedy not in allowed:
             raise BadRequest(f"remedy: this function runs {', '.join(allowed) or 'nothing'}, not {req.remedy!r}")
@@ -267,8 +301,8 @@ def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
         return _reply({"status": "rejected", "reason": str(exc)}, 200 if pushed else 400)
     labels = {"network": req.network, "remedy": req.remedy}
     with _lock:
-        outcome = handle(req, _config(), Seams(store=_remedy_store(), page=_remedy_pager()))
+        outcome = handle(req, _config(), Seams(store=_remedy_store(), page=_remedy_pager(), cloud="gcp"))
     _logger.log("NOTICE" if outcome.get("status") in ("done", "sent", "aborted", "failed") else "INFO",
                 f"remedy {req.remedy} on {req.network}: {outcome.get('status')}: {outcome.get('reason')}",
-                labels=labels, request_id=req.request_id, approved_by=req.approved_by or "")
+                labels=labels, request_id=req.request_id, approved_by=req.approved_by or "", caller=caller)
     return _reply(outcome | {"request_id": req.request_id})
