@@ -243,3 +243,29 @@ def test_the_caller_is_never_read_from_the_payload():
     assert "caller" not in request.to_dict()
     with pytest.raises(BadRequest, match="unknown fields: caller"):
         RemedyRequest.from_dict(request.to_dict() | {"caller": "gcp:someone-else@example.com"})
+
+
+def test_a_local_run_audits_the_os_account_as_its_caller(tmp_path, capsys):
+    import argparse
+    import getpass
+    import json
+
+    from opwatch.remedies import cli as remedies_cli
+
+    path = tmp_path / "opwatch.toml"
+    path.write_text(config_text(remediation=f'[remediation]\nstore = "sqlite:{tmp_path / "r.db"}"\n'))
+
+    def cli(*argv: str) -> int:
+        parser = argparse.ArgumentParser(prog="opwatch")
+        remedies_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+        return remedies_cli.run(parser.parse_args(list(argv)))
+
+    # No snapshot policy: refused, but who asked is on record either way.
+    assert cli("remediate", "snapshot", "--config", str(path), "--network", "devnet", "--request-id", "who-1",
+               "--approved-by", "alice") == 1
+    capsys.readouterr()
+    assert cli("audit", "--config", str(path), "--request-id", "who-1", "--json") == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records and {(r["approved_by"], r["caller"]) for r in records} == {("alice", f"local:{getpass.getuser()}")}
+    assert cli("audit", "--config", str(path), "--request-id", "who-1") == 0
+    assert f"[alice by local:{getpass.getuser()}]" in capsys.readouterr().out

@@ -93,6 +93,8 @@ def _audit(args: argparse.Namespace) -> int:
         brief = ", ".join(f"{k}={v}" for k, v in sorted(details.items()))[:160]
         who = record.get("approved_by") or ("finding " + str(record.get("finding")) if record.get("finding")
                                             else "-")
+        if record.get("caller"):
+            who += f" by {record['caller']}"
         print(f"{record.get('at')}  {record.get('network')}  {record.get('remedy'):<8}  "
               f"{record.get('request_id')}  {record.get('step')}: {record.get('outcome')}  [{who}]"
               + (f"  {brief}" if brief else ""))
@@ -114,7 +116,9 @@ def _remediate(args: argparse.Namespace) -> int:
         request = RemedyRequest(remedy=args.remedy, network=args.network,
                                 request_id=args.request_id or f"manual:{uuid.uuid4().hex[:16]}",
                                 target=args.target, dry_run=args.dry_run,
-                                approved_by=args.approved_by or getpass.getuser())
+                                approved_by=args.approved_by or getpass.getuser(),
+                                # a local run: the OS account is all this process knows of who asked
+                                caller=f"local:{getpass.getuser()}")
     except (ConfigError, BadRequest) as exc:
         print(f"opwatch remediate: {exc}", file=sys.stderr)
         return EXIT_USAGE
