@@ -35,7 +35,7 @@ from .findings import filter_policy
 from .function import OpwatchFunction
 from .nag import acknowledge, as_nag_sees
 from .queues import dead_letter_queue
-from .state import StateTables
+from .state import IDEMPOTENCY_ACTIONS, StateTables
 
 TRIGGER_OF = {remedy: check for check, remedy in TRIGGERS.items()}
 # Snapshot: dump, compress, upload, verify. Failover: stall confirmation plus the switch.
@@ -56,7 +56,7 @@ class Remedies(Construct):
     def __init__(self, scope: Construct, id: str, *, config: Config, config_text: str, environment: Environment,
                  settings: AwsSettings, code: lambda_.Code, key: kms.IKey, topic: sns.ITopic, tables: StateTables,
                  funder_secret: sm.ISecret | None, async_dlq: sqs.IQueue,
-                 routing_key: sm.ISecret | None = None) -> None:
+                 routing_key: sm.ISecret | None = None, rpc_endpoints: sm.ISecret | None = None) -> None:
         super().__init__(scope, id)
         remediation = config.section("remediation")
         policies = {n: remediation.for_network(n) for n in environment.networks}
@@ -85,12 +85,18 @@ class Remedies(Construct):
                 handler="opwatch.aws.remedy_handler.handler",
                 environment={"OPWATCH_CONFIG": "/var/task/opwatch.toml",
                              "OPWATCH_REMEDIES": "failover,restore" if remedy == "failover" else remedy,
-                             "ALERTS_TABLE": tables.alerts.table_name,
-                             "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
+                             # The remedy store and its idempotency records: tables no other role reaches.
+                             "REMEDY_TABLE": tables.remedies.table_name,
+                             "IDEMPOTENCY_TABLE": tables.remedy_idempotency.table_name,
+                             **({"RPC_ENDPOINTS_SECRET": rpc_endpoints.secret_arn} if rpc_endpoints else {}),
                              "POWERTOOLS_SERVICE_NAME": "opwatch", "POWERTOOLS_METRICS_NAMESPACE": settings.namespace},
                 memory_mb=settings.memory_mb(remedy), timeout_s=timeout, key=key, dead_letter_queue=async_dlq,
                 retry_attempts=2, max_event_age=Duration.hours(1), log_retention_days=settings.log_retention_days)
-            self._grant(remedy, fn, [policies[n] for n in networks], key, tables, funder_secret)
+            self._grant(remedy, fn, {n: policies[n] for n in networks}, key, tables, funder_secret)
+            if rpc_endpoints is not None:
+                # Every remedy reads a chain (L1 balances, the sequencer's head, op-node): the keyed
+                # URLs come from the same secret as the checks', or it would call the keyless ones.
+                rpc_endpoints.grant_read(fn.role)
             if remedy == "failover" and routing_key is not None:
                 # The failover pages what it did: stopped midway, or refused by a guard unattended.
                 fn.function.add_environment("PAGERDUTY_SECRET", routing_key.secret_arn)
@@ -101,16 +107,16 @@ class Remedies(Construct):
             self.functions[remedy] = fn
             self.dead_letter_queues[f"remedy-{remedy}-subscription"] = dlq
 
-    def _grant(self, remedy: str, fn: OpwatchFunction, policies: list[NetworkRemedies], key: kms.IKey,
+    def _grant(self, remedy: str, fn: OpwatchFunction, policies: dict[str, NetworkRemedies], key: kms.IKey,
                tables: StateTables, funder_secret: sm.ISecret | None) -> None:
         role, stack = fn.role, Stack.of(self)
+        # The remedy tables only: no alert state (the pager's), and the pager reaches neither of these.
         role.add_to_policy(iam.PolicyStatement(actions=list(permissions.STORE_DYNAMODB.aws_actions),
-                                               resources=[tables.alerts.table_arn]))
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-            resources=[tables.idempotency.table_arn]))
+                                               resources=[tables.remedies.table_arn]))
+        role.add_to_policy(iam.PolicyStatement(actions=list(IDEMPOTENCY_ACTIONS),
+                                               resources=[tables.remedy_idempotency.table_arn]))
         key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
-        for policy in policies:
+        for network, policy in policies.items():
             if remedy == "topup" and policy.topup is not None:
                 if policy.topup.signer == "aws-kms":
                     self._grant_kms_signer(fn, policy.topup.kms_key_id or "", stack)
@@ -128,48 +134,83 @@ class Remedies(Construct):
                                        f"{snap.prefix}/*]", "Snapshots are objects under the configured prefix, "
                                                             "named by block and time as they are taken."))
                 else:
-                    volume = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:volume/{snap.volume_id}"
-                    snapshots = f"arn:{stack.partition}:ec2:{stack.region}::snapshot/*"
-                    role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateSnapshot"],
-                                                           resources=[volume, snapshots]))
-                    role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateTags", "ec2:DeleteSnapshot"],
-                                                           resources=[snapshots]))
-                    ec2 = f"arn:{as_nag_sees(stack, 'partition')}:ec2:{as_nag_sees(stack, 'region')}"
-                    acknowledge(role, (f"AwsSolutions-IAM5[Resource::{ec2}::snapshot/*]",
-                                       "EBS snapshots are created, tagged and pruned as they are taken."))
+                    self._grant_ebs_snapshots(role, snap, network)
             if remedy == "failover" and policy.failover is not None and policy.failover.strategy == "restore":
-                self._grant_restore(fn, policy)
+                self._grant_restore(fn, policy, network)
         # Failover (admin/conductor) talks JSON-RPC to op-node/op-conductor: no AWS API.
 
-    def _grant_restore(self, fn: OpwatchFunction, policy: NetworkRemedies) -> None:
-        """A volume from an EBS snapshot attached to one stopped instance, then started; the
-        record of one hosted zone. Volumes it may detach or delete are only those it tagged."""
+    def _grant_ebs_snapshots(self, role: iam.IRole, snap: SnapshotPolicy, network: str) -> None:
+        """Snapshots of the configured volume only, tagged with the network as they are created
+        (EbsSnapshots' TagSpecifications); tags only at creation, so no snapshot can be made to
+        look like opwatch's; and only snapshots carrying the network's tag are pruned."""
+        stack = Stack.of(self)
+        volume = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:volume/{snap.volume_id}"
+        snapshots = f"arn:{stack.partition}:ec2:{stack.region}::snapshot/*"
+        tagged_now = {"StringEquals": {"aws:RequestTag/opwatch:network": network}}
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:CreateSnapshot"], resources=[volume]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:CreateSnapshot"], resources=[snapshots],
+                                                         conditions=tagged_now))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ec2:CreateTags"], resources=[snapshots],
+            conditions={"StringEquals": {"ec2:CreateAction": "CreateSnapshot",
+                                         "aws:RequestTag/opwatch:network": network}}))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ec2:DeleteSnapshot"], resources=[snapshots],
+            conditions={"StringEquals": {"aws:ResourceTag/opwatch:network": network}}))
+        ec2 = f"arn:{as_nag_sees(stack, 'partition')}:ec2:{as_nag_sees(stack, 'region')}"
+        acknowledge(role, (f"AwsSolutions-IAM5[Resource::{ec2}::snapshot/*]",
+                           "A snapshot's id exists only once taken: created with the network's tag, tagged only "
+                           "at creation, deleted only when it carries the network's tag."))
+
+    def _grant_restore(self, fn: OpwatchFunction, policy: NetworkRemedies, network: str) -> None:
+        """A volume from one of the network's EBS snapshots, attached to the one configured
+        stopped instance, then started; the sequencer's record in one hosted zone.
+
+        IAM authorises every resource of an EC2 call (AttachVolume and DetachVolume name the
+        volume and the instance): the instance is allowed by its ARN, the volume only when it
+        carries `opwatch:restored-from`, which EbsVolumeLauncher sets at CreateVolume and no
+        statement lets it set later."""
         fo, snap, stack, role = policy.failover, policy.snapshot, Stack.of(self), fn.role
         assert fo is not None and snap is not None and fo.replacement_instance is not None
         arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
         instance = f"{arn}:instance/{fo.replacement_instance}"
         volumes = f"{arn}:volume/*"
+        snapshots = f"arn:{stack.partition}:ec2:{stack.region}::snapshot/*"
+        restored_volume = {"StringLike": {"aws:ResourceTag/opwatch:restored-from": "snap-*"}}
+        # Describe* take no resource-level permissions: they only read.
         role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeInstances", "ec2:DescribeVolumes",
                                                         "ec2:DescribeSnapshots"], resources=["*"]))
         role.add_to_policy(iam.PolicyStatement(
-            actions=["ec2:CreateVolume"], resources=[volumes, f"arn:{stack.partition}:ec2:{stack.region}::snapshot/*"]))
-        role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateTags"], resources=[volumes],
-                                               conditions={"StringEquals": {"ec2:CreateAction": "CreateVolume"}}))
-        role.add_to_policy(iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=[instance, volumes]))
+            actions=["ec2:CreateVolume"], resources=[volumes],
+            conditions={"StringLike": {"aws:RequestTag/opwatch:restored-from": "snap-*"}}))
         role.add_to_policy(iam.PolicyStatement(
-            actions=["ec2:DetachVolume", "ec2:DeleteVolume"], resources=[volumes, instance],
-            conditions={"StringLike": {"aws:ResourceTag/opwatch:restored-from": "snap-*"}}))
+            actions=["ec2:CreateVolume"], resources=[snapshots],
+            conditions={"StringEquals": {"aws:ResourceTag/opwatch:network": network}}))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["ec2:CreateTags"], resources=[volumes],
+            conditions={"StringEquals": {"ec2:CreateAction": "CreateVolume"},
+                        "StringLike": {"aws:RequestTag/opwatch:restored-from": "snap-*"}}))
+        role.add_to_policy(iam.PolicyStatement(actions=["ec2:AttachVolume", "ec2:DetachVolume"],
+                                               resources=[instance]))
+        role.add_to_policy(iam.PolicyStatement(actions=["ec2:AttachVolume", "ec2:DetachVolume", "ec2:DeleteVolume"],
+                                               resources=[volumes], conditions=restored_volume))
         role.add_to_policy(iam.PolicyStatement(actions=["ec2:StartInstances"], resources=[instance]))
         nag = f"arn:{as_nag_sees(stack, 'partition')}:ec2:{as_nag_sees(stack, 'region')}"
         acknowledge(role, (f"AwsSolutions-IAM5[Resource::{nag}:{as_nag_sees(stack, 'account')}:volume/*]",
-                           "The restored volume does not exist before the restore; detach and delete only "
-                           "volumes tagged opwatch:restored-from."),
+                           "The restored volume does not exist before the restore; it is created, attached, "
+                           "detached and deleted only with the tag opwatch:restored-from."),
                     (f"AwsSolutions-IAM5[Resource::{nag}::snapshot/*]",
-                     "The newest verified snapshot is chosen at restore time."))
-        if fo.dns_zone_id is not None:
+                     "The newest verified snapshot is chosen at restore time, among those tagged with the network."))
+        if fo.dns_zone_id is not None and fo.dns_record is not None:
             zone = f"arn:{stack.partition}:route53:::hostedzone/{fo.dns_zone_id}"
+            # One record of one type, upserted: Route 53 normalises names to lower case without the final dot.
             role.add_to_policy(iam.PolicyStatement(
-                actions=["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"], resources=[zone]))
+                actions=["route53:ChangeResourceRecordSets"], resources=[zone],
+                conditions={"ForAllValues:StringEquals": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": [fo.dns_record.rstrip(".").lower()],
+                    "route53:ChangeResourceRecordSetsRecordTypes": [fo.dns_record_type],
+                    "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}}))
+            role.add_to_policy(iam.PolicyStatement(actions=["route53:ListResourceRecordSets"], resources=[zone]))
             role.add_to_policy(iam.PolicyStatement(actions=["route53:GetChange"],
                                                    resources=[f"arn:{stack.partition}:route53:::change/*"]))
             acknowledge(role, (f"AwsSolutions-IAM5[Resource::arn:{as_nag_sees(stack, 'partition')}:route53:::change/*]",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 from opwatch.config import Config
 from opwatch.deploy.aws import Environment
@@ -45,7 +45,7 @@ class OpwatchStack(Stack):
         self.remedies = Remedies(self, "Remedies", config=config, config_text=config_text, environment=environment,
                                  settings=settings, code=code, key=key, topic=findings.topic, tables=tables,
                                  funder_secret=secrets.funder_key, routing_key=secrets.pagerduty_routing_key,
-                                 async_dlq=async_dlq)
+                                 rpc_endpoints=secrets.rpc_endpoints, async_dlq=async_dlq)
 
         for f in self.checks.functions:
             watch.watch_function(f.function, f.function.name, f.function.function)
@@ -59,6 +59,9 @@ class OpwatchStack(Stack):
             watch.watch_queue(queue, name, queue)
         Dashboard(self, "Dashboard", name=f"opwatch-{environment.name}", namespace=settings.namespace,
                   config=config, functions=self.checks.functions)
+        # Where the remedies' audit log is (`opwatch audit --store dynamodb:<this>`, docs/aws.md).
+        CfnOutput(self, "RemedyTable", value=tables.remedies.table_name,
+                  description="Remedy state: caps, claims, the failover lease and the audit log")
         self.findings_topic = findings.topic
         self.alarm_topic = watch.topic
 

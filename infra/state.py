@@ -1,9 +1,14 @@
-"""DynamoDB tables: alert state (opwatch.alerting.store.dynamodb) and Powertools idempotency.
+"""DynamoDB tables: alert state, remedy state, and Powertools idempotency for each.
 
-Both on-demand (a few writes a minute), encrypted with the stack key, with point-in-time
-recovery and a TTL attribute: `expires_at` for alert history (set by the store), and
-`expiration` for idempotency records (set by Powertools). The alert table is retained on
-stack deletion: it holds the incident history.
+- `alerts` (opwatch.alerting.store.dynamodb) and `idempotency`: the pager's.
+- `remedies` (opwatch.remedies.dynamodb: daily caps, claims, the failover lease, the audit
+  log) and `remedy_idempotency`: the remedy functions' only. Apart from the pager's, so a
+  role that pages can never widen a cap, forge a claim or outcome, or take the failover lease.
+
+All on-demand (a few writes a minute), encrypted with the stack key, with point-in-time
+recovery and a TTL attribute: `expires_at` for alert history and remedy records (set by the
+stores), `expiration` for idempotency records (set by Powertools). The alert and remedy
+tables are retained on stack deletion: they hold the incident history and the audit log.
 """
 
 from __future__ import annotations
@@ -33,3 +38,12 @@ class StateTables(Construct):
         self.idempotency = dynamodb.Table(self, "Idempotency", partition_key=dynamodb.Attribute(name="id", type=_S),
                                           time_to_live_attribute="expiration",
                                           removal_policy=RemovalPolicy.DESTROY, **common)
+        # The remedy store keeps the alert store's layout (pk, sk, expires_at) in a table of its own.
+        self.remedies = dynamodb.Table(self, "Remedies", partition_key=dynamodb.Attribute(name="pk", type=_S),
+                                       sort_key=dynamodb.Attribute(name="sk", type=_S),
+                                       time_to_live_attribute="expires_at", removal_policy=RemovalPolicy.RETAIN,
+                                       **common)
+        self.remedy_idempotency = dynamodb.Table(self, "RemedyIdempotency",
+                                                 partition_key=dynamodb.Attribute(name="id", type=_S),
+                                                 time_to_live_attribute="expiration",
+                                                 removal_policy=RemovalPolicy.DESTROY, **common)

@@ -193,7 +193,8 @@ def test_roles_are_least_privilege(templates):
     pager = _statements(prod, "PagerFunctionRole")
     dynamo = [s for s in pager if any(a.startswith("dynamodb:") for a in _actions(s))]
     assert {json.dumps(s["Resource"]) for s in dynamo} == {json.dumps({"Fn::GetAtt": [t, "Arn"]}) for t in
-                                                           resources(prod, "AWS::DynamoDB::Table")}
+                                                           resources(prod, "AWS::DynamoDB::Table")
+                                                           if not t.startswith("StateRemed")}
     # Remedies: the funder's KMS key by alias only, the snapshot bucket's prefix only.
     topup = _statements(prod, "RemediestopupRole")
     [sign] = [s for s in topup if "kms:Sign" in _actions(s)]
@@ -257,8 +258,60 @@ def test_cdk_nag_reports_an_unacknowledged_finding(tmp_path):
         app.synth()
 
 
-def test_cfn_lint_accepts_the_templates(assembly):
-    paths = [s.template_full_path for s in assembly.stacks]
+# --- Remedies on a real cloud: their own state, the endpoints secret, narrow EC2/Route 53 grants,
+# timeouts that outlast their waits (issue 14: items 5, 6, 10, 14) ---
+
+ACCOUNT, REGION = "333333333333", "eu-central-1"
+VOLUME, INSTANCE, ZONE = "vol-0123456789abcdef0", "i-0123456789abcdef0", "Z0123456789ABC"
+RESTORE_CONFIG = EXAMPLE.read_text().split("[aws]")[0] + f"""
+[aws.environments.ops]
+region = "{REGION}"
+account = "{ACCOUNT}"
+networks = ["mainnet"]
+secrets.rpc_endpoints = "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:opwatch/rpc-endpoints-GhIjKl"
+
+[remediation.networks.mainnet.topup]
+funder = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+signer = "aws-kms"
+kms_key_id = "alias/opwatch-funder"
+target_balance_eth = 1.0
+max_per_tx_eth = 1.0
+max_per_day_eth = 2.0
+max_gas_price_gwei = 50
+recipients = ["batcher"]
+
+[remediation.networks.mainnet.snapshot]
+provider = "ebs"
+volume_id = "{VOLUME}"
+
+[remediation.networks.mainnet.failover]
+strategy = "restore"
+replacement_instance = "{INSTANCE}"
+replacement_rpc = "http://10.0.2.15:8545"
+dns_zone_id = "{ZONE}"
+dns_record = "sequencer.l2.internal"
+lease_ttl = "30m"
+"""
+
+
+@pytest.fixture(scope="module")
+def restore_stack(tmp_path_factory):
+    """One stack (account and region fixed) with every AWS remedy: EBS snapshots, a restore
+    into a stopped instance with a Route 53 record, a KMS-signed top-up, and the RPC secret."""
+    tmp = tmp_path_factory.mktemp("restore")
+    config = tmp / "opwatch.toml"
+    config.write_text(RESTORE_CONFIG)
+    [stack] = _synth(tmp / "cdk.out", config).stacks
+    return stack
+
+
+@pytest.fixture(scope="module")
+def restore_template(restore_stack):
+    return json.loads(Path(restore_stack.template_full_path).read_text())
+
+
+def test_cfn_lint_accepts_the_templates(assembly, restore_stack):
+    paths = [s.template_full_path for s in (*assembly.stacks, restore_stack)]
     # W3005: CDK adds DependsOn on a function's role although GetAtt already orders them.
     result = subprocess.run([str(ROOT / ".venv/bin/cfn-lint"), "--ignore-checks", "W3005", "--", *paths],
                             capture_output=True, text=True, timeout=300)
@@ -269,9 +322,9 @@ CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
 
 @pytest.mark.skipif(not CHECKOV.exists(), reason="checkov has its own virtualenv: run scripts/bootstrap")
-def test_checkov_accepts_the_templates(assembly):
+def test_checkov_accepts_the_templates(assembly, restore_stack):
     failed = []
-    for stack in assembly.stacks:
+    for stack in (*assembly.stacks, restore_stack):
         result = subprocess.run(
             [str(CHECKOV), "--quiet", "--compact", "--skip-download", "--framework", "cloudformation",
              "--config-file", str(ROOT / "infra" / "checkov.yaml"), "-o", "json", "-f", stack.template_full_path],
@@ -337,3 +390,182 @@ def test_without_an_aws_section_one_environment_agnostic_stack_passes_cdk_nag(tm
     assert "PAGERDUTY_SECRET" in fns["opwatch-default-remedy-failover"]["Environment"]["Variables"]
     assert "PAGERDUTY_SECRET" not in fns["opwatch-default-remedy-topup"]["Environment"]["Variables"]
     assert "secretsmanager:GetSecretValue" in by_action
+
+
+def _resolve(value):
+    """A template value as a string, with the pseudo parameters of RESTORE_CONFIG's stack."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(_resolve(p) for p in parts)
+    if "Ref" in value:
+        return {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
+                "AWS::URLSuffix": "amazonaws.com"}.get(value["Ref"], f"<{value['Ref']}>")
+    if "Fn::GetAtt" in value:
+        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+    raise AssertionError(f"cannot resolve {value!r}")
+
+
+def _glob(pattern, text):
+    import fnmatch
+
+    return fnmatch.fnmatchcase(text, pattern.replace("[", "[[]"))
+
+
+def _condition_holds(condition, context):
+    """IAM's reading of the operators these policies use: every key must hold; a key absent
+    from the request fails a positive match (which is how a tag condition denies an untagged resource)."""
+    for operator, keys in condition.items():
+        for key, wanted in keys.items():
+            wanted = [wanted] if isinstance(wanted, str) else wanted
+            present = context.get(key)
+            values = [] if present is None else [present] if isinstance(present, str) else list(present)
+            match = _glob if operator.endswith("StringLike") else str.__eq__  # (pattern, value)
+            if operator.startswith("ForAllValues:"):
+                ok = all(any(match(w, v) for w in wanted) for v in values)
+            else:
+                ok = any(match(w, v) for v in values for w in wanted)
+            if not ok:
+                return False
+    return True
+
+
+def allowed(statements, action, resource, context=None):
+    """Whether some Allow statement grants `action` on `resource` with the request's condition context."""
+    for s in statements:
+        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        if (s["Effect"] == "Allow" and any(_glob(a, action) for a in _actions(s))
+                and any(_glob(_resolve(r), resource) for r in resources)
+                and _condition_holds(s.get("Condition", {}), context or {})):
+            return True
+    return False
+
+
+def test_snapshot_role_creates_tags_and_prunes_only_opwatch_snapshots_of_its_volume(restore_template):
+    role = _statements(restore_template, "RemediessnapshotRole")
+    ec2 = f"arn:aws:ec2:{REGION}"
+    volume, other_volume = f"{ec2}:{ACCOUNT}:volume/{VOLUME}", f"{ec2}:{ACCOUNT}:volume/vol-0fffffffffffffff0"
+    snapshot = f"{ec2}::snapshot/snap-0123456789abcdef0"
+    ours = {"aws:ResourceTag/opwatch:network": "mainnet"}
+    tagging = {"aws:RequestTag/opwatch:network": "mainnet", "ec2:CreateAction": "CreateSnapshot",
+               "aws:TagKeys": ["opwatch:network", "opwatch:block", "opwatch:taken_at"]}
+    # What EbsSnapshots calls: CreateSnapshot of the volume with its tags, DeleteSnapshot of its own.
+    assert allowed(role, "ec2:CreateSnapshot", volume, tagging)
+    assert allowed(role, "ec2:CreateSnapshot", snapshot, tagging)
+    assert allowed(role, "ec2:CreateTags", snapshot, tagging)
+    assert allowed(role, "ec2:DeleteSnapshot", snapshot, ours)
+    # And nothing else: another volume, anyone's snapshot, tags on an existing snapshot (which would
+    # make it look like opwatch's and then prunable).
+    assert not allowed(role, "ec2:CreateSnapshot", other_volume, tagging)
+    assert not allowed(role, "ec2:DeleteSnapshot", snapshot)
+    assert not allowed(role, "ec2:DeleteSnapshot", snapshot, {"aws:ResourceTag/opwatch:network": "sepolia"})
+    assert not allowed(role, "ec2:CreateTags", snapshot, {"aws:RequestTag/opwatch:network": "mainnet"})
+    assert not allowed(role, "ec2:CreateSnapshot", snapshot, {"ec2:CreateAction": "CreateSnapshot"})
+
+
+def test_restore_role_reaches_only_the_replacement_instance_the_zone_and_volumes_it_made(restore_template):
+    role = _statements(restore_template, "RemediesfailoverRole")
+    ec2 = f"arn:aws:ec2:{REGION}"
+    instance, other_instance = f"{ec2}:{ACCOUNT}:instance/{INSTANCE}", f"{ec2}:{ACCOUNT}:instance/i-0fffffffffffffff0"
+    volume, snapshot = f"{ec2}:{ACCOUNT}:volume/vol-0aaaaaaaaaaaaaaa0", f"{ec2}::snapshot/snap-0123456789abcdef0"
+    restored = {"aws:ResourceTag/opwatch:restored-from": "snap-0123456789abcdef0"}
+    request = {"aws:RequestTag/opwatch:restored-from": "snap-0123456789abcdef0", "ec2:CreateAction": "CreateVolume",
+               "aws:RequestTag/opwatch:network": "mainnet"}
+    # EbsVolumeLauncher.launch and its clean-up: IAM authorises every resource of each call.
+    calls = [("ec2:CreateVolume", volume, request), ("ec2:CreateVolume", snapshot, {
+        "aws:ResourceTag/opwatch:network": "mainnet"}), ("ec2:CreateTags", volume, request),
+        ("ec2:AttachVolume", volume, restored), ("ec2:AttachVolume", instance, {}),
+        ("ec2:StartInstances", instance, {}),
+        ("ec2:DetachVolume", volume, restored), ("ec2:DetachVolume", instance, {}),
+        ("ec2:DeleteVolume", volume, restored)]
+    for action, resource, context in calls:
+        assert allowed(role, action, resource, context), (action, resource)
+    # Not: another instance, a volume opwatch did not make, someone else's snapshot, or tagging after the fact.
+    denied = [("ec2:AttachVolume", other_instance, {}), ("ec2:DetachVolume", other_instance, {}),
+              ("ec2:StartInstances", other_instance, {}), ("ec2:AttachVolume", volume, {}),
+              ("ec2:DetachVolume", volume, {}), ("ec2:DeleteVolume", volume, {}),
+              ("ec2:CreateVolume", snapshot, {}), ("ec2:CreateTags", volume, {}),
+              ("ec2:CreateVolume", volume, {"ec2:CreateAction": "CreateVolume"})]
+    for action, resource, context in denied:
+        assert not allowed(role, action, resource, context), (action, resource)
+    zone = f"arn:aws:route53:::hostedzone/{ZONE}"
+    upsert = {"route53:ChangeResourceRecordSetsNormalizedRecordNames": ["sequencer.l2.internal"],
+              "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+              "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}
+    assert allowed(role, "route53:ChangeResourceRecordSets", zone, upsert)
+    assert not allowed(role, "route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/ZOTHER", upsert)
+    assert not allowed(role, "route53:ChangeResourceRecordSets", zone,
+                       upsert | {"route53:ChangeResourceRecordSetsNormalizedRecordNames": ["www.l2.internal"]})
+    assert not allowed(role, "route53:ChangeResourceRecordSets", zone,
+                       upsert | {"route53:ChangeResourceRecordSetsActions": ["DELETE"]})
+
+
+def _table_of(env_value, template):
+    [(logical, _)] = [(k, t) for k, t in resources(template, "AWS::DynamoDB::Table").items()
+                      if env_value == {"Ref": k}]
+    return logical
+
+
+def test_remedy_state_has_its_own_tables_that_only_the_remedy_functions_touch(templates, restore_template):
+    for template in (*templates.values(), restore_template):
+        fns = functions_by_name(template)
+        tables = resources(template, "AWS::DynamoDB::Table")
+        pager_env = next(p for n, p in fns.items() if n.endswith("-pager"))["Environment"]["Variables"]
+        remedy_envs = {n: p["Environment"]["Variables"] for n, p in fns.items() if "-remedy-" in n}
+        assert remedy_envs
+        pager_tables = {_table_of(pager_env[k], template) for k in ("ALERTS_TABLE", "IDEMPOTENCY_TABLE")}
+        remedy_tables = {_table_of(env[k], template) for env in remedy_envs.values()
+                         for k in ("REMEDY_TABLE", "IDEMPOTENCY_TABLE")}
+        assert len(pager_tables) == 2 and len(remedy_tables) == 2 and not pager_tables & remedy_tables
+        assert not any("ALERTS_TABLE" in env for env in remedy_envs.values())  # remedies keep no alert state
+        for logical in remedy_tables:
+            props = tables[logical]
+            assert props["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+            assert props["Properties"]["SSESpecification"]["SSEType"] == "KMS"
+            assert "TimeToLiveSpecification" in props["Properties"]
+        [state] = [t for t in remedy_tables if "pk" in json.dumps(tables[t]["Properties"]["KeySchema"])]
+        assert tables[state]["DeletionPolicy"] == "Retain"  # caps, claims and the audit log outlive the stack
+
+        pager = _dynamodb_grants(template, "PagerFunctionRole")
+        assert {t for t, _ in pager} == pager_tables
+        for fn in remedy_envs:
+            role = next(r for r in resources(template, "AWS::IAM::Role")
+                        if r.startswith(f"Remedies{fn.rsplit('-', 1)[1]}Role"))
+            remedy = _dynamodb_grants(template, role)
+            assert {t for t, _ in remedy} == remedy_tables, fn
+            assert {a for t, a in remedy if t == state} == {"dynamodb:GetItem", "dynamodb:PutItem",
+                                                            "dynamodb:DeleteItem", "dynamodb:Query"}
+        checks = [r for r in resources(template, "AWS::IAM::Role") if r.startswith("Checks")]
+        assert checks and not any(_dynamodb_grants(template, r) for r in checks)
+
+
+def _dynamodb_grants(template, role_part):
+    """(table logical id, action) for each DynamoDB action a role's policies grant."""
+    return {(_table_of_arn(s["Resource"]), a) for s in _statements(template, role_part)
+            for a in _actions(s) if a.startswith("dynamodb:")}
+
+
+def _table_of_arn(resource):
+    refs = resource if isinstance(resource, list) else [resource]
+    [only] = refs
+    assert "Fn::GetAtt" in only and only["Fn::GetAtt"][1] == "Arn", only
+    return only["Fn::GetAtt"][0]
+
+
+def test_every_function_that_reads_a_chain_reads_the_rpc_endpoints_secret(templates, restore_template):
+    for template, arn in ((templates["opwatch-production"], "opwatch/rpc-endpoints-GhIjKl"),
+                          (restore_template, "opwatch/rpc-endpoints-GhIjKl")):
+        fns = functions_by_name(template)
+        readers = {n for n in fns if not n.endswith("-pager")}  # every check and every remedy
+        assert {n for n in readers if "-remedy-" in n}
+        for name in readers:
+            assert arn in fns[name]["Environment"]["Variables"].get("RPC_ENDPOINTS_SECRET", ""), name
+        assert "RPC_ENDPOINTS_SECRET" not in fns[next(n for n in fns if n.endswith("-pager"))]["Environment"][
+            "Variables"]
+        for role in (r for r in resources(template, "AWS::IAM::Role") if r.startswith("Remedies")):
+            reads = [s for s in _statements(template, role) if "secretsmanager:GetSecretValue" in _actions(s)]
+            assert any(arn in json.dumps(s["Resource"]) for s in reads), role
+    # Staging configures no RPC secret: its functions read the URLs of the bundled config.
+    assert not any("RPC_ENDPOINTS_SECRET" in p["Environment"]["Variables"]
+                   for p in functions_by_name(templates["opwatch-staging"]).values())
