@@ -35,11 +35,14 @@ class Head:
 
     def __init__(self, block: int) -> None:
         self.block = block
-        self.dumps = 0
+        self.heads = 0
+
+    def head(self) -> tuple[int, str]:
+        self.heads += 1
+        return self.block, "0x" + f"{self.block:064x}"
 
     def dump(self) -> tuple[bytes, int]:
-        self.dumps += 1
-        return b"", self.block
+        raise AssertionError("a disk snapshot never dumps the node's state (op-geth cannot)")
 
 
 @pytest.fixture
@@ -84,21 +87,43 @@ def test_create_waits_out_a_running_operation_and_a_creating_snapshot(compute, s
     assert len(slept) == 2 + 3
 
 
-def test_the_block_argument_is_used_without_asking_the_source(compute, slept):
-    head = Head(1)
-    record = provider(compute, slept).create("devnet", head, T0, block=77)
-    assert record.block == 77 and head.dumps == 0
+def test_the_head_is_labelled_and_its_hash_recorded(compute, slept):
+    head = Head(77)
+    record = provider(compute, slept).create("devnet", head, T0)
+    assert record.block == 77 and head.heads == 1 and record.block_hash == "0x" + f"{77:064x}"
     assert compute.snapshots[record.id].labels[LABEL_BLOCK] == "77"
+    # A hash (66 characters) cannot be a label value (63 at most): it rides in the description.
+    assert record.block_hash in compute.snapshots[record.id].description
+    assert provider(compute, slept).list("devnet")[0].block_hash == record.block_hash
 
 
-def test_a_snapshot_still_creating_at_the_deadline_is_invalid(compute, slept):
+def test_a_snapshot_still_creating_at_the_deadline_is_in_progress_then_verified(compute, slept):
     compute.creating_polls = 10**6
     snaps = provider(compute, slept, operation_timeout_s=30.0)
-    with pytest.raises(SnapshotInvalid, match="still CREATING"):
-        snaps.create("devnet", Head(5), T0)
-    assert 30.0 <= sum(slept) <= 40.0  # gave up at the deadline, no sooner and not much later
-    assert snaps.newest_good("devnet") is None  # listed, but never good
-    assert [r.verified for r in snaps.list("devnet")] == [False]
+    record = snaps.create("devnet", Head(5), T0)
+    assert record.in_progress and not record.verified  # not failed: the cloud is still taking it
+    assert 30.0 <= sum(slept) <= 40.0  # stopped waiting at the deadline, no sooner and not much later
+    assert snaps.newest_good("devnet") is None  # listed, but never good while CREATING
+    assert [(r.verified, r.in_progress) for r in snaps.list("devnet")] == [(False, True)]
+    assert snaps.prune("devnet", retention=1) == []  # an in-progress snapshot is never pruned
+    compute.snapshots[record.id].creating_polls = 0  # GCE finishes it
+    assert snaps.newest_good("devnet").id == record.id
+
+
+def test_an_operation_still_running_at_the_deadline_is_in_progress(compute, slept):
+    compute.operation_running_waits = 10**6
+    record = provider(compute, slept, operation_timeout_s=30.0).create("devnet", Head(5), T0)
+    assert record.in_progress and not record.verified and record.block == 5
+
+
+def test_the_longest_wait_is_named_and_bounds_a_create(compute, slept):
+    from opwatch.remedies.gce_disk import LONGEST_WAIT_S, OPERATION_TIMEOUT_S
+    from opwatch.remedies.snapshot import longest_wait_s
+
+    assert longest_wait_s("gce-disk") == LONGEST_WAIT_S > OPERATION_TIMEOUT_S
+    compute.creating_polls = 10**6
+    provider(compute, slept).create("devnet", Head(5), T0)  # the default budget
+    assert OPERATION_TIMEOUT_S <= sum(slept) <= LONGEST_WAIT_S
 
 
 def test_an_operation_error_is_invalid_and_names_the_error(compute, slept):
@@ -147,8 +172,9 @@ def test_prune_keeps_the_newest_n_and_deletes_the_rest_through_the_api(compute, 
     assert sorted(r.id for r in pruned) == sorted(r.id for r in made[:3])
     assert set(compute.snapshots) == {made[3].id, made[4].id, other_network.id}
     assert len(compute.calls_to("DELETE", "")) == 3
-    global_waits = [c for c in compute.calls if c[0] == "POST" and "/global/operations/" in c[1]]
-    assert len(global_waits) == 3  # each delete's global operation was awaited
+    # Deletes are not awaited: a prune of many must not outlast the function; a snapshot being
+    # deleted (DELETING) is not listed, and one whose delete failed is pruned again next run.
+    assert [c for c in compute.calls if c[0] == "POST" and "/global/operations/" in c[1]] == []
 
 
 def test_take_snapshot_creates_then_prunes(compute, slept):
@@ -253,7 +279,7 @@ def test_a_network_that_cannot_be_labelled_is_refused_before_any_call(compute, s
         snaps.create(network, head, T0)
     with pytest.raises(ValueError, match="label"):
         snaps.list(network)
-    assert compute.calls == [] and head.dumps == 0
+    assert compute.calls == [] and head.heads == 0
 
 
 @pytest.mark.parametrize("network", ["devnet", "op_sepolia", "a" * 63, "0net", "net-", "_", "a_b", "a-b"])
@@ -274,3 +300,69 @@ def test_rewritten_network_names_stay_distinct_and_the_api_accepts_them(compute,
     for network in ("a_b", "a-b", "z" * 63):
         record = snaps.create(network, Head(10**12), T0)  # the stand-in enforces the same rules (400 otherwise)
         assert record.verified and snaps.newest_good(network).id == record.id
+
+
+# --- through the whole remedy, against a node without anvil methods ---------------------------
+
+@pytest.fixture(scope="module")
+def opgeth(tmp_path_factory):
+    """An anvil with the network's L2 chain id (901) behind the op-geth stand-in."""
+    from opgeth_standin import OpGethStandIn
+    from opwatch.chain.rpc import RpcClient
+    from opwatch.config import Endpoint
+    from opwatch_devnet.anvil import AnvilProcess
+
+    with AnvilProcess.start("l2", tmp_path_factory.mktemp("opgeth"), ["--chain-id", "901"]) as proc:
+        rpc = RpcClient(Endpoint(proc.url, "anvil"))
+        for _ in range(9):
+            rpc.call("evm_mine")
+        standin = OpGethStandIn(proc.url)
+        yield standin
+        standin.stop()
+
+
+def gce_config(l2_url: str):
+    from remedies_fixtures import config_text, load
+
+    return load(config_text(l2_url=l2_url, remediation=f"""
+[remediation.networks.devnet]
+runs_on = "gcp"
+[remediation.networks.devnet.snapshot]
+provider = "gce-disk"
+project = "{PROJECT}"
+zone = "{ZONE}"
+disk = "{DISK}"
+retention = 1
+"""))
+
+
+@pytest.mark.anvil
+def test_the_remedy_snapshots_a_node_without_anvil_methods_then_waits_out_creating(compute, slept, opgeth,
+                                                                                     tmp_path):
+    from opwatch.chain.rpc import RpcClient
+    from opwatch.config import Endpoint
+    from opwatch.remedies.request import RemedyRequest
+    from opwatch.remedies.service import Seams, handle
+    from opwatch.remedies.store import SqliteRemedyStore
+
+    head = RpcClient(Endpoint(opgeth.upstream, "anvil")).call("eth_getBlockByNumber", "latest", False)
+    times = iter(range(T0, T0 + 10_000, 60))
+    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), gce_session=requests.Session(),
+                  compute_base_url=compute.base_url, sleep=slept.append, clock=lambda: float(next(times)))
+    first = handle(RemedyRequest("snapshot", "devnet", "ops-g-1", approved_by="alice"), gce_config(opgeth.url), seams)
+    assert first["status"] == "done", first
+    assert opgeth.refused() == []  # the head came over standard JSON-RPC
+    assert first["snapshot"]["block"] == int(head["number"], 16) and first["snapshot"]["block_hash"] == head["hash"]
+    assert compute.snapshots[first["snapshot"]["id"]].labels[LABEL_BLOCK] == str(int(head["number"], 16))
+    compute.creating_polls = 10**6  # the next one is still CREATING when the function stops waiting
+    second = handle(RemedyRequest("snapshot", "devnet", "ops-g-2", approved_by="alice"), gce_config(opgeth.url),
+                    seams)
+    assert second["status"] == "pending" and second["snapshot"]["in_progress"], second
+    assert second["pruned"] == []
+    snaps = provider(compute, slept)
+    assert snaps.newest_good("devnet").id == first["snapshot"]["id"]
+    compute.snapshots[second["snapshot"]["id"]].creating_polls = 0
+    compute.creating_polls = 0
+    third = handle(RemedyRequest("snapshot", "devnet", "ops-g-3", approved_by="alice"), gce_config(opgeth.url), seams)
+    assert third["status"] == "done", third
+    assert set(third["pruned"]) == {first["snapshot"]["id"], second["snapshot"]["id"]}

@@ -26,7 +26,7 @@ from opwatch.config import Endpoint
 from opwatch.findings import Status
 from opwatch.remedies.gcs import GcsObjectStore
 from opwatch.remedies.snapshot import (
-    AnvilStateSource,
+    NodeStateSource,
     ObjectStorageSnapshots,
     SnapshotInvalid,
     SnapshotStoreUnavailable,
@@ -141,8 +141,8 @@ def provider(emulator: str, bucket: str) -> ObjectStorageSnapshots:
     return ObjectStorageSnapshots(GcsObjectStore(bucket, gcs_client(emulator)))
 
 
-def source(url: str) -> AnvilStateSource:
-    return AnvilStateSource(RpcClient(Endpoint(url, "seq")))
+def source(url: str) -> NodeStateSource:
+    return NodeStateSource(RpcClient(Endpoint(url, "seq")))
 
 
 def test_snapshot_is_stored_with_metadata_verified_and_listed(emulator, bucket, chain):

@@ -12,8 +12,8 @@ from opwatch.checks import Context, evaluate, snapshot_freshness
 from opwatch.config import Endpoint
 from opwatch.findings import Status
 from opwatch.remedies.snapshot import (
-    AnvilStateSource,
     EbsSnapshots,
+    NodeStateSource,
     ObjectStorageSnapshots,
     S3ObjectStore,
     SnapshotInvalid,
@@ -53,8 +53,8 @@ def provider(moto: str, bucket: str) -> ObjectStorageSnapshots:
     return ObjectStorageSnapshots(S3ObjectStore(bucket, aws_client("s3", moto)))
 
 
-def source(url: str) -> AnvilStateSource:
-    return AnvilStateSource(RpcClient(Endpoint(url, "seq")))
+def source(url: str) -> NodeStateSource:
+    return NodeStateSource(RpcClient(Endpoint(url, "seq")))
 
 
 def test_snapshot_is_tagged_verified_and_listed(moto, bucket, chain):
@@ -123,8 +123,11 @@ def test_ebs_snapshots_on_moto(moto):
     ebs = EbsSnapshots(volume, ec2)
 
     class Head:
+        def head(self):
+            return 1234, "0x" + "ab" * 32
+
         def dump(self):
-            return b"", 1234
+            raise AssertionError("a disk snapshot never dumps the node's state")
 
     first = ebs.create("devnet", Head(), 1_700_000_000)
     ebs.create("devnet", Head(), 1_700_000_060)
@@ -228,3 +231,144 @@ def test_a_node_that_cannot_dump_its_state_fails_cleanly_with_the_way_out(moto, 
     out = handle(RemedyRequest("snapshot", "devnet", "ops-x", approved_by="alice"), load(text), seams)
     assert out["status"] == "failed" and "provider = 'ebs' or 'gce-disk'" in out["reason"], out
     assert store.lookup("ops-x") is None  # nothing was taken: the same request may be tried again
+
+
+# --- disk snapshots of a node that is not anvil, through the whole remedy ---------------------
+
+L2_CHAIN_ID = 901  # what config_text() names as the network's l2_chain_id
+
+
+@pytest.fixture(scope="module")
+def opgeth(tmp_path_factory):
+    """An anvil with the network's L2 chain id behind the op-geth stand-in (no anvil_* methods)."""
+    from opgeth_standin import OpGethStandIn
+    from opwatch_devnet.anvil import AnvilProcess
+
+    with AnvilProcess.start("l2", tmp_path_factory.mktemp("opgeth"), ["--chain-id", str(L2_CHAIN_ID)]) as proc:
+        rpc = RpcClient(Endpoint(proc.url, "anvil"))
+        for _ in range(7):
+            rpc.call("evm_mine")
+        standin = OpGethStandIn(proc.url)
+        yield standin
+        standin.stop()
+
+
+class PendingEbs:
+    """Real EBS answers `pending` to CreateSnapshot and keeps it pending for minutes; moto
+    answers `completed` at once and cannot be told otherwise. This rewrites the State of the
+    parsed CreateSnapshot / DescribeSnapshots answers through botocore's public event system
+    (`after-call.ec2.<Operation>` on the client's own event emitter), so every other field
+    (ids, tags, volume, filters, deletes) is moto's real answer over HTTP. Only snapshots created
+    after it is registered stay pending; flip `completes` to let them finish, as EBS eventually does."""
+
+    def __init__(self, client) -> None:
+        self.completes = False
+        self.pending: set[str] = set()
+        for operation in ("CreateSnapshot", "DescribeSnapshots"):
+            client.meta.events.register(f"after-call.ec2.{operation}", self.rewrite)
+
+    def rewrite(self, parsed, **_kwargs) -> None:
+        if self.completes:
+            return
+        if "SnapshotId" in parsed:  # CreateSnapshot
+            self.pending.add(parsed["SnapshotId"])
+            parsed["State"] = "pending"
+        for snap in parsed.get("Snapshots", []):
+            if snap["SnapshotId"] in self.pending:
+                snap["State"] = "pending"
+
+
+def ebs_section(volume: str, retention: int = 7) -> str:
+    return (f'[remediation.networks.devnet.snapshot]\nprovider = "ebs"\nvolume_id = "{volume}"\n'
+            f"retention = {retention}\n")
+
+
+def latest(url: str) -> dict:
+    return RpcClient(Endpoint(url, "anvil")).call("eth_getBlockByNumber", "latest", False)
+
+
+def test_an_ebs_snapshot_of_a_node_without_anvil_methods_records_its_head(moto, opgeth, tmp_path):
+    """op-geth has no anvil_dumpState: a disk snapshot reads the head over standard JSON-RPC
+    (number and hash of one block) and records both on the snapshot's tags."""
+    from opwatch.remedies.request import RemedyRequest
+    from opwatch.remedies.service import Seams, handle
+    from opwatch.remedies.store import SqliteRemedyStore
+
+    ec2 = aws_client("ec2", moto)
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"]
+    config = load(config_text(l2_url=opgeth.url, remediation=ebs_section(volume)))
+    head = latest(opgeth.upstream)
+    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=lambda _: None)
+    out = handle(RemedyRequest("snapshot", "devnet", "ops-ebs-1", approved_by="alice"), config, seams)
+    assert out["status"] == "done", out
+    assert opgeth.refused() == []  # never asked for an anvil-only method
+    assert out["snapshot"]["block"] == int(head["number"], 16) and out["snapshot"]["block_hash"] == head["hash"]
+    tags = {t["Key"]: t["Value"] for t in ec2.describe_snapshots(SnapshotIds=[out["snapshot"]["id"]])
+            ["Snapshots"][0]["Tags"]}
+    assert tags["opwatch:block"] == str(int(head["number"], 16)) and tags["opwatch:block_hash"] == head["hash"]
+
+
+def test_a_disk_snapshot_of_a_node_on_another_chain_is_refused(moto, chain, tmp_path):
+    """The node behind l2_rpc must serve the network's chain: a snapshot of the wrong chain's
+    disk would be restored as this network's sequencer."""
+    from opwatch.remedies.request import RemedyRequest
+    from opwatch.remedies.service import Seams, handle
+    from opwatch.remedies.store import SqliteRemedyStore
+
+    ec2 = aws_client("ec2", moto)
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"]
+    config = load(config_text(l2_url=chain, remediation=ebs_section(volume)))  # chain id 900, not 901
+    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=lambda _: None)
+    out = handle(RemedyRequest("snapshot", "devnet", "ops-ebs-2", approved_by="alice"), config, seams)
+    assert out["status"] == "failed" and "chain" in out["reason"], out
+    assert ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": [volume]}])["Snapshots"] == []
+
+
+def test_a_pending_ebs_snapshot_is_in_progress_verified_later_and_pruning_still_runs(moto, opgeth, tmp_path):
+    from opwatch.remedies.request import RemedyRequest
+    from opwatch.remedies.service import Seams, handle
+    from opwatch.remedies.snapshot import EBS_WAIT_S
+    from opwatch.remedies.store import SqliteRemedyStore
+
+    ec2 = aws_client("ec2", moto)
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"]
+    ebs = EbsSnapshots(volume, ec2)
+    times = iter(range(1_700_000_000, 1_700_100_000, 60))
+    slept: list[float] = []
+    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=slept.append,
+                  clock=lambda: float(next(times)))
+    config = load(config_text(l2_url=opgeth.url, remediation=ebs_section(volume, retention=1)))
+    first = handle(RemedyRequest("snapshot", "devnet", "ops-p-1", approved_by="alice"), config, seams)
+    assert first["status"] == "done", first
+    hook = PendingEbs(ec2)
+    second = handle(RemedyRequest("snapshot", "devnet", "ops-p-2", approved_by="alice"), config, seams)
+    # In progress, not failed: recorded, never offered to a restore until completed.
+    assert second["status"] == "pending", second
+    assert second["snapshot"]["in_progress"] and not second["snapshot"]["verified"]
+    assert ebs.newest_good("devnet").id == first["snapshot"]["id"]
+    assert 0 < sum(slept) <= EBS_WAIT_S  # waited within its named budget, then handed over
+    assert second["pruned"] == []  # the only completed one is the one retention keeps
+    hook.completes = True  # EBS finishes it; the next run (or snapshot_freshness) sees it completed
+    assert ebs.newest_good("devnet").id == second["snapshot"]["id"]
+    third = handle(RemedyRequest("snapshot", "devnet", "ops-p-3", approved_by="alice"), config, seams)
+    assert third["status"] == "done", third
+    assert set(third["pruned"]) == {first["snapshot"]["id"], second["snapshot"]["id"]}
+    assert [r.id for r in ebs.list("devnet")] == [third["snapshot"]["id"]]
+
+
+def test_an_ebs_snapshot_in_state_error_fails(moto, opgeth, tmp_path):
+    from opwatch.remedies.request import RemedyRequest
+    from opwatch.remedies.service import Seams, handle
+    from opwatch.remedies.store import SqliteRemedyStore
+
+    ec2 = aws_client("ec2", moto)
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"]
+
+    def error(parsed, **_kwargs) -> None:  # EBS's answer for a snapshot that could not be taken
+        parsed["State"] = "error"
+
+    ec2.meta.events.register("after-call.ec2.CreateSnapshot", error)
+    config = load(config_text(l2_url=opgeth.url, remediation=ebs_section(volume)))
+    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=lambda _: None)
+    out = handle(RemedyRequest("snapshot", "devnet", "ops-e-1", approved_by="alice"), config, seams)
+    assert out["status"] == "failed" and "state error" in out["reason"], out

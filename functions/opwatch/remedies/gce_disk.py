@@ -13,13 +13,21 @@ Calls (paths under `base_url`, default `https://compute.googleapis.com/compute/v
   wait up to ~2 minutes, best effort: repeated until DONE or `operation_timeout_s`). An operation
   that ends with `error` raises `SnapshotInvalid` with its messages. Then
   `GET projects/P/global/snapshots/NAME` until `status` is READY (a snapshot can still be CREATING
-  or UPLOADING when its operation is DONE); still not READY at the deadline → `SnapshotInvalid`.
+  or UPLOADING when its operation is DONE). Still RUNNING, CREATING or UPLOADING at the deadline is
+  not a failure: the record comes back `in_progress` (GCE keeps taking it; `list` shows it
+  verified once READY). FAILED raises `SnapshotInvalid`.
   Verified = READY, `sourceDisk` is this disk (`.../projects/P/zones/Z/disks/D`), and its labels
-  name the network, block and time it was taken for.
+  name the network, block and time it was taken for. The block height and hash are the node's
+  head over standard JSON-RPC (`source.head()`); the hash (66 characters, longer than a label
+  value may be) rides in the description.
+  The longest a create waits is `LONGEST_WAIT_S`: the deadline, plus one `operations.wait`
+  started just before it and held by the API, plus one poll.
 - list: `GET projects/P/global/snapshots?filter=labels.opwatch-network="N"`, following
   `nextPageToken` (sent back as `pageToken`); only snapshots of this disk count. Newest first.
-- delete: `DELETE projects/P/global/snapshots/NAME` → a global Operation, awaited with
-  `POST projects/P/global/operations/OP/wait`. A 404 (already gone) is success.
+- delete: `DELETE projects/P/global/snapshots/NAME` → a global Operation, not awaited (a prune of
+  many snapshots must not outlast the function): an error already in its answer is raised; a
+  snapshot being deleted (DELETING) is not listed; one whose delete failed later is READY again
+  and pruned on the next run. A 404 (already gone) is success.
 
 Labels (`opwatch-network`, `opwatch-block`, `opwatch-taken-at`) follow GCP's rules: keys and values
 of lowercase letters, digits, `_` and `-`, at most 63 characters. The network name is the label value
@@ -35,10 +43,9 @@ the call needs.
 
 IAM permissions (`IAM_PERMISSIONS`): `compute.disks.createSnapshot` on the disk,
 `compute.snapshots.create` and `compute.snapshots.setLabels` (labels set at creation) on the project,
-`compute.snapshots.get`, `compute.snapshots.list`, `compute.snapshots.delete`,
-`compute.zoneOperations.get` (zoneOperations.wait) and `compute.globalOperations.get`
-(globalOperations.wait). All are in `roles/compute.storageAdmin`; a custom role with just these is
-least privilege.
+`compute.snapshots.get`, `compute.snapshots.list`, `compute.snapshots.delete` and
+`compute.zoneOperations.get` (zoneOperations.wait). All are in `roles/compute.storageAdmin`; a
+custom role with just these is least privilege.
 
 The snapshot is crash-consistent (like EBS): the disk as the running node left it. Restoring from it
 means a new disk from the snapshot (`disks.insert` with `sourceSnapshot`) under a new node: an
@@ -80,17 +87,22 @@ _PERMISSION_FOR = {
     "snapshots.get": "compute.snapshots.get",
     "snapshots.list": "compute.snapshots.list",
     "snapshots.delete": "compute.snapshots.delete",
-    "globalOperations.wait": "compute.globalOperations.get",
 }
 IAM_PERMISSIONS: tuple[str, ...] = (
     "compute.disks.createSnapshot", "compute.snapshots.create", "compute.snapshots.setLabels",
     "compute.snapshots.get", "compute.snapshots.list", "compute.snapshots.delete",
-    "compute.zoneOperations.get", "compute.globalOperations.get",
+    "compute.zoneOperations.get",
 )
 
 # operations.wait holds the request up to ~2 minutes before answering with the current state.
 WAIT_TIMEOUT_S = 150.0
 POLL_INTERVAL_S = 5.0
+# How long a create waits for GCE before it reports the snapshot in progress, and the most that
+# can take in all (see the module docstring): a function running it needs a longer timeout.
+OPERATION_TIMEOUT_S = 120.0
+LONGEST_WAIT_S = OPERATION_TIMEOUT_S + WAIT_TIMEOUT_S + POLL_INTERVAL_S
+_IN_PROGRESS = ("CREATING", "UPLOADING")
+_HASH_IN_DESCRIPTION = re.compile(r"\bhash (0x[0-9a-f]{64})\b")
 _GIB = 1 << 30
 _DIGEST_CHARS = 6
 
@@ -167,6 +179,7 @@ class _Snapshot:
     source_disk: str
     labels: dict[str, str] = field(default_factory=dict)
     disk_size_gb: int = 0
+    description: str = ""
 
     @classmethod
     def parse(cls, body: Any, what: str) -> _Snapshot:
@@ -180,7 +193,9 @@ class _Snapshot:
             raise _malformed(what, f"labels of {name} are not strings")
         if not isinstance(size, str | int) or not str(size).isdigit():
             raise _malformed(what, f"diskSizeGb of {name} is not an integer")
-        return cls(name, status, source, {str(k): v for k, v in labels.items()}, int(size))
+        description = body.get("description", "")
+        return cls(name, status, source, {str(k): v for k, v in labels.items()}, int(size),
+                   description if isinstance(description, str) else "")
 
 
 class _Deadline:
@@ -211,7 +226,7 @@ class PersistentDiskSnapshots(GoogleRest, SnapshotProvider):
     permission_for = _PERMISSION_FOR
 
     def __init__(self, project: str, zone: str, disk: str, session: Any = None,
-                 base_url: str = DEFAULT_BASE_URL, operation_timeout_s: float = 600.0,
+                 base_url: str = DEFAULT_BASE_URL, operation_timeout_s: float = OPERATION_TIMEOUT_S,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.project = project
         self.zone = zone
@@ -245,35 +260,37 @@ class PersistentDiskSnapshots(GoogleRest, SnapshotProvider):
 
     # --- SnapshotProvider ------------------------------------------------------------------------
 
-    def create(self, network: str, source: StateSource, now: float, block: int | None = None) -> SnapshotRecord:
+    def create(self, network: str, source: StateSource, now: float) -> SnapshotRecord:
         check_network(network)  # before the source or the API is asked anything
-        # The block height comes from the source's view of the head (the disk holds the node's datadir).
-        height = block if block is not None else source.dump()[1]
+        # The height is the node's head over standard JSON-RPC just before the snapshot starts (the
+        # disk holds the node's datadir; the snapshot is crash-consistent, as of about that block).
+        height, block_hash = source.head()
         name, labels = snapshot_name(network, height, now), snapshot_labels(network, height, now)
         deadline = _Deadline(self.operation_timeout_s, self._sleep)
-        body = {"name": name, "labels": labels, "description": f"opwatch {network} block {height}"}
+        body = {"name": name, "labels": labels, "description": f"opwatch {network} block {height} hash {block_hash}"}
         started = self._answer("POST", f"{self._zone_path}/disks/{_quote(self.disk)}/createSnapshot",
                                "disks.createSnapshot", body=body)
         operation = self._wait(Operation.parse(started, "disks.createSnapshot"), self._zone_path,
                                "zoneOperations.wait", deadline)
         if operation.errors:
             raise SnapshotInvalid(f"{name}: createSnapshot failed: {'; '.join(operation.errors)}"[:500])
+        in_progress = SnapshotRecord(name, network, height, float(int(now)), block_hash=block_hash, in_progress=True)
         if operation.status != "DONE":
-            raise SnapshotInvalid(f"{name}: createSnapshot still {operation.status} after "
-                                  f"{deadline.elapsed():.0f}s")
+            return in_progress  # GCE is still at it: verified once READY, by a later list
         while True:
             snap = self._get(name)
             if snap is None:
                 raise SnapshotInvalid(f"{name}: not found after its createSnapshot operation completed")
-            if snap.status == "READY" or snap.status in ("FAILED", "DELETING"):
+            if snap.status not in _IN_PROGRESS:
                 break
             if deadline.expired():
-                raise SnapshotInvalid(f"{name}: still {snap.status} after {deadline.elapsed():.0f}s")
+                return in_progress
             deadline.pause(POLL_INTERVAL_S)
         if snap.status != "READY":
             raise SnapshotInvalid(f"{name}: status {snap.status}")
         record = self._record(snap, network)
-        if record is None or not record.verified or (record.block, record.taken_at) != (height, float(int(now))):
+        if record is None or not record.verified or (record.block, record.taken_at, record.block_hash) != (
+                height, float(int(now)), block_hash):
             raise SnapshotInvalid(f"{name}: not of disk {self.disk} or its labels do not say network {network}, "
                                   f"block {height}")
         return record
@@ -282,13 +299,17 @@ class PersistentDiskSnapshots(GoogleRest, SnapshotProvider):
         """A record of one of ours (this disk, this network, readable labels), else None."""
         if snap.labels.get(LABEL_NETWORK) != network or not snap.source_disk.endswith(self._disk_suffix):
             return None
+        if snap.status == "DELETING":
+            return None  # on its way out (a prune's delete): neither good nor to be deleted again
         try:
             block, taken_at = int(snap.labels[LABEL_BLOCK]), float(int(snap.labels[LABEL_TAKEN_AT]))
         except (KeyError, ValueError):
             return None  # labelled by hand, not by us
         # size: the source disk's size in bytes, what a restore needs (at least) for its new disk.
+        found = _HASH_IN_DESCRIPTION.search(snap.description)
         return SnapshotRecord(snap.name, network, block, taken_at, snap.disk_size_gb * _GIB,
-                              verified=snap.status == "READY")
+                              verified=snap.status == "READY", block_hash=found.group(1) if found else "",
+                              in_progress=snap.status in _IN_PROGRESS)
 
     def list(self, network: str) -> builtins.list[SnapshotRecord]:
         check_network(network)
@@ -315,13 +336,9 @@ class PersistentDiskSnapshots(GoogleRest, SnapshotProvider):
                              missing_ok=True)
         if started is None:
             return  # already gone
-        deadline = _Deadline(self.operation_timeout_s, self._sleep)
-        operation = self._wait(Operation.parse(started, "snapshots.delete"), self._global_path,
-                               "globalOperations.wait", deadline)
-        # A delete that fails or does not finish is the store's problem, not the snapshot's validity.
+        # Not awaited (see the module docstring): a prune's deletes add no waits to a run.
+        operation = Operation.parse(started, "snapshots.delete")
+        # A delete that fails is the store's problem, not the snapshot's validity.
         if operation.errors:
             raise SnapshotStoreUnavailable(STORE, f"snapshots.delete of {record.id} failed: "
                                                   f"{'; '.join(operation.errors)}"[:300])
-        if operation.status != "DONE":
-            raise SnapshotStoreUnavailable(STORE, f"snapshots.delete of {record.id} still {operation.status} "
-                                                  f"after {deadline.elapsed():.0f}s")

@@ -30,7 +30,16 @@ from .failover import (
 )
 from .policy import NetworkRemedies, replacement_device
 from .request import RemedyRequest, refuses_finding
-from .snapshot import AnvilStateSource, SnapshotInvalid, SnapshotProvider, StateSource, provider_for, take_snapshot
+from .snapshot import (
+    DISK_PROVIDERS,
+    NodeStateSource,
+    SnapshotInvalid,
+    SnapshotProvider,
+    StateSource,
+    longest_wait_s,
+    provider_for,
+    take_snapshot,
+)
 from .store import RemedyStore, open_store
 
 
@@ -141,7 +150,7 @@ def snapshot_provider(policy: NetworkRemedies, seams: Seams) -> SnapshotProvider
     if policy.snapshot is None:
         return None
     return provider_for(policy.snapshot, seams.s3_client, seams.ec2_client, seams.gcs_client, seams.gce_session,
-                        seams.compute_base_url)
+                        seams.compute_base_url, sleep=seams.sleep)
 
 
 def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies, store: RemedyStore,
@@ -156,7 +165,9 @@ def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies,
         out: dict[str, Any] = {"status": "refused", "reason": why}
         audit.record(request, "result", "refused", reason=why)
         return out
-    source = seams.state_source or AnvilStateSource(RpcClient(network.l2_rpc, seams.transport))
+    # Disk providers ask the node only for its head (standard JSON-RPC, chain id checked); archive
+    # providers also dump its state (anvil only).
+    source = seams.state_source or NodeStateSource(RpcClient(network.l2_rpc, seams.transport), network.l2_chain_id)
     if request.dry_run:
         newest = provider.newest_good(network.name)
         out = {"status": "dry-run", "reason": f"would snapshot {network.name} with {policy.snapshot.provider} and keep "
@@ -165,7 +176,9 @@ def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies,
         audit.record(request, "result", "dry-run", reason=out["reason"])
         return out
     lease = f"snapshot:{network.name}"
-    if not store.acquire_lease(lease, request.request_id, 600, seams.clock()):
+    # The lease outlives the longest wait on the cloud, so a second run never starts beside a live one.
+    ttl = max(600.0, 2 * longest_wait_s(policy.snapshot.provider))
+    if not store.acquire_lease(lease, request.request_id, ttl, seams.clock()):
         return {"status": "refused", "reason": "another snapshot of this network is being taken"}
     try:
         record, pruned = take_snapshot(provider, network.name, source, policy.snapshot.retention, seams.clock)
@@ -174,17 +187,25 @@ def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies,
         return {"status": "failed", "reason": str(exc)}
     except ChainError as exc:  # the store, or a sequencer that cannot dump its state (not anvil)
         reason = f"no snapshot taken: {exc}"
-        if "anvil_dumpState" in str(exc) or "method" in str(exc).lower():
+        if policy.snapshot.provider not in DISK_PROVIDERS and "anvil_dumpState" in str(exc):
             reason += (" (an archive snapshot reads the node's state over anvil_dumpState, which only the devnet "
                        "answers; snapshot a production sequencer's disk: provider = 'ebs' or 'gce-disk')")
         audit.record(request, "result", "failed", reason=reason)
         return {"status": "failed", "reason": reason}
     finally:
         store.release_lease(lease, request.request_id)
-    out = {"status": "done", "reason": f"snapshot of block {record.block} written and verified",
-           "snapshot": record.to_dict(), "pruned": [r.id for r in pruned]}
-    audit.record(request, "result", "done", snapshot=record.id, block=record.block, size=record.size,
-                 sha256=record.sha256, pruned=out["pruned"])
+    if record.in_progress:
+        # Taken, not yet verified (EBS `pending`, GCE `CREATING`/`UPLOADING` past the wait): it counts
+        # for restores and snapshot_freshness once the cloud completes it; a failure there shows as
+        # a stale snapshot_freshness, not here.
+        reason = (f"snapshot {record.id} of block {record.block} started; {policy.snapshot.provider} is still "
+                  "taking it (verified once completed)")
+        out = {"status": "pending", "reason": reason, "snapshot": record.to_dict(), "pruned": [r.id for r in pruned]}
+    else:
+        out = {"status": "done", "reason": f"snapshot of block {record.block} written and verified",
+               "snapshot": record.to_dict(), "pruned": [r.id for r in pruned]}
+    audit.record(request, "result", out["status"], snapshot=record.id, block=record.block,
+                 block_hash=record.block_hash, size=record.size, sha256=record.sha256, pruned=out["pruned"])
     return out
 
 

@@ -15,6 +15,18 @@ block height and time. Providers:
 - `gce_disk.PersistentDiskSnapshots`: the GCP counterpart (`disks.createSnapshot`), labelled
   and verified the same way.
 
+The source is the sequencer's RPC (`NodeStateSource`). Disk providers ask it only for its head
+(`eth_getBlockByNumber("latest")`: number and hash of one block, after `eth_chainId` is checked),
+which every node serves; only the archive providers call `dump()` (`anvil_dumpState`, which only
+the devnet's anvil answers: op-geth says -32601).
+
+A disk snapshot is taken by the cloud in the background: EBS answers `pending`, Compute Engine
+`CREATING`/`UPLOADING`, often for minutes. Within a bounded wait (`EBS_WAIT_S`,
+`gce_disk.LONGEST_WAIT_S`; `longest_wait_s(provider)` names the figure a function timeout must
+exceed) it may finish; if not, `create` returns the record `in_progress` (not verified, never
+restored from, never pruned), and a later `list` sees it verified once the cloud completes it.
+A snapshot the cloud failed (EBS `error`, GCE `FAILED`) raises `SnapshotInvalid`.
+
 Retention keeps the newest `retention` good snapshots per network. Storage errors are raised
 as `SnapshotStoreUnavailable` (a `ChainError`), so `snapshot_freshness` reports `unknown`
 through the one place that decides it.
@@ -33,10 +45,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..chain.errors import ChainError
-from ..chain.rpc import RpcClient
+from ..chain import wire
+from ..chain.errors import ChainError, WrongChain
+from ..chain.rpc import Call, RpcClient
 
 ARCHIVE_SUFFIX = ".state.gz"
+
+# How long one EBS snapshot run waits for `pending` to become `completed` before it reports the
+# snapshot in progress (a first snapshot of a large volume takes far longer: it is verified later).
+EBS_WAIT_S = 120.0
+EBS_POLL_S = 15.0
 
 
 class SnapshotStoreUnavailable(ChainError):
@@ -56,26 +74,45 @@ class SnapshotRecord:
     size: int = 0
     sha256: str = ""
     verified: bool = False
+    block_hash: str = ""  # disk snapshots: the head's hash when the snapshot was started
+    in_progress: bool = False  # the cloud is still taking it: not verified yet, not failed either
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "network": self.network, "block": self.block, "taken_at": self.taken_at,
-                "size": self.size, "sha256": self.sha256, "verified": self.verified}
+                "size": self.size, "sha256": self.sha256, "verified": self.verified,
+                "block_hash": self.block_hash, "in_progress": self.in_progress}
 
 
 class StateSource(Protocol):
+    def head(self) -> tuple[int, str]:
+        """(number, hash) of the node's latest block, over standard JSON-RPC."""
+
     def dump(self) -> tuple[bytes, int]:
-        """(archive bytes, block height it holds)."""
+        """(archive bytes, block height it holds): archive providers only."""
 
 
-class AnvilStateSource:
-    """The devnet sequencer: `anvil_dumpState` returns hex of a gzip'd JSON state."""
+class NodeStateSource:
+    """The sequencer's RPC. `head()` works on any node; `dump()` is anvil's `anvil_dumpState`
+    (hex of a gzip'd JSON state), which a production node (op-geth) does not have."""
 
-    def __init__(self, client: RpcClient) -> None:
+    def __init__(self, client: RpcClient, chain_id: int | None = None) -> None:
         self.client = client
+        self.chain_id = chain_id
+
+    def head(self) -> tuple[int, str]:
+        # One batch: the chain id and the block it goes with (a snapshot of another chain's disk
+        # would later be restored as this network's sequencer).
+        chain_id, raw = self.client.batch([Call("eth_chainId"), Call("eth_getBlockByNumber", ("latest", False))])
+        actual = wire.quantity(chain_id, "eth_chainId", self.client.name)
+        if self.chain_id is not None and actual != self.chain_id:
+            raise WrongChain(self.client.name, self.chain_id, actual)
+        block = wire.block(raw, self.client.name)
+        return block.number, block.hash
 
     def dump(self) -> tuple[bytes, int]:
         archive = bytes.fromhex(str(self.client.call("anvil_dumpState"))[2:])
         return archive, archive_block(archive)
+
 
 
 def archive_block(archive: bytes) -> int:
@@ -104,14 +141,16 @@ class SnapshotProvider(ABC):
         return next((r for r in self.list(network) if r.verified), None)
 
     def prune(self, network: str, retention: int) -> builtins.list[SnapshotRecord]:
-        """Delete all but the newest `retention` verified snapshots (and unverified older ones)."""
+        """Delete all but the newest `retention` verified snapshots (and unverified older ones).
+        One still in progress is left alone: it may complete, and then it counts."""
         records = self.list(network)
         good = [r for r in records if r.verified]
         if not good:
             return []  # never prune down to nothing
         keep = {r.id for r in good[:retention]}
         oldest_kept = min(r.taken_at for r in good[:retention])
-        doomed = [r for r in records if r.id not in keep and (r.verified or r.taken_at < oldest_kept)]
+        doomed = [r for r in records if r.id not in keep and not r.in_progress
+                  and (r.verified or r.taken_at < oldest_kept)]
         for record in doomed:
             self.delete(record)
         return doomed
@@ -236,9 +275,12 @@ class ObjectStorageSnapshots(SnapshotProvider):
 class EbsSnapshots(SnapshotProvider):
     """EBS snapshots of the sequencer's data volume (`ec2:CreateSnapshot`, tags `opwatch:*`)."""
 
-    def __init__(self, volume_id: str, client: Any = None) -> None:
+    def __init__(self, volume_id: str, client: Any = None, wait_s: float = EBS_WAIT_S,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.volume_id = volume_id
         self._client = client
+        self.wait_s = wait_s
+        self._sleep = sleep
 
     @property
     def client(self) -> Any:
@@ -254,26 +296,44 @@ class EbsSnapshots(SnapshotProvider):
         except Exception as exc:
             raise SnapshotStoreUnavailable("ebs", f"{type(exc).__name__}: {exc}"[:300]) from None
 
-    def create(self, network: str, source: StateSource, now: float, block: int | None = None) -> SnapshotRecord:
-        # The block height comes from the source's view of the head (the volume holds the node's datadir).
-        height = block if block is not None else source.dump()[1]
+    def create(self, network: str, source: StateSource, now: float) -> SnapshotRecord:
+        # The height is the node's head over standard JSON-RPC just before the snapshot starts (the
+        # volume holds the node's datadir; the snapshot is crash-consistent, as of about that block).
+        height, block_hash = source.head()
         tags = [{"Key": "opwatch:network", "Value": network}, {"Key": "opwatch:block", "Value": str(height)},
-                {"Key": "opwatch:taken_at", "Value": str(int(now))}]
+                {"Key": "opwatch:block_hash", "Value": block_hash}, {"Key": "opwatch:taken_at", "Value": str(int(now))}]
         snap = self._call(lambda: self.client.create_snapshot(
-            VolumeId=self.volume_id, Description=f"opwatch {network} block {height}",
+            VolumeId=self.volume_id, Description=f"opwatch {network} block {height} {block_hash}",
             TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}]))
+        snap_id = str(snap.get("SnapshotId"))
         record = self._record(snap, network)
-        if record is None or not record.verified:
-            raise SnapshotInvalid(f"{snap.get('SnapshotId')}: not completed or tags missing")
+        waited, started = 0.0, time.monotonic()
+        # Real EBS answers `pending`: wait within the budget (sleeps and wall time, whichever says more).
+        while record is not None and record.in_progress and max(waited, time.monotonic() - started) < self.wait_s:
+            step = min(EBS_POLL_S, self.wait_s - max(waited, time.monotonic() - started))
+            self._sleep(step)
+            waited += step
+            page = self._call(lambda: self.client.describe_snapshots(SnapshotIds=[snap_id]))
+            found = page.get("Snapshots", [])
+            snap = found[0] if found else {"SnapshotId": snap_id, "State": "missing"}
+            record = self._record(snap, network)
+        if record is None or not (record.verified or record.in_progress):
+            raise SnapshotInvalid(f"{snap_id}: EBS reports state {snap.get('State')}, or the snapshot is not "
+                                  f"of volume {self.volume_id} with its opwatch tags")
+        if (record.block, record.block_hash) != (height, block_hash):
+            raise SnapshotInvalid(f"{snap_id}: its tags do not say block {height} {block_hash}")
         return record
 
     def _record(self, snap: dict[str, Any], network: str) -> SnapshotRecord | None:
         tags = {t["Key"]: t["Value"] for t in snap.get("Tags", [])}
         if tags.get("opwatch:network") != network:
             return None
+        ours = snap.get("VolumeId") == self.volume_id
         return SnapshotRecord(snap["SnapshotId"], network, int(tags.get("opwatch:block", "0")),
                               float(tags.get("opwatch:taken_at", "0")), int(snap.get("VolumeSize", 0)),
-                              verified=snap.get("State") == "completed" and snap.get("VolumeId") == self.volume_id)
+                              verified=snap.get("State") == "completed" and ours,
+                              block_hash=tags.get("opwatch:block_hash", ""),
+                              in_progress=snap.get("State") == "pending" and ours)
 
     def list(self, network: str) -> list[SnapshotRecord]:
         page = self._call(lambda: self.client.describe_snapshots(
@@ -286,16 +346,32 @@ class EbsSnapshots(SnapshotProvider):
         self._call(lambda: self.client.delete_snapshot(SnapshotId=record.id))
 
 
+def longest_wait_s(provider: str) -> float:
+    """The longest one snapshot run waits on the cloud for `provider` (beyond single API calls,
+    which carry their own timeouts): a function that runs it needs a timeout above this."""
+    if provider == "ebs":
+        return EBS_WAIT_S
+    if provider == "gce-disk":
+        from .gce_disk import LONGEST_WAIT_S
+
+        return LONGEST_WAIT_S
+    return 0.0  # s3, gcs: one upload and read-back, no polling
+
+
+DISK_PROVIDERS = ("ebs", "gce-disk")
+
+
 def provider_for(policy: Any, s3_client: Any = None, ec2_client: Any = None, gcs_client: Any = None,
-                 gce_session: Any = None, compute_base_url: str | None = None) -> SnapshotProvider:
+                 gce_session: Any = None, compute_base_url: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> SnapshotProvider:
     """The provider a `SnapshotPolicy` names (cloud modules imported only when chosen)."""
     if policy.provider == "ebs":
-        return EbsSnapshots(policy.volume_id, ec2_client)
+        return EbsSnapshots(policy.volume_id, ec2_client, sleep=sleep)
     if policy.provider == "gce-disk":
         from .gce_disk import DEFAULT_BASE_URL, PersistentDiskSnapshots
 
         return PersistentDiskSnapshots(policy.project, policy.zone, policy.disk, gce_session,
-                                       base_url=compute_base_url or DEFAULT_BASE_URL)
+                                       base_url=compute_base_url or DEFAULT_BASE_URL, sleep=sleep)
     if policy.provider == "gcs":
         from .gcs import GcsObjectStore
 
