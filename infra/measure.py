@@ -77,7 +77,7 @@ def cold_import(bundle: Path, module: str, runs: int) -> tuple[float, float]:
            "OPWATCH_CONFIG": str(bundle / "opwatch.toml"), "OPWATCH_NETWORK": "mainnet",
            "OPWATCH_CHECK": "sequencer_liveness", "AWS_LAMBDA_FUNCTION_NAME": "measure",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-           "FINDINGS_TOPIC_ARN": "arn:aws:sns:us-east-1:111111111111:t", "ALERTS_TABLE": "a",
+           "FINDINGS_TOPIC_ARN": "arn:aws:sns:us-east-1:111111111111:t", "ALERTS_TABLE": "a", "REMEDY_TABLE": "r",
            "IDEMPOTENCY_TABLE": "i", "PAGERDUTY_SECRET": "s", "OPWATCH_REMEDIES": "topup",
            "POWERTOOLS_SERVICE_NAME": "opwatch",
            "POWERTOOLS_METRICS_NAMESPACE": "opwatch"}
