@@ -147,3 +147,49 @@ def test_a_wait_no_function_can_outlive_is_a_config_error():
                                                                    'receipt_timeout = "2h"')
     with pytest.raises(ConfigError, match=r"remediation\.networks\.mainnet\.topup"):
         plan_of(text)
+
+
+# --- item 14 (GCP): restore and snapshot roles reach only the configured resources ------------
+
+def _compute_bindings(cmds, account):  # type: ignore[no-untyped-def]
+    return {r.rsplit("/", 1)[1]: (where, cond) for r, where, cond in grants(cmds, account)
+            if r.startswith("projects/") and "/roles/opwatch" in r}
+
+
+def test_disk_snapshot_roles_are_conditioned_on_the_disk_and_opwatch_snapshots():
+    _, s, cmds = plan_of(GCE_DISK)
+    p = "projects/opwatch-example"
+    remedy = _compute_bindings(cmds, s.service_account("remedy-snapshot"))
+    assert set(remedy) == {"opwatchDiskSnapshots", "opwatchSnapshotList"}
+    assert remedy["opwatchSnapshotList"][1] == ""  # list only: checked on the project
+    cond = remedy["opwatchDiskSnapshots"][1]
+    for allowed in (f"{p}/zones/europe-west1-b/disks/sequencer-data", f"{p}/global/snapshots/opwatch-mainnet-1-2",
+                    f"{p}/zones/europe-west1-b/operations/op-1", f"{p}/global/operations/op-2"):
+        assert condition_allows(cond, allowed), allowed
+    for denied in (f"{p}/zones/europe-west1-b/disks/other", f"{p}/zones/europe-west1-b/disks/sequencer-data-2",
+                   f"{p}/global/snapshots/prod-backup", f"{p}/zones/europe-west1-b/instances/seq",
+                   "projects/other-project/global/snapshots/opwatch-x"):
+        assert not condition_allows(cond, denied), denied
+    reader = _compute_bindings(cmds, s.service_account("snapshot_freshness"))
+    assert not condition_allows(reader["opwatchDiskSnapshotReader"][1], f"{p}/global/snapshots/prod-backup")
+
+
+def test_restore_roles_reach_only_the_replacement_vm_opwatch_disks_and_the_managed_zone():
+    _, s, cmds = plan_of(RESTORE)
+    p, z = "projects/opwatch-example", "projects/opwatch-example/zones/europe-west1-c"
+    fo = _compute_bindings(cmds, s.service_account("remedy-failover"))
+    cond = fo["opwatchRestore"][1]
+    for allowed in (f"{z}/instances/seq-b", f"{z}/disks/opwatch-mainnet-7-1-ab12", f"{z}/operations/op-1",
+                    f"{p}/global/snapshots/opwatch-mainnet-7-1"):
+        assert condition_allows(cond, allowed), allowed
+    for denied in (f"{z}/instances/seq-a", f"{z}/instances/seq-b-2", f"{z}/disks/sequencer-data",
+                   "projects/opwatch-example/zones/europe-west1-b/disks/opwatch-x", f"{p}/global/snapshots/golden"):
+        assert not condition_allows(cond, denied), denied
+    assert not condition_allows(fo["opwatchDiskSnapshotReader"][1], f"{p}/global/snapshots/golden")
+    # Every project-wide compute grant has a condition, except the list-only role.
+    for c in cmds:
+        if c[:3] == ["gcloud", "projects", "add-iam-policy-binding"] and "opwatchSnapshotList" not in " ".join(c):
+            assert any(a.startswith("--condition=expression=resource.name") for a in c), c
+    [dns] = [c for c in cmds if "--role=projects/opwatch-example/roles/opwatchDnsSwitch" in c]
+    assert dns[:6] == ["gcloud", "dns", "managed-zones", "add-iam-policy-binding", "l2-internal",
+                       f"--member=serviceAccount:{s.service_account('remedy-failover')}"]

@@ -274,8 +274,8 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
 
     stores = snapshot_stores(config, reader=False) + snapshot_stores(config, reader=True) + restore_grants(config)
     custom = roles.custom_roles()
-    for role_id, project in sorted({(g.role.removeprefix("custom:"), where) for g, where in stores
-                                    if g.role.startswith("custom:")}):
+    for role_id, project in sorted({(g.role.removeprefix("custom:"), s.project if g.on == "dns_zone" else where)
+                                    for g, where, _ in stores if g.role.startswith("custom:")}):
         perms = f"--permissions={','.join(custom[role_id])}"
         steps.append(Step(
             f"custom role {role_id} in {project}: exactly the permissions the code calls",
@@ -283,7 +283,8 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
             create=("gcloud", "iam", "roles", "create", role_id, f"--project={project}", f"--title={role_id}",
                     perms, "--stage=GA"),
             update=("gcloud", "iam", "roles", "update", role_id, f"--project={project}", perms, "--quiet")))
-    for bucket in sorted({where for g, where in snapshot_stores(config, reader=False) if g.on == "snapshot_bucket"}):
+    for bucket in sorted({where for g, where, _ in snapshot_stores(config, reader=False)
+                          if g.on == "snapshot_bucket"}):
         steps.append(Step(f"snapshot bucket gs://{bucket}",
                           describe=gcloud("storage", "buckets", "describe", f"gs://{bucket}", settings=s),
                           create=gcloud("storage", "buckets", "create", f"gs://{bucket}", f"--location={s.region}",
@@ -306,8 +307,8 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
             if step is not None:
                 steps.append(step)
         if f.entry_point == "snapshot_freshness":
-            steps += [step for grant, where in snapshot_stores(config, reader=True)
-                      if (step := bind(grant, f"serviceAccount:{f.service_account}", f.name, s, where))]
+            steps += [step for grant, where, cond in snapshot_stores(config, reader=True)
+                      if (step := bind(grant, f"serviceAccount:{f.service_account}", f.name, s, where, cond))]
     for grant in roles.PUSH:
         step = bind(grant, f"serviceAccount:{s.service_account('push')}", pager.name, s)
         assert step is not None
@@ -406,39 +407,64 @@ def funder_secrets(config: Config) -> list[str]:
     return sorted(set(out))
 
 
-def snapshot_stores(config: Config, reader: bool, networks: Sequence[str] | None = None
-                    ) -> list[tuple[roles.Grant, str]]:
-    """(grant, bucket or project) for the GCP-kept snapshots of `networks` (default: all)."""
+Scoped = tuple[roles.Grant, str, str]  # (grant, bucket / project / managed zone, IAM condition or "")
+
+
+def snapshot_stores(config: Config, reader: bool, networks: Sequence[str] | None = None) -> list[Scoped]:
+    """(grant, bucket or project, condition) for the GCP-kept snapshots of `networks` (default: all)."""
+    from ..remedies.gce_disk import NAME_PREFIX
+
     policy = config.section("remediation")
-    out: list[tuple[roles.Grant, str]] = []
+    out: list[Scoped] = []
     for name in networks if networks is not None else list(config.networks):
         net = policy.for_network(name)
         snap = net.snapshot
         if snap is None or net.runs_on != "gcp":
             continue
         if snap.provider == "gcs":
-            grants = roles.SNAPSHOT_READER_GCS if reader else roles.SNAPSHOT_GCS
-            out += [(g, snap.bucket or "") for g in grants]
+            gcs: tuple[roles.Grant, ...] = roles.SNAPSHOT_READER_GCS if reader else roles.SNAPSHOT_GCS
+            out += [(g, snap.bucket or "", "") for g in gcs]
         elif snap.provider == "gce-disk":
+            p, z = f"projects/{snap.project}", f"projects/{snap.project}/zones/{snap.zone}"
+            snapshots = f'resource.name.startsWith("{p}/global/snapshots/{NAME_PREFIX}")'
+            writes = " || ".join((within(f"{z}/disks/{snap.disk}"), snapshots,
+                                  f'resource.name.startsWith("{z}/operations/")',
+                                  f'resource.name.startsWith("{p}/global/operations/")'))
             grants = roles.SNAPSHOT_READER_GCE_DISK if reader else roles.SNAPSHOT_GCE_DISK
-            out += [(g, snap.project or "") for g in grants]
+            out += [(g, snap.project or "", _condition(g, snapshots if reader else writes)) for g in grants]
     return list(dict.fromkeys(out))
 
 
-def restore_grants(config: Config, networks: Sequence[str] | None = None) -> list[tuple[roles.Grant, str]]:
-    """(grant, project) for the restore failovers of `networks` (default: all) on GCP."""
+def restore_grants(config: Config, networks: Sequence[str] | None = None) -> list[Scoped]:
+    """(grant, project or managed zone, condition) for the restore failovers of `networks` on GCP:
+    the one replacement VM, the disks and snapshots opwatch names, the sequencer's managed zone."""
+    from ..remedies.gce_disk import NAME_PREFIX
+
     policy = config.section("remediation")
-    out: list[tuple[roles.Grant, str]] = []
+    out: list[Scoped] = []
     for name in networks if networks is not None else list(config.networks):
         net = policy.for_network(name)
         fo, snap = net.failover, net.snapshot
         if net.runs_on != "gcp" or fo is None or fo.strategy != "restore" or fo.replacement_instance is None \
                 or snap is None:
             continue
-        out += [(g, snap.project or "") for g in roles.RESTORE_GCE]
+        p = f"projects/{snap.project}"
+        zone = f"{p}/{fo.replacement_instance.rsplit('/instances/', 1)[0]}"
+        snapshots = f'resource.name.startsWith("{p}/global/snapshots/{NAME_PREFIX}")'
+        launch = " || ".join((f'resource.name == "{p}/{fo.replacement_instance}"',
+                              f'resource.name.startsWith("{zone}/disks/{NAME_PREFIX}")', snapshots,
+                              f'resource.name.startsWith("{zone}/operations/")'))
+        conditions = {"custom:opwatchDiskSnapshotReader": snapshots, "custom:opwatchRestore": launch}
+        out += [(g, snap.project or "", _condition(g, conditions.get(g.role, ""))) for g in roles.RESTORE_GCE]
         if fo.dns_zone_id is not None:
-            out += [(g, snap.project or "") for g in roles.RESTORE_DNS]
+            out += [(g, fo.dns_zone_id, "") for g in roles.RESTORE_DNS]
     return list(dict.fromkeys(out))
+
+
+def _condition(grant: roles.Grant, condition: str) -> str:
+    """Every project-wide Compute Engine grant carries its condition, except listing (roles.py)."""
+    listing = set(roles.custom_roles().get(grant.role.removeprefix("custom:"), ())) <= set(roles.LIST_PERMISSIONS)
+    return "" if listing else condition
 
 
 def remedy_bindings(config: Config, f: FunctionSpec, s: GcpSettings) -> list[Step]:
@@ -454,19 +480,21 @@ def remedy_bindings(config: Config, f: FunctionSpec, s: GcpSettings) -> list[Ste
             secret = (net.topup.secret or "").split("/secrets/")[1].split("/")[0]
             steps += [step for g in roles.TOPUP_LOCAL_SIGNER if (step := bind(g, member, f.name, s, secret))]
         if remedy == "snapshot":
-            steps += [step for g, where in snapshot_stores(config, reader=False, networks=[name])
-                      if (step := bind(g, member, f.name, s, where))]
+            steps += [step for g, where, cond in snapshot_stores(config, reader=False, networks=[name])
+                      if (step := bind(g, member, f.name, s, where, cond))]
         if remedy == "failover":
-            steps += [step for g, where in restore_grants(config, [name])
-                      if (step := bind(g, member, f.name, s, where))]
+            steps += [step for g, where, cond in restore_grants(config, [name])
+                      if (step := bind(g, member, f.name, s, where, cond))]
     unique: dict[tuple[str, ...], Step] = {step.create: step for step in steps}
     return list(unique.values())
 
 
-def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings, resource: str = "") -> Step | None:
+def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings, resource: str = "",
+         condition: str = "") -> Step | None:
     name = grant.role
     if name.startswith("custom:"):
-        name = f"projects/{resource or s.project}/roles/{name.removeprefix('custom:')}"
+        home = s.project if grant.on == "dns_zone" else resource or s.project
+        name = f"projects/{home}/roles/{name.removeprefix('custom:')}"
     role = f"--role={name}"
     who = f"--member={member}"
     why = f"{member.split(':')[1].split('@')[0]}: {grant.role} on {grant.on} ({grant.why})"
@@ -498,6 +526,10 @@ def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings, resourc
         if not grant.role.startswith("custom:"):  # pragma: no cover - project-wide needs a narrow role
             raise ValueError(f"{grant.role}: project-wide grants use opwatch's custom roles")
         argv = ("gcloud", "projects", "add-iam-policy-binding", resource or s.project, who, role)
+        if condition:
+            argv += (f"--condition=expression={condition},title={grant.role.removeprefix('custom:').lower()}",)
+    elif grant.on == "dns_zone":
+        argv = gcloud("dns", "managed-zones", "add-iam-policy-binding", resource, who, role, settings=s)
     else:  # pragma: no cover - a new Grant.on without a renderer
         raise ValueError(f"no binding renderer for {grant.on!r}")
     return Step(why, create=argv)

@@ -15,7 +15,8 @@ class Grant:
     role: str
     # "findings_topic" | "config_secret" | "pagerduty_secret" | "firestore" | "remedy_firestore"
     # | "heartbeat_bucket" | "self"
-    # | "funder_secret" | "snapshot_bucket" | "project" (the resource named by the network's policy)
+    # | "funder_secret" | "snapshot_bucket" | "project" (with a condition on the resources the network's
+    # policy names) | "dns_zone" (the policy's Cloud DNS managed zone)
     on: str
     why: str
 
@@ -62,16 +63,20 @@ SNAPSHOT_GCS = (
 # through custom roles holding exactly the permissions the code uses (`CUSTOM_ROLES`), not
 # roles/compute.storageAdmin (every disk, image and snapshot of the project).
 SNAPSHOT_GCE_DISK = (
-    Grant("custom:opwatchDiskSnapshots", "project", "create, label, list and delete disk snapshots"),
+    Grant("custom:opwatchDiskSnapshots", "project", "create, label and delete disk snapshots (condition: the "
+          "configured disk, opwatch-* snapshots, their operations)"),
+    Grant("custom:opwatchSnapshotList", "project", "list snapshots by label (a list is checked on the project)"),
 )
 # A restore failover: a disk from the newest verified snapshot on the one TERMINATED VM, started;
 # then the sequencer's record in Cloud DNS (remedies/gcp_restore.py lists the permissions).
 RESTORE_GCE = (
-    Grant("custom:opwatchDiskSnapshotReader", "project", "find the newest verified disk snapshot"),
-    Grant("custom:opwatchRestore", "project", "a disk from the snapshot, attached to the replacement VM, started"),
+    Grant("custom:opwatchDiskSnapshotReader", "project", "read opwatch-* disk snapshots (condition)"),
+    Grant("custom:opwatchSnapshotList", "project", "find the newest verified disk snapshot by label"),
+    Grant("custom:opwatchRestore", "project", "a disk from the snapshot, attached to the replacement VM, started "
+          "(condition: that VM, opwatch-* disks and snapshots, its zone's operations)"),
 )
 RESTORE_DNS = (
-    Grant("custom:opwatchDnsSwitch", "project", "repoint the sequencer's record once the replacement produces"),
+    Grant("custom:opwatchDnsSwitch", "dns_zone", "repoint the sequencer's record in its one managed zone"),
 )
 # Pub/Sub's push identity also delivers firing findings to the remedy functions.
 PUSH_REMEDY = (
@@ -82,8 +87,12 @@ SNAPSHOT_READER_GCS = (
     Grant("roles/storage.objectViewer", "snapshot_bucket", "list the archives and their verification markers"),
 )
 SNAPSHOT_READER_GCE_DISK = (
-    Grant("custom:opwatchDiskSnapshotReader", "project", "list the labelled disk snapshots"),
+    Grant("custom:opwatchDiskSnapshotReader", "project", "read opwatch-* disk snapshots (condition)"),
+    Grant("custom:opwatchSnapshotList", "project", "list the labelled disk snapshots"),
 )
+# Listing is authorised on the project (no snapshot name to condition on), so it is a role of its own
+# with nothing else in it; every other Compute Engine permission is bound with a resource condition.
+LIST_PERMISSIONS = ("compute.snapshots.list",)
 
 
 def custom_roles() -> dict[str, tuple[str, ...]]:
@@ -91,7 +100,11 @@ def custom_roles() -> dict[str, tuple[str, ...]]:
     from ..remedies.gce_disk import IAM_PERMISSIONS
     from ..remedies.gcp_restore import CLOUD_DNS_PERMISSIONS, GCE_LAUNCHER_PERMISSIONS
 
-    return {"opwatchDiskSnapshots": IAM_PERMISSIONS,
-            "opwatchDiskSnapshotReader": ("compute.snapshots.get", "compute.snapshots.list"),
-            "opwatchRestore": GCE_LAUNCHER_PERMISSIONS,
+    def unlisted(perms: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(p for p in perms if p not in LIST_PERMISSIONS)
+
+    return {"opwatchDiskSnapshots": unlisted(IAM_PERMISSIONS),
+            "opwatchDiskSnapshotReader": ("compute.snapshots.get",),
+            "opwatchSnapshotList": LIST_PERMISSIONS,
+            "opwatchRestore": unlisted(GCE_LAUNCHER_PERMISSIONS),
             "opwatchDnsSwitch": CLOUD_DNS_PERMISSIONS}
