@@ -158,6 +158,14 @@ def test_requests_it_does_not_run_are_rejected_by_hand_and_acknowledged_when_pus
     code, out = post(remedy_fn, pushed(Status.FIRING, "2026-11-28T10:10:00Z", check="wallet_runway"))
     assert code == 200 and out["status"] == "rejected"
     garbled = pushed(Status.FIRING, "2026-11-28T10:15:00Z") | {"message": {"data": "%%%", "messageId": "m"}}
+    bare = pushed(Status.FIRING, "2026-11-28T10:16:00Z")
+    bare["message"].pop("attributes")  # the filter acts on attributes: a message without them never acts
+    code, out = post(remedy_fn, bare)
+    assert code == 200 and out["status"] == "rejected" and "are missing" in out["reason"], out
+    lying = pushed(Status.FIRING, "2026-11-28T10:17:00Z")
+    lying["message"]["attributes"] = lying["message"]["attributes"] | {"network": "other"}
+    code, out = post(remedy_fn, lying)
+    assert code == 200 and out["status"] == "rejected" and "disagree" in out["reason"], out
     assert post(remedy_fn, garbled) == (200, {"status": "rejected", "reason": "message data is not base64"})
     assert archives(emulator) == before
     logs = Path(remedy_fn.log).read_text()

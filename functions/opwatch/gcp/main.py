@@ -288,7 +288,13 @@ def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
     caller = f"gcp:{identity_email(request.headers) or 'no identity token'}"
     try:
         if pushed:
-            req = RemedyRequest.from_finding(finding_from(pubsub_message(MESSAGE_PUBLISHED, body)))
+            message = pubsub_message(MESSAGE_PUBLISHED, body)
+            # The subscription filters on these attributes and the remedy acts on the body: both
+            # must be there and agree (finding_from checks agreement), as on AWS.
+            missing = sorted({"network", "check", "status"} - set(message.attributes))
+            if missing:
+                raise BadEvent(f"message {message.message_id}: attributes {missing} are missing")
+            req = RemedyRequest.from_finding(finding_from(message))
             caller += f" via {str(body.get('subscription'))[:200]}"
         else:
             req = RemedyRequest.from_dict(body)
