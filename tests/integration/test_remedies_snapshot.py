@@ -347,6 +347,9 @@ def test_a_pending_ebs_snapshot_is_in_progress_verified_later_and_pruning_still_
     assert second["snapshot"]["in_progress"] and not second["snapshot"]["verified"]
     assert ebs.newest_good("devnet").id == first["snapshot"]["id"]
     assert 0 < sum(slept) <= EBS_WAIT_S  # waited within its named budget, then handed over
+    from opwatch.remedies.permissions import longest_wait_s  # what deployed timeouts are derived from
+
+    assert longest_wait_s("snapshot", config.section("remediation").for_network("devnet")) >= EBS_WAIT_S
     assert second["pruned"] == []  # the only completed one is the one retention keeps
     hook.completes = True  # EBS finishes it; the next run (or snapshot_freshness) sees it completed
     assert ebs.newest_good("devnet").id == second["snapshot"]["id"]

@@ -94,14 +94,14 @@ def longest_wait_s(remedy: str, net: Any) -> float:
         return float(net.topup.receipt_timeout_s)  # the receipt wait: the transaction is already sent
     import inspect
 
-    from .gce_disk import POLL_INTERVAL_S, WAIT_TIMEOUT_S, PersistentDiskSnapshots
+    from .gce_disk import WAIT_TIMEOUT_S
 
     if remedy == "snapshot" and net.snapshot is not None:
-        if net.snapshot.provider != "gce-disk":
-            return 0.0  # archives: one upload and read-back, no polling (EBS: infra/ counts its own)
-        # The operation deadline, overrun by at most one operations.wait and one poll.
-        deadline = inspect.signature(PersistentDiskSnapshots.__init__).parameters["operation_timeout_s"].default
-        return float(deadline + WAIT_TIMEOUT_S + POLL_INTERVAL_S)
+        from .snapshot import longest_wait_s as snapshot_wait_s
+
+        # The provider's own figure: EBS's wait for `pending`, the persistent-disk operation deadline
+        # overrun by at most one operations.wait and one poll; archives do not poll (0).
+        return snapshot_wait_s(net.snapshot.provider)
     fo = net.failover
     if remedy != "failover" or fo is None:
         return 0.0
