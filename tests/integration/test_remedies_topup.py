@@ -143,9 +143,9 @@ def test_rolling_day_cap_holds_under_concurrent_requests(l1, tmp_path):
     refused = next(o for o in outcomes if o.status == "refused")
     if "24 h cap" not in refused.reason:
         assert "another top-up is sending" in refused.reason
-        loser = "cap-c" if any(o.status == "sent" and o.plan and o.plan.role == "batcher" for o in outcomes) else "cap-b"
+        batcher_paid = any(o.status == "sent" and o.plan and o.plan.role == "batcher" for o in outcomes)
         set_balance(l1, BATCHER, 6 * ETH)
-        again = make(l1, tmp_path).run(manual(loser, "proposer" if loser == "cap-c" else "batcher"))
+        again = make(l1, tmp_path).run(manual("cap-c", "proposer") if batcher_paid else manual("cap-b", "batcher"))
         assert again.status == "refused" and "24 h cap" in again.reason, again.reason
     assert store.spent("topup:devnet", 86400, __import__("time").time()) == 8 * ETH
 

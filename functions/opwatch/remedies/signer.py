@@ -21,7 +21,8 @@ KMS stand-in (`tests/kms_standin.py`) that honours DIGEST as AWS does.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 # secp256k1 group order; s above n/2 is rejected by Ethereum (EIP-2), so it is flipped.
@@ -154,17 +155,19 @@ class KmsSigner:
     @property
     def address(self) -> str:
         if self._address is None:
-            der = self.client.get_public_key(KeyId=self.key_id)["PublicKey"]
-            self._address = address_from_spki(der)
+            with _kms_errors("GetPublicKey", self.key_id):
+                self._address = address_from_spki(self.client.get_public_key(KeyId=self.key_id)["PublicKey"])
             if self._expected and self._address.lower() != self._expected.lower():
                 raise SignerError(f"KMS key {self.key_id} is {self._address}, not the funder {self._expected}")
         return self._address
 
     def sign_digest(self, digest: bytes) -> tuple[int, int, int]:
         """(v, r, s) over a 32-byte digest, verified to recover this key's address."""
-        answer = self.client.sign(KeyId=self.key_id, Message=digest, MessageType="DIGEST",
-                                  SigningAlgorithm="ECDSA_SHA_256")
-        r, s = decode_der_signature(answer["Signature"])
+        with _kms_errors("Sign", self.key_id):
+            answer = self.client.sign(KeyId=self.key_id, Message=digest, MessageType="DIGEST",
+                                      SigningAlgorithm="ECDSA_SHA_256")
+            signature = answer["Signature"]
+        r, s = decode_der_signature(signature)
         return recover_parity(digest, r, s, self.address)
 
     def sign_transaction(self, tx: dict[str, Any]) -> bytes:
@@ -176,6 +179,21 @@ class KmsSigner:
         unsigned = serializable_unsigned_transaction_from_dict(dict(tx))
         v, r, s = self.sign_digest(bytes(unsigned.hash()))
         return bytes(encode_transaction(unsigned, (v, r, s)))
+
+
+@contextmanager
+def _kms_errors(operation: str, key_id: str) -> Iterator[None]:
+    """Any failure of a KMS call (a throttle, a missing key or permission, the network, an answer
+    of the wrong shape) is a SignerError naming the operation and the error code, never the boto
+    exception: the top-up frees its claim on a SignerError, and a boto message is no page text."""
+    try:
+        yield
+    except SignerError:
+        raise
+    except Exception as exc:
+        response = getattr(exc, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        raise SignerError(f"KMS {operation} on {key_id} failed: {code or type(exc).__name__}") from None
 
 
 def address_from_spki(der: bytes) -> str:
@@ -192,7 +210,12 @@ def decode_der_signature(der: bytes) -> tuple[int, int]:
     """(r, s) from an ASN.1 DER ECDSA signature, s normalised to the lower half (EIP-2)."""
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-    r, s = decode_dss_signature(der)
+    try:
+        r, s = decode_dss_signature(bytes(der))
+    except (TypeError, ValueError):
+        raise SignerError("KMS answered a signature that is not DER-encoded (r, s)") from None
+    if not (0 < r < SECP256K1_N and 0 < s < SECP256K1_N):
+        raise SignerError("KMS answered a DER signature whose r or s is out of range")
     if s > SECP256K1_N // 2:
         s = SECP256K1_N - s
     return r, s
