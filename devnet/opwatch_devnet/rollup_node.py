@@ -33,9 +33,11 @@ class SequencerControl:
     active: bool = True
 
     def halt(self) -> str:
+        # op-node stops sequencing on its own state, even when its execution client is gone: the
+        # stand-in does too (a dead node's error still leaves admin_sequencerActive false).
+        self.active = False
         self.l2.call("evm_setAutomine", False)
         self.l2.call("evm_setIntervalMining", 0)
-        self.active = False
         head = self.l2.block("latest")
         assert head is not None
         return str(head["hash"])

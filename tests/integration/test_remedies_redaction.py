@@ -20,7 +20,7 @@ from opnode_admin_standin import AdminStandIn
 from opwatch.alerting.pagerduty import PagerDutyClient
 from opwatch.chain.rpc import RpcClient
 from opwatch.config import Endpoint
-from opwatch.remedies.failover import Failover, Observer, RestoreStrategy
+from opwatch.remedies.failover import AdminFence, Failover, Observer, RestoreStrategy
 from opwatch.remedies.paging import pagerduty_pager
 from opwatch.remedies.policy import FailoverPolicy, NetworkRemedies
 from opwatch.remedies.request import RemedyRequest
@@ -80,7 +80,8 @@ def failover(nodes, tmp_path, fail: bool, page: Any = None) -> tuple[Failover, S
     policy = NetworkRemedies(failover=FailoverPolicy(strategy="restore", stall_after_s=0.2, min_observers=2))
     strategy = RestoreStrategy(Provider(), "devnet", Launcher(keyed(replacement.url)),
                                lambda url: RpcClient(Endpoint(url, "replacement"), retries=0),
-                               endpoint=Switch(fail), wait_s=5.0, sleep=lambda _s: None)
+                               endpoint=Switch(fail), wait_s=5.0, sleep=lambda _s: None,
+                               fence=AdminFence(RpcClient(Endpoint(seq.url, "old-op-node"))))
     observers = [Observer("sequencer", RpcClient(Endpoint(seq.url, "sequencer")), is_sequencer=True),
                  Observer("rpc-0", RpcClient(Endpoint(rpc.url, "rpc-0")))]
     return Failover("devnet", policy, store, strategy, observers, page=page), store

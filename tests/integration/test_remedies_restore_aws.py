@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from opnode_admin_standin import AdminStandIn
 from opwatch.remedies.request import RemedyRequest
 from opwatch.remedies.service import Seams, handle
 from opwatch.remedies.snapshot import EbsSnapshots
@@ -65,8 +66,39 @@ def aws(moto):
             "snapshot": snapshot}
 
 
-def restore_config(aws: dict, replacement_port: int, store: str) -> str:
-    return config_text(l2_url=f"http://127.0.0.1:{free_port()}", remediation=f"""
+class OldSequencer:
+    """The old sequencer as the restore sees it: its op-geth (the sequencer endpoint), its op-node's
+    admin RPC (what the fence stops) and one RPC node. Stand-ins that answer but whose heads never
+    move: a stalled sequencer, still reachable, that a replacement must not run beside."""
+
+    def __init__(self, sequencer_reachable: bool = True, admin_reachable: bool = True) -> None:
+        head = "0x" + "11" * 32
+        self.sequencer = AdminStandIn(active=True, head_hash=head, head_number=40)
+        self.admin = self.sequencer  # one stand-in serves op-geth's head and op-node's admin switch
+        self.rpc = AdminStandIn(active=False, head_hash=head, head_number=40)
+        self.sequencer.unreachable = not sequencer_reachable
+        self.admin_reachable = admin_reachable
+        self.l2_url = self.sequencer.url
+        if not admin_reachable:  # the op-node's admin RPC is a dead port
+            self.admin_url = f"http://127.0.0.1:{free_port()}"
+        else:
+            self.admin_url = self.admin.url
+        self.network_keys = f'rollup_rpc = "{self.admin_url}"\nrpc_nodes = ["{self.rpc.url}"]'
+
+    def stop(self) -> None:
+        self.sequencer.stop()
+        self.rpc.stop()
+
+
+@pytest.fixture
+def old():
+    sequencer = OldSequencer()
+    yield sequencer
+    sequencer.stop()
+
+
+def restore_config(aws: dict, replacement_port: int, store: str, *, old: OldSequencer) -> str:
+    return config_text(l2_url=old.l2_url, extra_network=old.network_keys, remediation=f"""
 [remediation]
 store = "sqlite:{store}"
 [remediation.networks.devnet.snapshot]
@@ -74,7 +106,7 @@ provider = "ebs"
 volume_id = "{aws['volume']}"
 [remediation.networks.devnet.failover]
 strategy = "restore"
-min_observers = 1
+min_observers = 2
 stall_after = "1s"
 replacement_instance = "{aws['instance']}"
 replacement_rpc = "http://localhost:{replacement_port}"
@@ -100,9 +132,9 @@ def run(aws: dict, text: str, store: SqliteRemedyStore, request_id: str, page=No
     return handle(request, load(text), seams)
 
 
-def test_restore_starts_the_replacement_from_the_snapshot_then_repoints_the_record(aws, replacement, tmp_path):
+def test_restore_starts_the_replacement_from_the_snapshot_then_repoints_the_record(aws, replacement, tmp_path, old):
     store = SqliteRemedyStore(tmp_path / "r.db")
-    out = run(aws, restore_config(aws, replacement, str(tmp_path / "r.db")), store, "drill-1")
+    out = run(aws, restore_config(aws, replacement, str(tmp_path / "r.db"), old=old), store, "drill-1")
     assert out["status"] == "done", out
     assert out["snapshot"] == aws["snapshot"].id and out["first_head"] > 0
     assert instance_state(aws) == "running"
@@ -110,27 +142,28 @@ def test_restore_starts_the_replacement_from_the_snapshot_then_repoints_the_reco
     assert restored["Attachments"][0]["InstanceId"] == aws["instance"]
     assert record_value(aws) == "localhost"
     steps = [(r["step"], r["outcome"]) for r in reversed(store.audit(50)) if r.get("request_id") == "drill-1"]
-    assert [s for s in steps if s[0] in ("observe", "launch", "producing", "repoint", "result")] == [
-        ("observe", "ok"), ("launch", "started"), ("launch", "ok"), ("producing", "ok"), ("repoint", "ok"),
-        ("result", "done")]
+    assert [s for s in steps if s[0] in ("observe", "fence", "launch", "producing", "repoint", "result")] == [
+        ("observe", "ok"), ("fence", "ok"), ("launch", "started"), ("launch", "ok"), ("producing", "ok"),
+        ("repoint", "ok"), ("result", "done")]
+    assert old.admin.active is False and old.admin.calls.count("admin_stopSequencer") == 1  # fenced first
 
 
-def test_a_running_replacement_is_never_started_over_and_the_record_stays(aws, replacement, tmp_path):
+def test_a_running_replacement_is_never_started_over_and_the_record_stays(aws, replacement, tmp_path, old):
     aws["ec2"].start_instances(InstanceIds=[aws["instance"]])  # someone already brought it up
     volumes = len(aws["ec2"].describe_volumes()["Volumes"])
     store = SqliteRemedyStore(tmp_path / "r.db")
-    out = run(aws, restore_config(aws, replacement, str(tmp_path / "r.db")), store, "drill-2")
+    out = run(aws, restore_config(aws, replacement, str(tmp_path / "r.db"), old=old), store, "drill-2")
     assert out["status"] == "aborted" and "not stopped" in out["reason"], out
     assert "endpoint is unchanged" in out["state"]
     assert len(aws["ec2"].describe_volumes()["Volumes"]) == volumes
     assert record_value(aws) == "old-sequencer.internal"
 
 
-def test_a_replacement_that_never_produces_leaves_the_record_alone(aws, tmp_path):
+def test_a_replacement_that_never_produces_leaves_the_record_alone(aws, tmp_path, old):
     dead = free_port()  # the replacement's RPC never answers
     store = SqliteRemedyStore(tmp_path / "r.db")
-    text = restore_config(aws, dead, str(tmp_path / "r.db")).replace('min_observers', 'replacement_wait = "2s"\n'
-                                                                                     'min_observers')
+    text = restore_config(aws, dead, str(tmp_path / "r.db"), old=old).replace(
+        'min_observers', 'replacement_wait = "2s"\nmin_observers')
     from opwatch.alerting.pagerduty import PagerDutyClient
     from opwatch.remedies.paging import pagerduty_pager
     from pagerduty_standin import EventsStandIn
@@ -147,3 +180,30 @@ def test_a_replacement_that_never_produces_leaves_the_record_alone(aws, tmp_path
         assert "endpoint is unchanged" in event["payload"]["custom_details"]["state"]
     finally:
         events.stop()
+
+
+def test_a_restore_refuses_when_the_old_sequencer_cannot_be_fenced(aws, replacement, tmp_path):
+    """Its op-node's admin RPC is unreachable: it may still sequence behind a broken path."""
+    old = OldSequencer(admin_reachable=False)
+    try:
+        volumes = len(aws["ec2"].describe_volumes()["Volumes"])
+        store = SqliteRemedyStore(tmp_path / "r.db")
+        out = run(aws, restore_config(aws, replacement, str(tmp_path / "r.db"), old=old), store, "drill-4")
+        assert out["status"] == "refused" and "not fenced" in out["reason"], out
+        assert instance_state(aws) == "stopped" and len(aws["ec2"].describe_volumes()["Volumes"]) == volumes
+        assert record_value(aws) == "old-sequencer.internal"
+    finally:
+        old.stop()
+
+
+def test_an_unreachable_sequencer_is_no_vote_for_stalled(aws, replacement, tmp_path):
+    """The sequencer endpoint does not answer and one RPC node sees a still head: one vote, not two."""
+    old = OldSequencer(sequencer_reachable=False)
+    try:
+        store = SqliteRemedyStore(tmp_path / "r.db")
+        out = run(aws, restore_config(aws, replacement, str(tmp_path / "r.db"), old=old), store, "drill-5")
+        assert out["status"] == "refused" and "1 observer(s) confirm" in out["reason"], out
+        assert instance_state(aws) == "stopped" and record_value(aws) == "old-sequencer.internal"
+        assert "admin_stopSequencer" not in old.admin.calls  # refused before any side effect
+    finally:
+        old.stop()

@@ -14,6 +14,7 @@ import pytest
 import requests
 from clouddns_standin import CloudDnsStandIn
 from gce_standin import ComputeStandIn
+from opnode_admin_standin import AdminStandIn
 from opwatch.remedies.gce_disk import PersistentDiskSnapshots
 from opwatch.remedies.request import RemedyRequest
 from opwatch.remedies.service import Seams, handle
@@ -59,8 +60,39 @@ def gcp():
         dns.stop()
 
 
-def restore_config(port: int, store: str, wait: str = "30s") -> str:
-    return config_text(l2_url=f"http://127.0.0.1:{free_port()}", remediation=f"""
+class OldSequencer:
+    """The old sequencer as the restore sees it: its op-geth (the sequencer endpoint), its op-node's
+    admin RPC (what the fence stops) and one RPC node. Stand-ins that answer but whose heads never
+    move: a stalled sequencer, still reachable, that a replacement must not run beside."""
+
+    def __init__(self, sequencer_reachable: bool = True, admin_reachable: bool = True) -> None:
+        head = "0x" + "11" * 32
+        self.sequencer = AdminStandIn(active=True, head_hash=head, head_number=40)
+        self.admin = self.sequencer  # one stand-in serves op-geth's head and op-node's admin switch
+        self.rpc = AdminStandIn(active=False, head_hash=head, head_number=40)
+        self.sequencer.unreachable = not sequencer_reachable
+        self.admin_reachable = admin_reachable
+        self.l2_url = self.sequencer.url
+        if not admin_reachable:  # the op-node's admin RPC is a dead port
+            self.admin_url = f"http://127.0.0.1:{free_port()}"
+        else:
+            self.admin_url = self.admin.url
+        self.network_keys = f'rollup_rpc = "{self.admin_url}"\nrpc_nodes = ["{self.rpc.url}"]'
+
+    def stop(self) -> None:
+        self.sequencer.stop()
+        self.rpc.stop()
+
+
+@pytest.fixture
+def old():
+    sequencer = OldSequencer()
+    yield sequencer
+    sequencer.stop()
+
+
+def restore_config(port: int, store: str, wait: str = "30s", *, old: OldSequencer) -> str:
+    return config_text(l2_url=old.l2_url, extra_network=old.network_keys, remediation=f"""
 [remediation]
 store = "sqlite:{store}"
 [remediation.networks.devnet]
@@ -72,7 +104,7 @@ zone = "{ZONE}"
 disk = "seq-data"
 [remediation.networks.devnet.failover]
 strategy = "restore"
-min_observers = 1
+min_observers = 2
 stall_after = "1s"
 replacement_instance = "zones/{ZONE}/instances/{VM}"
 replacement_rpc = "http://localhost:{port}"
@@ -100,10 +132,10 @@ def record(gcp) -> list[str]:
     return gcp[1].get(DNS_ZONE, RECORD, "CNAME")["rrdatas"]
 
 
-def test_restore_boots_the_vm_on_a_disk_from_the_snapshot_then_repoints_the_record(gcp, replacement, tmp_path):
+def test_restore_boots_the_vm_on_a_disk_from_the_snapshot_then_repoints_the_record(gcp, replacement, tmp_path, old):
     compute, _ = gcp
     store = SqliteRemedyStore(tmp_path / "r.db")
-    out = run(gcp, restore_config(replacement, str(tmp_path / "r.db")), store, "drill-1")
+    out = run(gcp, restore_config(replacement, str(tmp_path / "r.db"), old=old), store, "drill-1")
     assert out["status"] == "done", out
     assert out["first_head"] > 0
     assert compute.instances[VM].status == "RUNNING"
@@ -111,22 +143,25 @@ def test_restore_boots_the_vm_on_a_disk_from_the_snapshot_then_repoints_the_reco
     assert compute.users_of(disk.name) == [VM]
     assert record(gcp) == ["localhost."]
     steps = [(r["step"], r["outcome"]) for r in reversed(store.audit(50)) if r.get("request_id") == "drill-1"]
-    assert [s for s in steps if s[0] in ("launch", "producing", "repoint", "result")] == [
-        ("launch", "started"), ("launch", "ok"), ("producing", "ok"), ("repoint", "ok"), ("result", "done")]
+    assert [s for s in steps if s[0] in ("fence", "launch", "producing", "repoint", "result")] == [
+        ("fence", "ok"), ("launch", "started"), ("launch", "ok"), ("producing", "ok"), ("repoint", "ok"),
+        ("result", "done")]
+    assert old.admin.active is False  # the old sequencer was fenced before the VM started
 
 
-def test_a_running_replacement_is_never_started_over_and_the_record_stays(gcp, replacement, tmp_path):
+def test_a_running_replacement_is_never_started_over_and_the_record_stays(gcp, replacement, tmp_path, old):
     compute, _ = gcp
     compute.instances[VM].status = "RUNNING"  # someone already brought it up
     disks = len(compute.disk_resources)
-    out = run(gcp, restore_config(replacement, str(tmp_path / "r.db")), SqliteRemedyStore(tmp_path / "r.db"), "d-2")
+    out = run(gcp, restore_config(replacement, str(tmp_path / "r.db"), old=old), SqliteRemedyStore(tmp_path / "r.db"),
+              "d-2")
     assert out["status"] == "aborted" and f"{VM} is RUNNING, not TERMINATED" in out["reason"], out
     assert "endpoint is unchanged" in out["state"]
     assert len(compute.disk_resources) == disks
     assert record(gcp) == ["old-sequencer.internal."]
 
 
-def test_a_replacement_that_never_produces_leaves_the_record_alone_and_pages(gcp, tmp_path):
+def test_a_replacement_that_never_produces_leaves_the_record_alone_and_pages(gcp, tmp_path, old):
     from opwatch.alerting.pagerduty import PagerDutyClient
     from opwatch.remedies.paging import pagerduty_pager
     from pagerduty_standin import EventsStandIn
@@ -134,10 +169,24 @@ def test_a_replacement_that_never_produces_leaves_the_record_alone_and_pages(gcp
     events = EventsStandIn.start()
     try:
         page = pagerduty_pager(PagerDutyClient(lambda: "R" * 32, base_url=events.base_url))
-        text = restore_config(free_port(), str(tmp_path / "r.db"), wait="2s")  # its RPC never answers
+        text = restore_config(free_port(), str(tmp_path / "r.db"), wait="2s", old=old)  # its RPC never answers
         out = run(gcp, text, SqliteRemedyStore(tmp_path / "r.db"), "d-3", page)
         assert out["status"] == "aborted" and "produces no blocks" in out["reason"], out
         assert record(gcp) == ["old-sequencer.internal."]
         assert [e["dedup_key"] for e in events.accepted] == ["opwatch/devnet/remedy/failover-aborted"]
     finally:
         events.stop()
+
+
+def test_a_restore_refuses_when_the_old_sequencer_cannot_be_fenced(gcp, replacement, tmp_path):
+    compute, _ = gcp
+    old = OldSequencer(admin_reachable=False)
+    try:
+        disks = len(compute.disk_resources)
+        out = run(gcp, restore_config(replacement, str(tmp_path / "r.db"), old=old),
+                  SqliteRemedyStore(tmp_path / "r.db"), "d-4")
+        assert out["status"] == "refused" and "not fenced" in out["reason"], out
+        assert compute.instances[VM].status == "TERMINATED" and len(compute.disk_resources) == disks
+        assert record(gcp) == ["old-sequencer.internal."]
+    finally:
+        old.stop()

@@ -62,8 +62,9 @@ class FailoverAborted(Exception):
 class Observer:
     name: str
     client: RpcClient
-    # The sequencer's own endpoint: unreachable there is a vote for "down". An RPC node that is
-    # unreachable says nothing about the sequencer, so it abstains.
+    # The sequencer's own endpoint. Unreachable is no vote for "stalled", there or anywhere: the
+    # functions run outside the sequencer's network, so "cannot reach it" is as likely a broken
+    # path as a dead node, and a dead-looking sequencer that still sequences is a split brain.
     is_sequencer: bool = False
 
 
@@ -73,13 +74,18 @@ class Confirmation:
     advancing: list[str]
     abstained: list[str]
     max_head: int | None
+    # Observers that are the sequencer's own endpoint: a stall seen only there is not independent.
+    sequencer: tuple[str, ...] = ()
 
     def refusal(self, min_observers: int) -> str | None:
         if self.advancing:
             return f"the sequencer still produces blocks (seen advancing by {', '.join(self.advancing)})"
         if len(self.stalled) < min_observers:
             return (f"only {len(self.stalled)} observer(s) confirm the stall ({', '.join(self.stalled) or 'none'}); "
-                    f"{min_observers} independent ones are required")
+                    f"{min_observers} independent ones are required (an unreachable endpoint is no vote)")
+        if self.stalled and all(name in self.sequencer for name in self.stalled):
+            return (f"only the sequencer's own endpoint ({', '.join(self.stalled)}) saw the stall; at least one "
+                    "other observer (an RPC node) must see it too")
         return None
 
 
@@ -101,16 +107,17 @@ def observe_stall(observers: Sequence[Observer], window_s: float,
     for o, a, b in zip(observers, first, second, strict=True):
         if a is not None and b is not None:
             (advancing if b > a else stalled).append(o.name)
-        elif o.is_sequencer and b is None:
-            stalled.append(o.name)
         else:
             abstained.append(o.name)
     heads = [h for h in [*first, *second] if h is not None]
-    return Confirmation(stalled, advancing, abstained, max(heads) if heads else None)
+    return Confirmation(stalled, advancing, abstained, max(heads) if heads else None,
+                        tuple(o.name for o in observers if o.is_sequencer))
 
 
 class FailoverStrategy(ABC):
     name = "strategy"
+    # Observers that must see the stall whatever the policy says (the policy may ask for more).
+    min_observers = 1
 
     @abstractmethod
     def preflight(self, confirmation: Confirmation) -> None:
@@ -325,12 +332,50 @@ class EndpointSwitch(Protocol):
         """Make the network's sequencer endpoint reach `url`; verified before it returns."""
 
 
+class FenceFailed(Exception):
+    """The old sequencer could not be confirmed stopped."""
+
+
+class Fence(Protocol):
+    def fence(self) -> str:
+        """Make sure the old sequencer no longer sequences; say how it was confirmed. FenceFailed otherwise."""
+
+
+class AdminFence:
+    """Fence the old sequencer through its op-node's admin RPC: `admin_stopSequencer` (sent once),
+    confirmed only by `admin_sequencerActive` reading false afterwards."""
+
+    def __init__(self, admin: RpcClient) -> None:
+        self.admin = admin
+
+    def fence(self) -> str:
+        if read_active(self.admin) is False:
+            return f"{self.admin.name}: admin_sequencerActive already reads false"
+        error = ""
+        try:
+            self.admin.call_once("admin_stopSequencer")
+        except ChainError as exc:
+            error = f" (admin_stopSequencer: {exc})"
+        active = read_active(self.admin)
+        if active is False:
+            return f"{self.admin.name}: admin_stopSequencer, then admin_sequencerActive reads false{error}"
+        raise FenceFailed(f"{self.admin.name} still sequences{error}" if active else
+                          f"{self.admin.name} cannot be read, so its sequencer cannot be confirmed stopped{error}")
+
+
 class RestoreStrategy(FailoverStrategy):
+    """A replacement starts only after the old sequencer is fenced (confirmed stopped): it may be
+    alive behind a broken path, and two sequencers reorg users' transactions. And two observers,
+    one of them not the sequencer's own endpoint, must have seen the stall."""
+
     name = "restore"
+    min_observers = 2
 
     def __init__(self, provider: Any, network: str, launcher: SequencerLauncher,
                  rpc_for: Callable[[str], RpcClient], endpoint: EndpointSwitch | None = None,
-                 wait_s: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> None:
+                 wait_s: float = 60.0, sleep: Callable[[float], None] = time.sleep,
+                 fence: Fence | None = None) -> None:
+        self.fence = fence
         self.provider = provider
         self.network = network
         self.launcher = launcher
@@ -341,11 +386,21 @@ class RestoreStrategy(FailoverStrategy):
         self.snapshot: Any = None
 
     def preflight(self, confirmation: Confirmation) -> None:
+        if self.fence is None:
+            raise FailoverRefused("no way to fence the old sequencer (set failover.active_admin or the network's "
+                                  "rollup_rpc): a replacement next to a live one makes two sequencers")
         self.snapshot = self.provider.newest_good(self.network)
         if self.snapshot is None:
             raise FailoverRefused("no verified snapshot to restore from")
 
     def execute(self, step: Callable[..., None]) -> dict[str, Any]:
+        assert self.fence is not None  # preflight refused otherwise
+        try:
+            how = self.fence.fence()
+        except FenceFailed as exc:
+            step("fence", "failed", error=str(exc))
+            raise FailoverRefused(f"the old sequencer is not fenced ({exc}): no replacement started") from None
+        step("fence", "ok", how=how)
         step("launch", "started", snapshot=self.snapshot.id, block=self.snapshot.block)
         try:
             url = self.launcher.launch(self.snapshot, self.provider)
@@ -452,7 +507,7 @@ class Failover:
             self.audit.record(request, "observe", "ok", stalled=confirmation.stalled,
                               advancing=confirmation.advancing, abstained=confirmation.abstained,
                               max_head=confirmation.max_head)
-            why = confirmation.refusal(fo.min_observers)
+            why = confirmation.refusal(max(fo.min_observers, self.strategy.min_observers))
             if why:
                 return FailoverOutcome("refused", why, {"refused_by": "observers"})
             try:

@@ -88,6 +88,13 @@ SNAPSHOT_PROVIDERS = ("s3", "gcs", "ebs", "gce-disk")
 DNS_RECORD_TYPES = ("CNAME", "A")
 STRATEGIES = ("admin", "conductor", "restore")
 DEFAULT_STORE = "sqlite:.opwatch/remedies.db"
+# The longest a restore waits on its cloud, per snapshot provider: the launch's budget, then a
+# fresh one for cleaning up after a failed launch (aws_restore: 300 s; gcp_restore: 600 s, and one
+# operations.wait call may overrun it by gce_disk.WAIT_TIMEOUT_S, 150 s). Then the DNS switch's
+# wait (120 s in both clouds). Kept here, not imported: the config must not load cloud modules.
+RESTORE_LAUNCH_WORST_S = {"ebs": 2 * 300.0, "gce-disk": 2 * (600.0 + 150.0)}
+RESTORE_DNS_WORST_S = 120.0
+LEASE_MARGIN_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +329,7 @@ def _network(p: _Problems, raw: Any, where: str, config: Config, name: str) -> N
             p.add(f"{where}.failover.strategy", "'restore' needs a [snapshot] section to restore from")
         elif snapshot is not None:
             _check_replacement(p, f"{where}.failover", failover, snapshot)
+            failover = _restore_lease(p, f"{where}.failover", t["failover"], failover, snapshot, config, name)
     natives: list[tuple[str, str, str]] = []
     if topup is not None:
         natives += [("topup", "signer", topup.signer), ("topup", "secret", (topup.secret or "").partition(":")[0])]
@@ -378,6 +386,37 @@ def _topup(p: _Problems, raw: Any, where: str, config: Config, name: str) -> Top
         receipt_timeout_s=p.value(t, "receipt_timeout", where, _duration, default=180.0),
     )
     return policy if len(p.items) == before else None
+
+
+def restore_worst_case_s(failover: FailoverPolicy, snapshot: SnapshotPolicy, rpc_timeout_s: float,
+                         observers: int) -> float:
+    """The longest a restore can hold its lease: observing (two reads of every observer,
+    `stall_after` apart), fencing the old sequencer (a read, the stop, a read), the launch and its
+    clean-up, waiting for the replacement to produce, the DNS switch."""
+    observe = failover.stall_after_s + 2 * observers * rpc_timeout_s
+    fence = 3 * rpc_timeout_s
+    launch = RESTORE_LAUNCH_WORST_S.get(snapshot.provider, 0.0)
+    dns = RESTORE_DNS_WORST_S if failover.dns_zone_id is not None else 0.0
+    return observe + fence + launch + failover.replacement_wait_s + dns
+
+
+def _restore_lease(p: _Problems, where: str, raw: Any, failover: FailoverPolicy, snapshot: SnapshotPolicy,
+                   config: Config, name: str) -> FailoverPolicy:
+    """The failover lease must outlast the worst-case restore: a lease that expires midway lets a
+    second trigger start another replacement beside the first. Unset, it is derived from the
+    restore's budgets; set too short, it is a configuration error."""
+    from dataclasses import replace
+
+    network = config.networks[name]
+    worst = restore_worst_case_s(failover, snapshot, config.rpc.timeout, 1 + len(network.rpc_nodes))
+    if isinstance(raw, Mapping) and "lease_ttl" in raw:
+        if failover.lease_ttl_s <= worst:
+            p.add(f"{where}.lease_ttl", f"{failover.lease_ttl_s:g} s is shorter than the worst-case restore "
+                                        f"({worst:g} s: observing, fencing, launching and cleaning up on "
+                                        f"{snapshot.provider}, replacement_wait, the DNS switch); set at least "
+                                        f"{worst + LEASE_MARGIN_S:g} s, or leave it unset to derive it")
+        return failover
+    return replace(failover, lease_ttl_s=max(failover.lease_ttl_s, worst + LEASE_MARGIN_S))
 
 
 def _check_replacement(p: _Problems, where: str, failover: FailoverPolicy, snapshot: SnapshotPolicy) -> None:

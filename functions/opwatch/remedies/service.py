@@ -18,6 +18,7 @@ from ..chain.rpc import RpcClient, Transport
 from ..config import Config, Endpoint, Network
 from .audit import AuditLog
 from .failover import (
+    AdminFence,
     AdminPairStrategy,
     ConductorStrategy,
     EndpointSwitch,
@@ -246,6 +247,12 @@ def _endpoint_switch(policy: NetworkRemedies, seams: Seams) -> EndpointSwitch | 
                            sleep=seams.sleep)
 
 
+def _fence(config: Config, network: Network, active_admin: Endpoint | None, seams: Seams) -> AdminFence | None:
+    """How a restore confirms the old sequencer stopped before a replacement starts."""
+    admin = active_admin or network.rollup_rpc
+    return AdminFence(_client(config, admin, seams)) if admin is not None else None
+
+
 def observers_for(config: Config, network: Network, seams: Seams) -> list[Observer]:
     """The sequencer endpoint and every RPC node: independent views of the head."""
     return [Observer(network.l2_rpc.name, _client(config, network.l2_rpc, seams), is_sequencer=True),
@@ -270,7 +277,8 @@ def _failover(request: RemedyRequest, config: Config, network: Network, policy: 
                                        lambda url: RpcClient(Endpoint(url, "replacement"), seams.transport,
                                                              retries=0),
                                        endpoint=seams.endpoint or _endpoint_switch(policy, seams),
-                                       wait_s=fo.replacement_wait_s, sleep=seams.sleep)
+                                       wait_s=fo.replacement_wait_s, sleep=seams.sleep,
+                                       fence=_fence(config, network, fo.active_admin, seams))
     elif fo.strategy == "admin":
         assert fo.standby_admin and fo.standby_rpc
         active = fo.active_admin or network.rollup_rpc
