@@ -26,7 +26,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from opwatch.config import Config
-from opwatch.deploy.aws import AwsSettings, Environment
+from opwatch.deploy.aws import AwsSettings, Environment, remedy_timeout_seconds
 from opwatch.remedies import permissions
 from opwatch.remedies.policy import NetworkRemedies, SnapshotPolicy
 from opwatch.remedies.request import TRIGGERS
@@ -38,8 +38,6 @@ from .queues import dead_letter_queue
 from .state import IDEMPOTENCY_ACTIONS, StateTables
 
 TRIGGER_OF = {remedy: check for check, remedy in TRIGGERS.items()}
-# Snapshot: dump, compress, upload, verify. Failover: stall confirmation plus the switch.
-TIMEOUT_S = {"snapshot": 300, "failover": 300}
 TOPUP_EXTRAS = ("eth-account",)
 
 
@@ -72,13 +70,11 @@ class Remedies(Construct):
             if remedy == "topup":
                 from .bundling import lambda_code
 
-                asset, timeout = lambda_code(config_text, TOPUP_EXTRAS), _topup_timeout(policies, networks)
-            elif remedy == "failover" and any((fo := policies[n].failover) is not None and fo.strategy == "restore"
-                                              for n in networks):
-                # Restore: a volume, an instance boot and the node's start, then the record.
-                asset, timeout = code, 900
+                asset = lambda_code(config_text, TOPUP_EXTRAS)
             else:
-                asset, timeout = code, TIMEOUT_S[remedy]
+                asset = code
+            # Above the remedy's longest wait on any of its networks (a ConfigError if Lambda cannot hold it).
+            timeout = remedy_timeout_seconds(config, remedy, networks)
             fn = OpwatchFunction(
                 self, remedy, name=f"opwatch-{environment.name}-remedy-{remedy}",
                 description=f"opwatch remedy {remedy} ({', '.join(networks)})", code=asset,
@@ -243,9 +239,3 @@ def grant_snapshot_listing(role: iam.IRole, snap: SnapshotPolicy) -> None:
             conditions={"StringLike": {"s3:prefix": f"{snap.prefix}/*"}}))
     else:
         role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:DescribeSnapshots"], resources=["*"]))
-
-
-def _topup_timeout(policies: dict[str, NetworkRemedies], networks: list[str]) -> int:
-    """The longest receipt wait of the networks, plus a minute to build, sign and send."""
-    wait = max(p.topup.receipt_timeout_s for n, p in policies.items() if n in networks and p.topup is not None)
-    return int(min(900, wait + 60))

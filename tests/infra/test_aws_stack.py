@@ -569,3 +569,59 @@ def test_every_function_that_reads_a_chain_reads_the_rpc_endpoints_secret(templa
     # Staging configures no RPC secret: its functions read the URLs of the bundled config.
     assert not any("RPC_ENDPOINTS_SECRET" in p["Environment"]["Variables"]
                    for p in functions_by_name(templates["opwatch-staging"]).values())
+
+
+def test_every_function_outlasts_its_longest_wait_within_lambdas_limit(templates, restore_template, tmp_path):
+    from opwatch.config import load_config
+    from opwatch.deploy.aws import LAMBDA_MAX_TIMEOUT_S, check_longest_wait_s
+    from opwatch.remedies.permissions import longest_wait_s
+
+    restore_config = tmp_path / "restore.toml"
+    restore_config.write_text(RESTORE_CONFIG)
+    for template, config in ((templates["opwatch-production"], load_config(EXAMPLE)),
+                             (templates["opwatch-staging"], load_config(EXAMPLE)),
+                             (restore_template, load_config(restore_config))):
+        remediation = config.section("remediation")
+        for name, fn in functions_by_name(template).items():
+            env = fn["Environment"]["Variables"]
+            assert fn["Timeout"] <= LAMBDA_MAX_TIMEOUT_S, name
+            if "-remedy-" in name:
+                remedy = name.rsplit("-", 1)[1]
+                networks = fn["Description"].split("(")[1].rstrip(")").split(", ")
+                wait = max(longest_wait_s(remedy, remediation.for_network(n)) for n in networks)
+                assert fn["Timeout"] > wait, (name, fn["Timeout"], wait)
+            elif "OPWATCH_CHECK" in env:
+                wait = check_longest_wait_s(env["OPWATCH_CHECK"], config, "FAST_LANE_EVERY_S" in env)
+                assert fn["Timeout"] > wait, (name, fn["Timeout"], wait)
+    # The restore waits for its launch, then the node's first blocks and Route 53: counted, not 30 s.
+    restore = functions_by_name(restore_template)["opwatch-ops-remedy-failover"]
+    assert restore["Timeout"] > 300 + 300 + 120
+
+
+@pytest.mark.parametrize(("setting", "where"), [
+    ('receipt_timeout = "15m"', "remediation.networks.mainnet.topup"),
+    ('replacement_wait = "10m"', "remediation.networks.mainnet.failover"),
+])
+def test_a_wait_lambda_cannot_hold_is_refused_at_synth_not_cut_short(tmp_path, setting, where):
+    """A remedy whose wait exceeds 900 s used to get 900 s and be stopped midway (a payment sent and
+    never recorded, a replacement booted and never pointed at); now the synth names the setting."""
+    from opwatch.config import ConfigError
+
+    section = "[remediation.networks.mainnet.topup]" if "topup" in where else "[remediation.networks.mainnet.failover]"
+    config = tmp_path / "opwatch.toml"
+    config.write_text(RESTORE_CONFIG.replace(section, f"{section}\n{setting}"))
+    with pytest.raises(ConfigError, match=rf"{where}: waits up to .*Lambda's 900 s"):
+        _synth(tmp_path / "cdk.out", config)
+
+
+def test_rpc_settings_a_check_cannot_outlast_are_refused():
+    from dataclasses import replace
+
+    from opwatch.config import ConfigError, load_config
+    from opwatch.deploy.aws import timeout_seconds
+
+    config = load_config(EXAMPLE)
+    slow = replace(config, rpc=replace(config.rpc, timeout=60.0, retries=3))  # 240 s a request, 4 of them
+    with pytest.raises(ConfigError, match=r"rpc: rpc_sync needs up to .* more than Lambda's 900 s"):
+        timeout_seconds("rpc_sync", slow)
+    assert timeout_seconds("rpc_sync", config) < 900

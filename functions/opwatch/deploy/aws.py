@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +98,24 @@ class AwsSettings:
         return self.memory.get(function, self.memory.get("default", 256))
 
 
+# Lambda stops a function at 15 minutes; a wait that cannot fit is a configuration error, never
+# a silently shorter timeout (a function killed midway leaves no finding, or a remedy half done).
+LAMBDA_MAX_TIMEOUT_S = 900
+# Beyond its waits, a remedy loads its config and secrets, reads the chain (every observer twice,
+# the fence, balances and nonces), claims, signs and records: two minutes.
+REMEDY_WORK_S = 120
+# What a run needs whatever its waits: a state archive is dumped, compressed and uploaded (a
+# snapshot), the sequencer read and switched (a failover).
+REMEDY_FLOOR_S = {"topup": 60, "snapshot": 300, "failover": 300}
+
+
+def check_longest_wait_s(check_id: str, config: Config, fast_lane: bool = False) -> float:
+    """The longest a check function waits: one request with its retries, and for the fast lane
+    the minute it samples for before that."""
+    per_call = config.rpc.timeout * (config.rpc.retries + 1)
+    return per_call + (60.0 if fast_lane else 0.0)
+
+
 def timeout_seconds(check_id: str, config: Config, fast_lane: bool = False) -> int:
     """Lambda timeout for a check function, derived from the RPC settings.
 
@@ -105,6 +123,7 @@ def timeout_seconds(check_id: str, config: Config, fast_lane: bool = False) -> i
     `rpc.retries + 1`; four of them plus 10 s of start-up is the budget. batch_submission
     reads up to `max_l1_blocks_scanned` blocks in batches, so it gets a minute more. The
     fast lane samples for the whole minute between schedules, plus one check's budget.
+    Beyond Lambda's 900 s it is a ConfigError naming the settings to lower.
     """
     per_call = config.rpc.timeout * (config.rpc.retries + 1)
     seconds = 4 * per_call + 10
@@ -112,7 +131,28 @@ def timeout_seconds(check_id: str, config: Config, fast_lane: bool = False) -> i
         seconds += 60
     if fast_lane:
         seconds += 60
-    return int(min(900, max(30, seconds)))
+    if seconds > LAMBDA_MAX_TIMEOUT_S:
+        raise ConfigError([f"rpc: {check_id} needs up to {seconds:.0f} s (four requests of rpc.timeout "
+                           f"{config.rpc.timeout:g} s x {config.rpc.retries + 1} attempts, and its own work), "
+                           f"more than Lambda's {LAMBDA_MAX_TIMEOUT_S} s: lower rpc.timeout or rpc.retries"])
+    return max(30, math.ceil(seconds))
+
+
+def remedy_timeout_seconds(config: Config, remedy: str, networks: Sequence[str]) -> int:
+    """Lambda timeout for a remedy function: above the longest wait of the remedy on any of its
+    networks (remedies/permissions.longest_wait_s) plus its work, so Lambda never stops a run
+    midway (a payment sent and unrecorded, a volume attached and no node started)."""
+    from ..remedies.permissions import longest_wait_s
+
+    policy = config.section("remediation")
+    waits = {n: longest_wait_s(remedy, policy.for_network(n)) for n in networks}
+    worst = max(waits, key=lambda n: waits[n])
+    seconds = max(REMEDY_FLOOR_S.get(remedy, 60), math.ceil(waits[worst] + REMEDY_WORK_S))
+    if seconds > LAMBDA_MAX_TIMEOUT_S:
+        raise ConfigError([f"remediation.networks.{worst}.{remedy}: waits up to {waits[worst]:.0f} s, which with "
+                           f"{REMEDY_WORK_S} s of work exceeds Lambda's {LAMBDA_MAX_TIMEOUT_S} s: shorten its "
+                           "waits (receipt_timeout, replacement_wait, stall_after) or run its remedies on GCP"])
+    return seconds
 
 
 def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSettings:

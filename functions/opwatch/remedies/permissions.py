@@ -115,4 +115,13 @@ def longest_wait_s(remedy: str, net: Any) -> float:
         launch = inspect.signature(GceDiskLauncher.__init__).parameters["timeout_s"].default
         dns = inspect.signature(CloudDnsEndpoint.__init__).parameters["timeout_s"].default
         wait += 2 * (launch + WAIT_TIMEOUT_S) + fo.replacement_wait_s + (dns if fo.dns_zone_id else 0.0)
+    elif fo.strategy == "restore" and fo.replacement_instance is not None:
+        from .aws_restore import EbsVolumeLauncher, Route53Endpoint
+
+        # One budget for the volume, its attachment and the start. Then either the clean-up of a
+        # failed launch (its own budget; the restore aborts there) or the new node's first blocks and
+        # the Route 53 change: the longer of the two paths, not both, which Lambda's 900 s could not hold.
+        launch = inspect.signature(EbsVolumeLauncher.__init__).parameters["timeout_s"].default
+        dns = inspect.signature(Route53Endpoint.__init__).parameters["timeout_s"].default
+        wait += launch + max(launch, fo.replacement_wait_s + (dns if fo.dns_zone_id else 0.0))
     return wait
