@@ -66,13 +66,24 @@ def free_port() -> int:
 
 
 def start_moto():
-    """A moto server on a free loopback port; returns (server, endpoint URL). Stop it with .stop()."""
+    """A moto server on a free loopback port, with no resources; returns (server, endpoint URL).
+    Stop it with .stop().
+
+    Every moto server of one process shares moto's in-process backends, so a table or topic
+    that an earlier test's server created would still be there: each new server starts from
+    moto's documented reset endpoint (servers here never outlive their module).
+    """
+    import urllib.request
+
     from moto.server import ThreadedMotoServer
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    return server, f"http://127.0.0.1:{port}"
+    endpoint = f"http://127.0.0.1:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", data=b"", method="POST"),
+                           timeout=30).close()
+    return server, endpoint
 
 
 def aws_client(service: str, endpoint: str):

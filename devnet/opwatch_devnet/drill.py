@@ -56,7 +56,7 @@ max_age = "1h"
 strategy = "restore"
 min_observers = 2
 stall_after = "2s"
-lease_ttl = "5m"
+# lease_ttl is left out: derived from the worst-case restore (a shorter one is refused at load)
 """
 
 

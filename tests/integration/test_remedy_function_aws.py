@@ -173,6 +173,14 @@ def test_a_bare_request_never_acts_even_where_unattended_top_ups_are_on(fn, l1):
     assert nonce(l1) == before and balance(l1) == 7 * ETH
 
 
+def test_a_request_for_a_network_this_deployment_does_not_run_is_refused_not_an_error(fn, l1):
+    # Raised before, so Lambda reported an error and SNS redelivered it until the dead letter.
+    before = nonce(l1)
+    out = invoke({**approve("ops-elsewhere"), "network": "not-here"})
+    assert out["status"] == "refused" and "no network 'not-here'" in out["reason"], out
+    assert nonce(l1) == before
+
+
 def test_a_network_whose_remedies_run_on_gcp_is_refused_on_aws(fn, l1, tmp_path, monkeypatch):
     from opwatch.aws import runtime
 

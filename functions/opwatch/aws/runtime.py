@@ -114,12 +114,13 @@ def pager() -> Pager:
     return Pager(process=wrapped, idempotency=idempotency)
 
 
-# The outcomes Powertools remembers for a day: the remedy completed (or its own claim
-# answered for a run that did). A refusal, a failure, a dry run or a pending top-up changed
-# nothing the service's own claim does not already hold, so the id is released: the page's
-# approve command (a fixed request id) runs again once conditions change, as
-# docs/remediation.md promises.
-REMEMBERED = frozenset({"done", "sent", "skipped", "aborted", "duplicate"})
+# The outcomes Powertools remembers for a day: the remedy acted or completed (or its own
+# claim answered for a run that did). `pending` is an action taken (a snapshot the cloud is
+# still writing, a top-up broadcast without its receipt yet): remembered, so a retry of the
+# same id never acts again. A refusal, a failure or a dry run changed nothing, so the id is
+# released: the page's approve command (a fixed request id) runs again once conditions
+# change, as docs/remediation.md promises.
+REMEMBERED = frozenset({"done", "sent", "pending", "skipped", "aborted", "duplicate"})
 
 
 class NotRemembered(Exception):  # a control-flow signal, not an error

@@ -14,9 +14,9 @@ from typing import Any
 
 from .errors import BadResponse
 
-_HEX = re.compile(r"^0x[0-9a-fA-F]*$")
-_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_HEX = re.compile(r"^0x[0-9a-fA-F]*\Z")
+_HASH = re.compile(r"^0x[0-9a-fA-F]{64}\Z")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 
 DEPOSIT_TX_TYPE = 0x7E
 BLOB_TX_TYPE = 0x03

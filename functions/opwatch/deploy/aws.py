@@ -45,12 +45,12 @@ from typing import Any
 
 from ..config import Config, ConfigError
 
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+_ACCOUNT = re.compile(r"^\d{12}\Z")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d\Z")
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}\Z")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+\Z")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}\Z")
 SECRET_NAMES = ("pagerduty_routing_key", "funder_key", "rpc_endpoints")
 # One function per remedy kind (restore runs in the failover function).
 REMEDY_FUNCTIONS = ("topup", "snapshot", "failover")

@@ -57,9 +57,9 @@ EBS_LAUNCHER_ACTIONS = ("ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:Cre
 ROUTE53_POLL_S = 2.0
 EC2_POLL_S = 3.0
 
-_SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{8,17}$")
+_SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{8,17}\Z")
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)*{_LABEL}$")
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}\Z)(?:{_LABEL}\.)*{_LABEL}\Z")
 
 Sleep = Callable[[float], None]
 

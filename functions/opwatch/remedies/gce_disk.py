@@ -76,9 +76,9 @@ LABEL_TAKEN_AT = "opwatch-taken-at"
 NAME_PREFIX = "opwatch-"
 
 # GCP's documented rules for resource names and label keys/values.
-NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
+NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}\Z")
+LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}\Z")
 
 # The permission each call needs, named in a 403's reason.
 _PERMISSION_FOR = {

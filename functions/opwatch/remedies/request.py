@@ -26,7 +26,7 @@ TRIGGERS = {"wallet_runway": "topup", "sequencer_liveness": "failover", "snapsho
 # The check whose firing finding justifies each remedy (a restore is a failover strategy).
 TRIGGER_OF = {"topup": "wallet_runway", "failover": "sequencer_liveness", "restore": "sequencer_liveness",
               "snapshot": "snapshot_freshness"}
-_ID = re.compile(r"^[A-Za-z0-9._:/@-]{1,200}$")
+_ID = re.compile(r"^[A-Za-z0-9._:/@-]{1,200}\Z")
 
 
 class BadRequest(ValueError):

@@ -75,6 +75,12 @@ class Seams:
 
 def handle(request: RemedyRequest, config: Config, seams: Seams | None = None) -> dict[str, Any]:
     seams = seams or Seams()
+    if request.network not in config.networks:
+        # Not an error to retry (SNS and Pub/Sub would redeliver it until the dead letter):
+        # nothing this deployment runs, so an answer, never an action.
+        known = ", ".join(sorted(config.networks)) or "none"
+        return {"status": "refused", "reason": f"no network {request.network!r} in this deployment's config "
+                                               f"(configured: {known})"}
     network = config.network(request.network)
     policy: NetworkRemedies = config.section("remediation").for_network(network.name)
     store = seams.store or open_store(config.section("remediation").store, seams.dynamodb_client)
