@@ -5,7 +5,6 @@ answer's parsed fields, a CloudFormation name). Each pattern here gates data fro
 from __future__ import annotations
 
 import pytest
-
 from opwatch.chain import wire
 from opwatch.chain.errors import BadResponse
 from opwatch.deploy import aws as deploy_aws
