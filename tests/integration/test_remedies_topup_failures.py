@@ -46,9 +46,14 @@ class GarblingProxy(GethPoolStandIn):
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream)
         self.garble: dict[str, Any] = {}
+        # method -> (code, message): a JSON-RPC error, as geth answers a transaction it refuses.
+        self.refuse: dict[str, tuple[int, str]] = {}
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         method = request.get("method")
+        if method in self.refuse:
+            code, message = self.refuse[method]
+            return {"jsonrpc": "2.0", "id": request.get("id"), "error": {"code": code, "message": message}}
         if method in self.garble:
             return {"jsonrpc": "2.0", "id": request.get("id"), "result": self.garble[method]}
         return super().handle(request)
@@ -164,6 +169,28 @@ def test_a_garbled_receipt_after_the_broadcast_keeps_the_hash_and_never_pays_twi
     assert later.status == "sent", later.reason
     assert topup.store.lookup("receipt-garbage-1")["status"] == "done"
     assert mined_nonce(l1) == before + 2
+
+
+def test_a_transaction_the_node_refuses_frees_the_nonce_and_the_retry_pays_once(l1, tmp_path):
+    # Before: the refused transaction kept the funder's nonce "in flight" for ever, so every later
+    # top-up of the network answered pending and none was ever paid.
+    from opwatch.remedies.signer import EnvSecretSource, LocalKeySigner
+
+    rpc(l1.upstream).call("anvil_setBalance", BATCHER, hex(6 * ETH))
+    signer = LocalKeySigner(EnvSecretSource({"OPWATCH_FUNDER_KEY": FUNDER_KEY}), "OPWATCH_FUNDER_KEY", FUNDER)
+    topup = make(l1, tmp_path, signer)
+    before = mined_nonce(l1)
+    l1.refuse["eth_sendRawTransaction"] = (-32000, "insufficient funds for gas * price + value")
+    try:
+        first = topup.run(manual("refused-by-node-1"))
+    finally:
+        del l1.refuse["eth_sendRawTransaction"]
+    assert first.status == "failed" and "insufficient funds" in first.reason, first.reason
+    assert topup.store.lookup("refused-by-node-1") is None
+    assert topup.store.spent("topup:devnet", 86400, __import__("time").time()) == 0
+    later = topup.run(manual("refused-by-node-2"))
+    assert later.status == "sent", later.reason
+    assert balance(l1) == 10 * ETH and mined_nonce(l1) == before + 1
 
 
 @pytest.fixture(scope="module")

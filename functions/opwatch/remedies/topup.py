@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..chain.errors import BadResponse, ChainError
+from ..chain.errors import BadResponse, ChainError, RpcError
 from ..chain.rpc import RpcClient
 from ..chain.wire import quantity
 from ..config import Network, validate_address
@@ -267,10 +267,20 @@ class Topup:
             return TopupOutcome("failed", f"not sent: {_why(exc)}; nothing was broadcast, the request may be retried",
                                 plan)
         try:
-            self._l1().call("eth_sendRawTransaction", "0x" + raw.hex())
+            # Sent once: a resend after a lost answer would turn "accepted" into "nonce too low".
+            self._l1().call_once("eth_sendRawTransaction", "0x" + raw.hex())
+        except RpcError as exc:
+            if not _already_known(exc):
+                # The node answered that it refused it (insufficient funds, underpriced, nonce too
+                # low...): it is in no pool, so holding its nonce would block every later top-up.
+                self.store.forget(slot_key)
+                self._undo(budget, rid)
+                self.audit.record(request, "broadcast", "refused", tx_hash=tx_hash, reason=exc.message[:200])
+                return TopupOutcome("failed", f"the node refused the transaction ({exc.message[:200]}); nothing "
+                                              "was paid, the request may be retried", plan)
         except ChainError as exc:
-            # It may have reached the pool anyway: the nonce and the reservation stay; the next
-            # top-up of this network rebroadcasts or replaces it.
+            # No answer: it may have reached the pool anyway. The nonce and the reservation stay;
+            # the next top-up of this network rebroadcasts or replaces it.
             return TopupOutcome("pending", f"broadcast unconfirmed ({exc}); {tx_hash} holds nonce {plan.nonce} and "
                                            "is rebroadcast or replaced by the next top-up", plan, tx_hash)
         return self._await(topup, plan, tx_hash, topup.receipt_timeout_s)
@@ -484,3 +494,8 @@ def _eth(wei: int) -> str:
 
 def _plan_doc(plan: TopupPlan) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, int) else v) for k, v in asdict(plan).items()}
+
+
+def _already_known(exc: RpcError) -> bool:
+    """The node has this transaction already (geth: "already known", older: "known transaction")."""
+    return "known" in exc.message.lower()
