@@ -1,12 +1,11 @@
-"""The AWS adapters' pure logic: the [aws] section, scheduler input, fast-lane sampling,
-RPC URLs from a secret, and SNS batching (with a recording stand-in for the SNS client)."""
+"""The AWS adapters' pure logic: the [aws] section, scheduler input (the fast lane itself:
+test_fastlane.py), RPC URLs from a secret, and SNS batching (with a recording stand-in for the SNS client)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from opwatch.aws.check_handler import sample, to_publish
 from opwatch.aws.events import ScheduledRun, scheduled_input
 from opwatch.aws.publisher import PublishError, SnsPublisher
 from opwatch.aws.secrets import with_endpoint_urls
@@ -93,38 +92,6 @@ def finding(status: str, target: str = "sequencer", at: str = "2026-01-01T00:00:
     return Finding(network="mainnet", check="sequencer_liveness", target=target, status=Status(status),
                    severity=Severity.CRITICAL if status == "firing" else Severity.INFO, summary=status,
                    observed=Measure(1.0, "s"), threshold=Measure(30.0, "s"), observed_at=at)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def test_fast_lane_samples_every_interval_within_the_window() -> None:
-    clock = FakeClock()
-    times: list[float] = []
-
-    def once() -> list[Finding]:
-        times.append(clock.now)
-        clock.now += 0.3  # a run takes time; the next one still starts on its slot
-        return [finding("ok")]
-
-    assert len(sample(once, 5.0, 55.0, clock, clock.sleep)) == 11
-    assert times == [5.0 * i for i in range(11)]
-    assert len(sample(once, 5.0, 2.0, clock, clock.sleep)) == 1  # always at least one run
-
-
-def test_fast_lane_publishes_the_first_sample_each_change_and_the_last() -> None:
-    samples = [[finding(s, at=str(i))] for i, s in enumerate(["ok", "ok", "firing", "firing", "ok", "ok"])]
-    assert [(f.status, f.observed_at) for f in to_publish(samples)] == [
-        ("ok", "0"), ("firing", "2"), ("ok", "4"), ("ok", "5")]
-    assert len(to_publish([[finding("ok")]])) == 1
 
 
 def test_rpc_urls_come_from_the_secret_by_endpoint_name() -> None:

@@ -1,5 +1,5 @@
 """GCP adapter pieces without a network: filter syntax, event parsing, secret caching,
-log shape, the fast lane."""
+log shape (the fast lane: test_fastlane.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from opwatch.gcp import filters
 from opwatch.gcp.events import MESSAGE_PUBLISHED, BadEvent, finding_from, pubsub_message
 from opwatch.gcp.log import LABELS_KEY, CloudLogger
-from opwatch.gcp.main import fast_lane
 from opwatch.gcp.secret_source import SecretManagerSource, SecretUnavailable
 
 ATTRS = {"network": "mainnet", "check": "batcher_lag", "status": "firing", "severity": "critical"}
@@ -130,27 +129,6 @@ def test_log_lines_have_cloud_loggings_shape():
                      "dedup_key": "k"}
     with pytest.raises(ValueError):
         CloudLogger(stream=stream).log("FATAL", "x")
-
-
-def test_fast_lane_publishes_first_changes_and_last_within_the_window():
-    clock = [0.0]
-    samples = iter([[finding("ok", 5)], [finding("firing", 10)], [finding("firing", 15)], [finding("ok", 20)]]
-                   + [[finding("ok", 25 + i)] for i in range(10)])
-    published: list[list[str]] = []
-    last = fast_lane(lambda: next(samples), [finding("ok", 0)], every_s=5.0,
-                     publish=lambda fs: published.append([str(f.status) for f in fs]), window_s=22.0,
-                     sleep=lambda s: clock.__setitem__(0, clock[0] + s), monotonic=lambda: clock[0])
-    # samples at 5, 10, 15, 20: ok (same), firing (change), firing (same), ok (change); 25 is past
-    # the window. The last sample was a change, already published: not sent twice.
-    assert published == [["ok"], ["firing"], ["ok"]]
-    assert [str(f.status) for f in last] == ["ok"]
-    clock[0] = 0.0
-    steady = iter([[finding("ok", 100 + i)] for i in range(10)])
-    published.clear()
-    fast_lane(lambda: next(steady), [finding("ok", 99)], every_s=5.0,
-              publish=lambda fs: published.append([str(f.status) for f in fs]), window_s=22.0,
-              sleep=lambda s: clock.__setitem__(0, clock[0] + s), monotonic=lambda: clock[0])
-    assert published == [["ok"], ["ok"]]  # first and last: the lifecycle still sees each minute
 
 
 def _jwt(claims: object) -> str:

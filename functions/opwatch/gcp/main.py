@@ -105,19 +105,24 @@ def _store(spec: str) -> Any:
 def run_check(check_id: str, event: Any) -> list[Finding]:
     """One scheduler tick: run the check on every network, publish, write beats."""
     pubsub_message(event["type"], event.data)  # a tick's body carries nothing we need
+    from .. import fastlane
     from ..runner import run_checks
 
     config = _config()
     started = time.monotonic()
-    result = run_checks(config, check_ids=[check_id])
-    findings = result.findings
+    runs: list[Any] = []
+
+    def sample() -> list[Finding]:
+        runs.append(run_checks(config, check_ids=[check_id]))
+        return list(runs[-1].findings)
+
     schedules = config.section("schedules")
-    if check_id == "sequencer_liveness" and schedules.fast_lane:
-        findings = fast_lane(lambda: run_checks(config, check_ids=[check_id]).findings, findings,
-                             every_s=schedules.fast_lane_every_s, publish=_publish)
-    else:
-        _publish(findings)
-    for network, cid, why in result.skipped:
+    # The one fast lane, as on AWS: each change of status is published at the sample that sees it.
+    every_s = schedules.fast_lane_every_s if check_id == "sequencer_liveness" and schedules.fast_lane else None
+    time_left_s = config.section("gcp").timeout_s - (time.monotonic() - started)
+    lane = fastlane.run(sample, _publish, every_s=every_s, window_s=fastlane.window_s(time_left_s))
+    findings = lane.last
+    for network, cid, why in runs[0].skipped:
         _logger.info(f"{cid} skipped on {network}: {why}", labels={"network": network, "check": cid})
     writer = _beat_writer()
     if writer is not None:
@@ -126,8 +131,9 @@ def run_check(check_id: str, event: Any) -> list[Finding]:
 
         for network in sorted({f.network for f in findings}):
             writer.write(Beat(CLOUD, network, time.time(), sum(f.network == network for f in findings)))
-    _logger.info(f"{check_id}: {len(findings)} findings published", labels={"check": check_id},
-                 wall_s=round(time.monotonic() - started, 3), rpc_requests=result.rpc_requests)
+    _logger.info(f"{check_id}: {len(lane.published)} findings published from {lane.samples} samples",
+                 labels={"check": check_id}, wall_s=round(time.monotonic() - started, 3),
+                 rpc_requests=sum(r.rpc_requests for r in runs))
     return findings
 
 
@@ -136,30 +142,6 @@ def _publish(findings: list[Finding]) -> None:
     for finding, message_id in zip(findings, ids, strict=True):
         _logger.log(log.finding_severity(str(finding.status)), finding.summary,
                     labels=finding.attributes(), dedup_key=finding.dedup_key, message_id=message_id)
-
-
-def fast_lane(sample: Callable[[], list[Finding]], first: list[Finding], every_s: float,
-              publish: Callable[[list[Finding]], None], window_s: float = 50.0,
-              sleep: Callable[[float], None] = time.sleep,
-              monotonic: Callable[[], float] = time.monotonic) -> list[Finding]:
-    """Sample again every `every_s` for `window_s` (within the one-minute tick), publishing the
-    first results and then only changes of status, and the last results: sub-minute detection
-    without a page storm. Returns the last findings."""
-    publish(first)
-    last = {f.dedup_key: f.status for f in first}
-    deadline = monotonic() + window_s
-    latest, sent = first, True
-    while monotonic() + every_s < deadline:
-        sleep(every_s)
-        latest = sample()
-        changed = [f for f in latest if last.get(f.dedup_key) != f.status]
-        if changed:
-            publish(changed)
-            last.update({f.dedup_key: f.status for f in changed})
-        sent = len(changed) == len(latest)
-    if not sent:
-        publish(latest)
-    return latest
 
 
 def _check_function(check_id: str) -> Callable[[Any], None]:
