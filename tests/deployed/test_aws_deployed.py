@@ -1,0 +1,93 @@
+"""The Lambda functions as `cdk deploy` ships them (handler, environment and bundled config
+from the synthesized template and asset) against moto server, the devnet and the PagerDuty
+stand-in. See aws_deployed.py for what the harness resolves and the one thing it adds
+(where AWS and PagerDuty are)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.anvil
+
+KEY = "opwatch/devnet/sequencer_liveness/sequencer"
+WINDOW_S = 40.0  # the fast lane's window in this invocation: time for a halt and a recovery
+
+
+@pytest.fixture
+def deployment(aws_synth, moto, devnet, monkeypatch):  # type: ignore[no-untyped-def]
+    import boto3
+    from aws_deployed import REGION, AwsDeployment
+
+    for name, value in {"AWS_ENDPOINT_URL": moto, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_TRACE_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    template, outdir = aws_synth
+    d = AwsDeployment(template, outdir, lambda s: boto3.client(s, endpoint_url=moto, region_name=REGION))
+    # The keyed sequencer URL exists only in the rpc_endpoints secret, by the endpoint's name.
+    seq_url = re.search(r'^l2_rpc = "(.*)"$', devnet.config_text(), re.M).group(1)
+    d.provision({"opwatch/rpc-endpoints-AbCdEf": json.dumps({"sequencer": seq_url}),
+                 d.logical_id("SecretsPagerDutyRoutingKey"): "R" * 32})
+    return d
+
+
+def test_the_bundled_config_holds_no_keyed_url(deployment, devnet):
+    seq_url = re.search(r'^l2_rpc = "(.*)"$', devnet.config_text(), re.M).group(1)
+    for fn in deployment.functions().values():
+        assert seq_url not in (fn.asset / "opwatch.toml").read_text()
+
+
+def test_a_halted_sequencer_is_published_by_the_fast_lane_within_3_block_times_and_2_s_and_pages_once(
+        deployment, devnet, events):
+    from aws_deployed import pager_filter, receive, sns_lambda_event, subscribe_queue
+    from opwatch.config import load_config
+
+    fns = deployment.functions()
+    [check] = [f for n, f in fns.items() if n.endswith("-devnet-sequencer-liveness")]
+    [pager] = [f for n, f in fns.items() if n.endswith("-pager")]
+    assert check.environment.get("FAST_LANE_EVERY_S") == "1"  # from [schedules] via the synth
+    block_time = load_config(deployment.environment(check)["OPWATCH_CONFIG"]).network("devnet").block_time
+    topic = deployment.environment(check)["FINDINGS_TOPIC_ARN"]
+    # What SNS delivers to the pager: the template's subscription filter, on an SQS queue.
+    to_pager = subscribe_queue(deployment, topic, "to-pager", pager_filter(deployment, pager.name))
+    destinations = {"PAGERDUTY_BASE_URL": events.base_url}
+    devnet.heal()
+
+    arrivals: list[tuple[float, str]] = []
+    replies: list[Any] = []
+
+    def page(envelope: dict[str, Any]) -> None:
+        arrivals.append((time.monotonic(), json.loads(envelope["Message"])["status"]))
+        deployment.invoke(pager, sns_lambda_event(envelope, f"{topic}:pager"), destinations)
+
+    def pump(until: float, stop: Any = lambda: False) -> None:
+        while time.monotonic() < until and not stop():
+            for envelope in receive(deployment, to_pager):
+                page(envelope)
+
+    worker = threading.Thread(target=lambda: replies.append(deployment.invoke(
+        check, {}, destinations, remaining_s=WINDOW_S + 10.0)))  # 10 s: fastlane.RESERVE_S
+    worker.start()
+    halted_at = healed_at = None
+    try:
+        pump(time.monotonic() + 20, lambda: bool(arrivals))  # generous: the first publish on a busy box
+        assert [s for _, s in arrivals] == ["ok"], arrivals
+        devnet.fault("halt-sequencer")
+        halted_at = time.monotonic()
+        pump(halted_at + WINDOW_S, lambda: any(s == "firing" for _, s in arrivals))
+        devnet.heal("halt-sequencer")
+        healed_at = time.monotonic()
+        worker.join(WINDOW_S + 60)
+        pump(time.monotonic() + 3)
+    finally:
+        devnet.heal()
+    firing = [t for t, s in arrivals if s == "firing"]
+    assert firing, arrivals
+    assert firing[0] - halted_at <= 3 * block_time + 2.0, f"published {firing[0] - halted_at:.1f} s after the halt"
+    assert healed_at is not None and replies and replies[0]["status"] == {"sequencer": "ok"}, (replies, arrivals)
+    assert events.actions(KEY) == ["trigger", "resolve"], arrivals
