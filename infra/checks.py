@@ -32,7 +32,6 @@ from .function import OpwatchFunction
 from .nag import KMS_GENERATE, acknowledge
 from .remedies import grant_snapshot_listing
 
-FAST_LANE_CHECK = "sequencer_liveness"
 HEARTBEAT_SKIPPED = "the AWS stack writes no heartbeats and reads no peers yet"
 
 
@@ -64,7 +63,7 @@ class Checks(Construct):
                 if why:
                     self.skipped.append((network_name, check_id, why))
                     continue
-                fast = schedules.fast_lane and check_id == FAST_LANE_CHECK
+                fast = schedules.fast_lane and check.fast_lane
                 env = {"OPWATCH_CONFIG": "/var/task/opwatch.toml", "OPWATCH_NETWORK": network_name,
                        "OPWATCH_CHECK": check_id, "FINDINGS_TOPIC_ARN": topic.topic_arn,
                        "POWERTOOLS_SERVICE_NAME": "opwatch", "POWERTOOLS_METRICS_NAMESPACE": settings.namespace}

@@ -17,16 +17,6 @@ from opwatch.config import Config
 
 from .checks import CheckFunction
 
-TITLES = {
-    "sequencer_liveness": "unsafe head age (s)",
-    "batcher_lag": "safe lag behind unsafe (s)",
-    "batch_submission": "age of the newest batch on L1 (s)",
-    "wallet_runway": "wallet runway (h)",
-    "proposer_freshness": "age of the newest output (s)",
-    "rpc_sync": "RPC node lag (blocks)",
-    "snapshot_freshness": "age of the newest verified snapshot (s)",
-}
-
 
 class Dashboard(Construct):
     def __init__(self, scope: Construct, id: str, *, name: str, namespace: str, config: Config,
@@ -41,7 +31,7 @@ class Dashboard(Construct):
                 check = CHECKS[f.check]
                 threshold = check.threshold(net)
                 graphs.append(cw.GraphWidget(
-                    title=f"{network} · {TITLES.get(f.check, f.check)}", width=8, height=6,
+                    title=f"{network} · {check.title}", width=8, height=6,
                     left=[cw.Metric(namespace=namespace, metric_name=f.check, label=target, statistic="Maximum",
                                     period=Duration.minutes(max(1, f.every_minutes)),
                                     dimensions_map={"network": network, "check": f.check, "target": target})

@@ -18,14 +18,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..checks import CHECKS
 from ..findings import Finding, Measure, Severity, Status, make_dedup_key
 from .model import AlertState, Phase
 
 L1_CAUSE_CHECK = "l1"
 L1_CAUSE_TARGET = "endpoints"
-# The checks that read L1 through the quorum (ctx.l1()); when it has no healthy endpoint
-# they raise NoHealthyEndpoint("l1", ...), which base.evaluate records in details.
-L1_CHECKS = frozenset({"batch_submission", "wallet_runway", "proposer_freshness"})
+
+
+def l1_checks() -> frozenset[str]:
+    """The checks that read L1 through the quorum (`Check.reads_l1`); when it has no healthy
+    endpoint they raise NoHealthyEndpoint("l1", ...), which base.evaluate records in details."""
+    return frozenset(cid for cid, check in CHECKS.items() if check.reads_l1)
+
+
 # sequencer_liveness has one target; see opwatch.checks.sequencer_liveness.TARGET.
 SEQUENCER_TARGET = "sequencer"
 
@@ -55,8 +61,8 @@ def l1_cause_key(network: str) -> str:
     return make_dedup_key(network, L1_CAUSE_CHECK, L1_CAUSE_TARGET)
 
 
-def _l1_unreachable(f: Finding) -> bool:
-    return (f.status == Status.UNKNOWN and f.check in L1_CHECKS
+def _l1_unreachable(f: Finding, readers: frozenset[str]) -> bool:
+    return (f.status == Status.UNKNOWN and f.check in readers
             and f.details.get("error") == "NoHealthyEndpoint" and f.details.get("endpoint") == "l1")
 
 
@@ -67,9 +73,10 @@ def group_causes(findings: Sequence[Finding]) -> list[Finding]:
     endpoint is healthy, and `ok` when any of them reached L1 (so its blind alert clears).
     """
     causes = []
-    for network in sorted({f.network for f in findings if f.check in L1_CHECKS}):
-        members = [f for f in findings if f.network == network and f.check in L1_CHECKS]
-        unreachable = [f for f in members if _l1_unreachable(f)]
+    readers = l1_checks()
+    for network in sorted({f.network for f in findings if f.check in readers}):
+        members = [f for f in findings if f.network == network and f.check in readers]
+        unreachable = [f for f in members if _l1_unreachable(f, readers)]
         all_down = len(unreachable) == len(members)
         newest = max(f.observed_at for f in members)
         if all_down:
@@ -96,7 +103,7 @@ def source_first(f: Finding) -> int:
 
 def inhibited_by(state: AlertState, blind: bool, lookup: Lookup) -> str | None:
     """The key of the open alert that explains this one (main or blind channel), or None."""
-    if blind and state.check in L1_CHECKS:
+    if blind and state.check in l1_checks():
         cause = lookup(l1_cause_key(state.network))
         if cause is not None and cause.unknown_count > 0:
             return cause.key

@@ -1,8 +1,9 @@
 """How long a condition must hold, where each severity goes, and what is silenced.
 
-Defaults are tuned per check (`DEFAULT_TIMINGS`): the check thresholds already contain
-their own patience (a sequencer head must be 15 block times old before the finding
-fires), so the alert lifecycle adds only what each signal's noise needs.
+Defaults are tuned per check and declared on it (`Check.timing`, viewed here as
+`DEFAULT_TIMINGS`): the check thresholds already contain their own patience (a sequencer
+head must be 15 block times old before the finding fires), so the alert lifecycle adds only
+what each signal's noise needs.
 """
 
 from __future__ import annotations
@@ -12,42 +13,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ..checks import DEFAULT_TIMING, CheckFacts
+from ..checks import Hold as Hold  # re-exported: the alert lifecycle's vocabulary
+from ..checks import Timing as Timing
+from .inhibit import L1_CAUSE_CHECK
 
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """A run is long enough after `evaluations` results in a row, or once it has lasted `seconds`."""
-
-    evaluations: int
-    seconds: float | None = None
-
-    def reached(self, count: int, elapsed: float) -> bool:
-        return count >= self.evaluations or (self.seconds is not None and count > 0 and elapsed >= self.seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    fire: Hold  # firing results before an incident opens (ok → pending → firing)
-    resolve: Hold  # ok results before it closes: the hysteresis against flapping
-    blind: Hold  # unknown results before "opwatch cannot see this" is its own alert
-    blind_severity: str = "warning"
-
-
-# Evaluations run about once a minute (schedulers fire at most once a minute).
-DEFAULT_TIMINGS: Mapping[str, Timing] = {
-    # A halted sequencer is an outage now; the finding already waited 15 block times.
-    "sequencer_liveness": Timing(Hold(1), Hold(2), Hold(3, 180.0), blind_severity="critical"),
-    # The safe head moves in steps when batches land: give it a few rounds.
-    "batcher_lag": Timing(Hold(3, 300.0), Hold(3), Hold(5, 600.0)),
-    "batch_submission": Timing(Hold(2), Hold(2), Hold(5, 600.0)),
-    # Runway moves with L1 fees, so it hovers at the threshold: slow to fire, slower to resolve.
-    "wallet_runway": Timing(Hold(3, 900.0), Hold(5, 1800.0), Hold(10, 1800.0)),
-    "proposer_freshness": Timing(Hold(2), Hold(2), Hold(5, 900.0)),
-    # An RPC node a few blocks behind catches up by itself more often than not.
-    "rpc_sync": Timing(Hold(5, 300.0), Hold(3), Hold(5, 600.0)),
-    # The L1-unreachable root cause (see inhibit.py) only ever goes unknown/ok.
-    "l1": Timing(Hold(1), Hold(1), Hold(3, 300.0)),
-}
-FALLBACK_TIMING = Timing(Hold(2), Hold(2), Hold(5, 600.0))
+# Each check declares its own default timings (`Check.timing`, with the reason beside it);
+# these are views of `CHECKS`, read when a policy is built, so a registered check has its own.
+# The L1-unreachable root cause (see inhibit.py) is not a check: it only ever goes unknown/ok.
+L1_CAUSE_TIMING = Timing(Hold(1), Hold(1), Hold(3, 300.0))
+DEFAULT_TIMINGS: Mapping[str, Timing] = CheckFacts(lambda check: check.timing, {L1_CAUSE_CHECK: L1_CAUSE_TIMING})
+# For an alert whose check is not registered (a state written by another version).
+FALLBACK_TIMING = DEFAULT_TIMING
 
 # The sinks the deployed pagers build (aws/runtime.py `pager()`, gcp/main.py `_manager()`):
 # a route in the config file may name only these.

@@ -33,17 +33,71 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A run is long enough after `evaluations` results in a row, or once it has lasted `seconds`."""
+
+    evaluations: int
+    seconds: float | None = None
+
+    def reached(self, count: int, elapsed: float) -> bool:
+        return count >= self.evaluations or (self.seconds is not None and count > 0 and elapsed >= self.seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How long a check's alert waits before it opens, closes or says "cannot see" (alerting/policy.py).
+
+    Defined here, not in alerting/, so a check can declare its own defaults without the checks
+    importing the alert lifecycle (alerting imports checks, never the other way round).
+    """
+
+    fire: Hold  # firing results before an incident opens (ok → pending → firing)
+    resolve: Hold  # ok results before it closes: the hysteresis against flapping
+    blind: Hold  # unknown results before "opwatch cannot see this" is its own alert
+    blind_severity: str = "warning"
+
+
+# Evaluations run about once a minute (schedulers fire at most once a minute). A check whose
+# signal has no particular noise keeps this; `[alerting.checks.<id>]` overrides any of it.
+DEFAULT_TIMING = Timing(Hold(2), Hold(2), Hold(5, 600.0))
+
+
+@dataclass(frozen=True, slots=True)
 class Check:
+    """One invariant and everything opwatch knows about it. Alerting defaults, inhibition,
+    remedy triggers, dashboards, config validation and the deployments all read these fields
+    from `CHECKS`: adding a check is its module, its registry line and its runbook."""
+
     id: str
     # Why the check cannot run on a network (a missing config key), or None when it can.
     missing: Callable[[Network], str | None]
     targets: Callable[[Network], Sequence[str]]
     threshold: Callable[[Network], Measure]
     measure: Callable[[Context, Any, str], Verdict]
+    # What the measured value is, in words a responder reads on a dashboard graph
+    # ("unsafe head age (s)"): the id says which invariant, the title what the number means.
+    title: str
     prepare: Callable[[Context], Any] = lambda ctx: None
     firing_severity: Severity = Severity.CRITICAL
     # Measure targets concurrently (rpc_sync: time grows with the slowest node, not the count).
     parallel_targets: bool = False
+    # Minutes between scheduled runs unless `[schedules]` says otherwise (schedulers fire at
+    # most once a minute). Cheap, urgent checks every minute; slow-moving signals less often.
+    every_minutes: int = 1
+    # The alert lifecycle's defaults for this check (alerting/policy.py): the thresholds already
+    # hold their own patience, so this adds only what the signal's noise needs.
+    timing: Timing = DEFAULT_TIMING
+    # Reads L1 through the quorum (ctx.l1()). When no L1 endpoint answers, these checks all go
+    # unknown for one root cause; inhibition (alerting/inhibit.py) pages "opwatch cannot see
+    # L1" once instead of once per check.
+    reads_l1: bool = False
+    # The remedy a firing finding of this check may trigger (policy permitting), or None.
+    # remedies/request.py's TRIGGERS and the remedy subscriptions on both clouds derive from it.
+    remedy: str | None = None
+    # Sampled several times inside one scheduled invocation (`[schedules] fast_lane`), so its
+    # firing is published within a few block times rather than a minute. Only checks cheap
+    # enough to run every few seconds and urgent enough to need it: the sequencer's head.
+    fast_lane: bool = False
 
 
 class Context:

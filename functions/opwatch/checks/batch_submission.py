@@ -76,8 +76,12 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
 
 CHECK = Check(
     id="batch_submission",
+    title="age of the newest batch on L1 (s)",
     missing=lambda net: None if net.batcher and net.batch_inbox else "needs batcher and batch_inbox",
     targets=lambda net: [TARGET],
     threshold=lambda net: Measure(net.thresholds.batcher_max_submission_age, "s"),
     measure=measure,
+    reads_l1=True,
+    # Scans up to max_l1_blocks_scanned L1 blocks for batches: the costliest run, so every other minute.
+    every_minutes=2,
 )

@@ -15,7 +15,7 @@ from ..chain import wire
 from ..chain.errors import WrongChain
 from ..chain.rpc import Call
 from ..findings import Measure, Status
-from .base import Check, Context, Verdict
+from .base import Check, Context, Hold, Timing, Verdict
 
 TARGET = "safe-head"
 
@@ -46,8 +46,11 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
 
 CHECK = Check(
     id="batcher_lag",
+    title="safe lag behind unsafe (s)",
     missing=lambda net: None if net.rollup_rpc else "needs rollup_rpc (op-node)",
     targets=lambda net: [TARGET],
     threshold=lambda net: Measure(net.thresholds.batcher_max_safe_lag, "s"),
     measure=measure,
+    # The safe head moves in steps when batches land: give it a few rounds.
+    timing=Timing(Hold(3, 300.0), Hold(3), Hold(5, 600.0)),
 )

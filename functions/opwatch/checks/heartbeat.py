@@ -177,6 +177,7 @@ def make_check(resolve: Callable[[], Mapping[str, HeartbeatSource]] = sources_fr
 
     return Check(
         id=ID,
+        title="age of the peer's newest heartbeat (s)",
         missing=lambda _net: None if _configured(resolve) else f"no heartbeat peers configured ({PEERS_ENV})",
         targets=peers,
         threshold=lambda _net: Measure(max_age_s, "s"),

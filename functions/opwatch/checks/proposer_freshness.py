@@ -20,7 +20,7 @@ from ..chain.errors import BadResponse, RpcError
 from ..chain.node import Node
 from ..config import Network
 from ..findings import Measure, Status
-from .base import Check, Context, Verdict
+from .base import Check, Context, Hold, Timing, Verdict
 
 TARGET = "proposer"
 _GAMES_PER_READ = 16
@@ -106,8 +106,13 @@ def _missing(net: Network) -> str | None:
 
 CHECK = Check(
     id="proposer_freshness",
+    title="age of the newest output (s)",
     missing=_missing,
     targets=lambda net: [TARGET],
     threshold=lambda net: Measure(net.thresholds.proposer_max_output_age, "s"),
     measure=measure,
+    timing=Timing(Hold(2), Hold(2), Hold(5, 900.0)),
+    reads_l1=True,
+    # Proposals land about once an hour: every five minutes is plenty.
+    every_minutes=5,
 )

@@ -17,7 +17,7 @@ import threading
 
 from ..chain.errors import WrongChain
 from ..findings import Measure, Severity, Status
-from .base import Check, Context, Verdict
+from .base import Check, Context, Hold, Timing, Verdict
 
 
 class Reference:
@@ -71,6 +71,7 @@ def measure(ctx: Context, ref: Reference, target: str) -> Verdict:
 
 CHECK = Check(
     id="rpc_sync",
+    title="RPC node lag (blocks)",
     missing=lambda net: None if net.rpc_nodes else "needs rpc_nodes",
     targets=lambda net: [e.name for e in net.rpc_nodes],
     threshold=lambda net: Measure(float(net.thresholds.rpc_max_lag_blocks), "blocks"),
@@ -79,4 +80,6 @@ CHECK = Check(
     parallel_targets=True,
     # One replica of several: the load balancer can route around it; page as a warning.
     firing_severity=Severity.WARNING,
+    # An RPC node a few blocks behind catches up by itself more often than not.
+    timing=Timing(Hold(5, 300.0), Hold(3), Hold(5, 600.0)),
 )

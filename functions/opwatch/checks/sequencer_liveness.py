@@ -15,7 +15,7 @@ import math
 
 from ..config import Network
 from ..findings import Measure, Status
-from .base import Check, Context, Verdict
+from .base import Check, Context, Hold, Timing, Verdict
 
 TARGET = "sequencer"
 
@@ -57,8 +57,15 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
 
 CHECK = Check(
     id="sequencer_liveness",
+    title="unsafe head age (s)",
     missing=lambda net: None,
     targets=lambda net: [TARGET],
     threshold=lambda net: Measure(net.thresholds.sequencer_max_head_age, "s"),
     measure=measure,
+    # A halted sequencer is an outage now; the finding already waited 15 block times. Being
+    # blind to it is as urgent as the outage.
+    timing=Timing(Hold(1), Hold(2), Hold(3, 180.0), blind_severity="critical"),
+    remedy="failover",
+    # One cheap read (the unsafe head), and every second of a halt is user-visible.
+    fast_lane=True,
 )

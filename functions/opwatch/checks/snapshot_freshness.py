@@ -80,10 +80,14 @@ def measure(ctx: Context, _shared: Any, target: str) -> Verdict:
 
 CHECK = Check(
     id="snapshot_freshness",
+    title="age of the newest verified snapshot (s)",
     missing=_missing,
     targets=lambda net: ["sequencer"],
     threshold=_threshold,
     measure=measure,
     # A stale snapshot weakens the recovery plan; it is not an outage: warning, not critical.
     firing_severity=Severity.WARNING,
+    remedy="snapshot",
+    # Snapshots are taken hours apart; listing them is an API call per store.
+    every_minutes=15,
 )

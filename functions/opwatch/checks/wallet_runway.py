@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ..chain.node import Node
 from ..config import Network
 from ..findings import Measure, Status
-from .base import Check, Context, Verdict
+from .base import Check, Context, Hold, Timing, Verdict
 
 BLOB_GAS_PER_BLOB = 131_072
 # Look back about an hour of L1 for the measured rate (300 blocks at 12 s).
@@ -96,9 +96,16 @@ def measure(ctx: Context, prices: Prices, target: str) -> Verdict:
 
 CHECK = Check(
     id="wallet_runway",
+    title="wallet runway (h)",
     missing=lambda net: None if _wallets(net) else "needs batcher and/or proposer",
     targets=lambda net: list(_wallets(net)),
     threshold=lambda net: Measure(net.thresholds.wallet_min_runway / 3600.0, "h"),
     prepare=prepare,
     measure=measure,
+    # Runway moves with L1 fees, so it hovers at the threshold: slow to fire, slower to resolve.
+    timing=Timing(Hold(3, 900.0), Hold(5, 1800.0), Hold(10, 1800.0)),
+    reads_l1=True,
+    # The runway moves with fees over hours.
+    every_minutes=10,
+    remedy="topup",
 )

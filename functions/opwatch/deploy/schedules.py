@@ -20,13 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..checks import CheckFacts
 from ..config import Config, ConfigError, parse_duration
 
-# Cheap checks every minute; the runway moves with fees over hours, proposals over an hour.
-DEFAULT_MINUTES = {
-    "sequencer_liveness": 1, "batcher_lag": 1, "batch_submission": 2, "wallet_runway": 10,
-    "proposer_freshness": 5, "rpc_sync": 1, "heartbeat": 1, "snapshot_freshness": 15,
-}
+# Each check declares how often it runs unless `[schedules]` says otherwise (`Check.every_minutes`).
+DEFAULT_MINUTES: Mapping[str, int] = CheckFacts(lambda check: check.every_minutes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +52,13 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> Sched
     from ..checks import CHECKS
 
     problems: list[str] = []
-    known = {*CHECKS, *DEFAULT_MINUTES, "default", "fast_lane", "fast_lane_every"}
+    known = {*CHECKS, "default", "fast_lane", "fast_lane_every"}
     minutes = dict(DEFAULT_MINUTES)
     fast_lane, every = False, 5.0
     for key, value in table.items():
         path = f"{where}.{key}"
         if key not in known:
-            problems.append(f"{path}: unknown key (checks: {', '.join(sorted(DEFAULT_MINUTES))})")
+            problems.append(f"{path}: unknown key (checks: {', '.join(sorted(CHECKS))})")
         elif key == "fast_lane":
             if not isinstance(value, bool):
                 problems.append(f"{path}: expected true or false")

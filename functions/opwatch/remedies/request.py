@@ -15,17 +15,27 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..checks import CheckFacts
 from ..findings import Finding, Status
 
 REMEDIES = ("topup", "snapshot", "failover", "restore")
-# The check whose firing finding may trigger each remedy automatically (policy permitting).
-TRIGGERS = {"wallet_runway": "topup", "sequencer_liveness": "failover", "snapshot_freshness": "snapshot"}
-# The check whose firing finding justifies each remedy (a restore is a failover strategy).
-TRIGGER_OF = {"topup": "wallet_runway", "failover": "sequencer_liveness", "restore": "sequencer_liveness",
-              "snapshot": "snapshot_freshness"}
+# check → the remedy its firing finding may trigger automatically (policy permitting): each
+# check declares it (`Check.remedy`); this is a view of `CHECKS`, not a copy.
+TRIGGERS: Mapping[str, str] = CheckFacts(lambda check: check.remedy)
+
+
+def trigger_of(remedy: str) -> str:
+    """The check whose firing finding justifies `remedy` (a restore is a failover strategy)."""
+    wanted = "failover" if remedy == "restore" else remedy
+    found = [check for check, r in TRIGGERS.items() if r == wanted]
+    if len(found) != 1:
+        raise BadRequest(f"remedy {remedy!r}: expected one check to trigger it, found {found or 'none'}")
+    return found[0]
+
 _ID = re.compile(r"^[A-Za-z0-9._:/@-]{1,200}\Z")
 
 
@@ -124,7 +134,7 @@ def refuses_finding(request: RemedyRequest) -> str | None:
     if finding is None:
         if request.approved or request.dry_run:
             return None
-        return (f"a {request.remedy} request needs a firing {TRIGGER_OF[request.remedy]} finding or a person's "
+        return (f"a {request.remedy} request needs a firing {trigger_of(request.remedy)} finding or a person's "
                 "approval (approved_by): a bare request never acts")
     if finding.status is Status.UNKNOWN:
         return "the finding is unknown (the watchdog could not tell): never a reason to act"
@@ -132,9 +142,9 @@ def refuses_finding(request: RemedyRequest) -> str | None:
         return f"the finding is {finding.status}, not firing"
     if finding.network != request.network:
         return "the finding belongs to another network"
-    if finding.check != TRIGGER_OF[request.remedy]:
+    if finding.check != trigger_of(request.remedy):
         return (f"a {finding.check} finding is no reason for {request.remedy} "
-                f"(only {TRIGGER_OF[request.remedy]} is)")
+                f"(only {trigger_of(request.remedy)} is)")
     if request.target is not None and finding.target != request.target:
         return f"the finding is about {finding.target!r}, the request about {request.target!r}"
     return None
