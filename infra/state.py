@@ -1,7 +1,7 @@
 """DynamoDB tables: alert state, remedy state, and Powertools idempotency for each.
 
-- `alerts` (opwatch.alerting.store.dynamodb) and `idempotency`: the pager's.
-- `remedies` (opwatch.remedies.dynamodb: daily caps, claims, the failover lease, the audit
+- `alerts` (opwatch.aws.alert_store) and `idempotency`: the pager's.
+- `remedies` (opwatch.aws.remedy_store: daily caps, claims, the failover lease, the audit
   log) and `remedy_idempotency`: the remedy functions' only. Apart from the pager's, so a
   role that pages can never widen a cap, forge a claim or outcome, or take the failover lease.
 

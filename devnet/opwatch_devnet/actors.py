@@ -2,7 +2,9 @@
 
 - `Batcher` stands in for op-batcher: it posts what the sequencer has produced to the L1 batch
   inbox (calldata by default, blobs on request) from the batcher key.
-- `Proposer` stands in for op-proposer: it posts real output roots to `L2OutputOracle`.
+- `Proposer` stands in for op-proposer: it posts real output roots to `L2OutputOracle`
+  (fault-proof chains: `dispute.GameProposer`).
+- `Withdrawer` is an L2 user whose withdrawals move the message passer's storage root.
 - `Follower` stands in for an op-geth replica's sync: it keeps a forked anvil at the sequencer's
   head minus a chosen lag with `anvil_reset`, so the replica serves the sequencer's own blocks.
 
@@ -16,15 +18,17 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opwatch_devnet import batches, contracts
 from opwatch_devnet.jsonrpc import RpcClient, RpcError
 
+if TYPE_CHECKING:
+    from opwatch.chain.output_root import OutputRoot
+
 log = logging.getLogger("opwatch_devnet")
 
 MESSAGE_PASSER = "0x4200000000000000000000000000000000000016"
-EMPTY_TRIE_ROOT = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
 
 
 class Actor:
@@ -158,22 +162,65 @@ class Batcher(Actor):
         return str(self.l1.client.call("eth_sendRawTransaction", "0x" + raw.hex()))
 
 
-def output_root(l2: RpcClient, number: int) -> tuple[str, str, str, dict[str, Any]]:
-    """Output root v0 = keccak(version || stateRoot || messagePasserStorageRoot || blockHash).
+def output_root(l2: RpcClient, number: int) -> OutputRoot:
+    """The true output root of L2 block `number`, from the node behind `l2`.
 
-    Returns (root, state root, message-passer storage root, block).
+    The one computation opwatch's `output_root` and `dispute_games` checks use
+    (`opwatch.chain.output_root.compute_output_root`), so the devnet's proposers post exactly
+    what the checks recompute. Its chain errors become this package's `RpcError`, which actors
+    and the op-node stand-in already treat as "the node could not answer".
     """
+    from opwatch.chain.errors import ChainError
+    from opwatch.chain.output_root import compute_output_root
+    from opwatch.chain.rpc import RpcClient as CoreRpcClient
+    from opwatch.config import Endpoint
+
+    client = CoreRpcClient(Endpoint(url=l2.url, name="devnet-l2"), timeout=l2.timeout, retries=0)
+    try:
+        return compute_output_root(client, number)
+    except ChainError as err:
+        raise RpcError(f"output root of L2 block {number}: {err}") from err
+
+
+def wrong_root(true_root: str) -> bytes:
+    """A root that is certainly not `true_root` (its keccak): what the bad-output fault posts."""
     from eth_utils import keccak
 
-    block = l2.block(number)
-    if block is None:
-        raise ValueError(f"L2 block {number} not found")
-    try:
-        storage_root = str(l2.call("eth_getProof", MESSAGE_PASSER, [], hex(number))["storageHash"])
-    except RpcError:
-        storage_root = EMPTY_TRIE_ROOT
-    parts = [b"\0" * 32] + [bytes.fromhex(h[2:]) for h in (block["stateRoot"], storage_root, block["hash"])]
-    return "0x" + keccak(b"".join(parts)).hex(), str(block["stateRoot"]), storage_root, block
+    return bytes(keccak(bytes.fromhex(true_root[2:])))
+
+
+def install_message_passer(l2: RpcClient, timeout: float = 30.0) -> int:
+    """Puts the L2ToL1MessagePasser predeploy's runtime code (from the contracts-bedrock
+    artifact; it has no immutables) at its address, as an OP Stack genesis does, and returns
+    the first block mined after it. anvil_setCode changes the state under blocks already mined
+    without changing their headers, so only later blocks have output roots that check out."""
+    before = l2.block_number()
+    l2.call("anvil_setCode", MESSAGE_PASSER, contracts.artifact_runtime("L2ToL1MessagePasser"))
+    deadline = time.monotonic() + timeout
+    while (head := l2.block_number()) <= before:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"L2 mined no block within {timeout}s of installing the message passer")
+        time.sleep(0.1)
+    return head
+
+
+class Withdrawer(Actor):
+    """An L2 user who withdraws now and then (`initiateWithdrawal` on the message passer), so
+    the message passer's storage root, and with it the output root, moves as on a real chain."""
+
+    name = "withdrawer"
+
+    def __init__(self, l2: contracts.Sender, interval: float = 3.0) -> None:
+        super().__init__(interval)
+        self.l2 = l2
+        self.sent = 0
+
+    def step(self) -> None:
+        data = contracts.encode_call("L2ToL1MessagePasser", "initiateWithdrawal",
+                                     [self.l2.role.address, 100_000, b""])
+        tx_hash = self.l2.send(MESSAGE_PASSER, data, gas=200_000, value=10**12)
+        self.l2.wait(tx_hash, timeout=max(10.0, 5 * self.interval))
+        self.sent += 1
 
 
 class Proposer(Actor):
@@ -185,6 +232,8 @@ class Proposer(Actor):
         self.l2 = l2
         self.oracle = oracle
         self.proposed: list[tuple[int, str]] = []  # (l2 block number, tx hash)
+        self.corrupt_next = False  # fault bad-output: the next output's root is wrong
+        self.bad: list[tuple[int, str]] = []  # (l2 block number, tx hash) of wrong outputs
 
     def _oracle(self, fn: str, *args: Any) -> Any:
         return contracts.call(self.l1.client, "L2OutputOracle", self.oracle, fn, list(args))[0]
@@ -198,13 +247,16 @@ class Proposer(Actor):
         assert l1_head is not None
         if int(self._oracle("computeL2Timestamp", next_number)) >= int(l1_head["timestamp"], 16):
             return
-        root = output_root(self.l2, next_number)[0]
-        data = contracts.encode_call(
-            "L2OutputOracle", "proposeL2Output", [bytes.fromhex(root[2:]), next_number, b"\0" * 32, 0]
-        )
+        corrupt = self.corrupt_next
+        root = output_root(self.l2, next_number).root
+        claim = wrong_root(root) if corrupt else bytes.fromhex(root[2:])
+        data = contracts.encode_call("L2OutputOracle", "proposeL2Output", [claim, next_number, b"\0" * 32, 0])
         tx_hash = self.l1.send(self.oracle, data, gas=300_000, nonce=self.l1.nonce("latest"))
         self.l1.wait(tx_hash, timeout=max(10.0, 5 * self.interval))
         self.proposed.append((next_number, tx_hash))
+        if corrupt:
+            self.corrupt_next = False
+            self.bad.append((next_number, tx_hash))
 
 class Follower(Actor):
     """Keeps a forked anvil (`node`) at `sequencer head - lag`."""

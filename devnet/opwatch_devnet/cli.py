@@ -62,7 +62,7 @@ def _parse_value(text: str) -> Any:
     return text
 
 
-def up(workdir: Path, foreground: bool, blobs: bool) -> int:
+def up(workdir: Path, foreground: bool, blobs: bool, proofs: str = "oracle") -> int:
     state = _running_state(workdir)
     if state:
         print(state["config_path"])
@@ -79,11 +79,12 @@ def up(workdir: Path, foreground: bool, blobs: bool) -> int:
             target=lambda: ready.wait() and print(workdir.resolve() / "opwatch.toml", flush=True), daemon=True
         )
         watcher.start()
-        supervisor.serve(workdir.resolve(), ready=ready, use_blobs=blobs)
+        supervisor.serve(workdir.resolve(), ready=ready, use_blobs=blobs, proofs_mode=proofs)
         return 0
     cmd = [sys.executable, "-m", "opwatch_devnet.supervisor", "--workdir", str(workdir.resolve())]
     if blobs:
         cmd.append("--blobs")
+    cmd += ["--proofs", proofs]
     with open(workdir / "supervisor.log", "ab") as log:
         child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True)
@@ -135,9 +136,16 @@ def run(argv: list[str]) -> int:
     p_up.add_argument("--workdir", type=Path, default=argparse.SUPPRESS)
     p_up.add_argument("--foreground", action="store_true")
     p_up.add_argument("--blobs", action="store_true", help="batch with blobs instead of calldata")
+    p_up.add_argument("--proofs", choices=("oracle", "fault"), default="oracle",
+                      help="settle with an L2OutputOracle (default) or with fault-proof dispute games "
+                           "(60 s clocks, a game proposer and an honest challenger)")
     for name in ("down", "status"):
         sub.add_parser(name).add_argument("--workdir", type=Path, default=argparse.SUPPRESS)
-    p_fault = sub.add_parser("fault", help="inject a fault: NAME [ARG ...] [KEY=VALUE ...]")
+    from opwatch_devnet.faults import FAULT_NAMES
+
+    p_fault = sub.add_parser("fault", help="inject a fault: NAME [ARG ...] [KEY=VALUE ...]",
+                             description="faults: " + ", ".join(FAULT_NAMES)
+                             + " (bad-game and stop-challenger need --proofs fault)")
     p_fault.add_argument("name")
     p_fault.add_argument("args", nargs="*")
     p_fault.add_argument("--workdir", type=Path, default=argparse.SUPPRESS)
@@ -148,7 +156,7 @@ def run(argv: list[str]) -> int:
     workdir: Path = ns.workdir
 
     if ns.command == "up":
-        return up(workdir, ns.foreground, ns.blobs)
+        return up(workdir, ns.foreground, ns.blobs, ns.proofs)
     if ns.command == "down":
         return down(workdir)
     state = _running_state(workdir)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from opwatch_devnet.anvil import _REPO_ROOT
-from opwatch_devnet.jsonrpc import RpcClient
+from opwatch_devnet.jsonrpc import RpcClient, RpcError
 from opwatch_devnet.keys import Role
 
 ARTIFACTS = _REPO_ROOT / "node_modules/@eth-optimism/contracts-bedrock/forge-artifacts"
@@ -32,6 +32,12 @@ class Artifact:
 def artifact(name: str) -> Artifact:
     data = json.loads((ARTIFACTS / f"{name}.sol" / f"{name}.json").read_text())
     return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"]["object"])
+
+
+def artifact_runtime(name: str) -> str:
+    """The deployed (runtime) bytecode of a contract, for predeploys installed with anvil_setCode."""
+    data = json.loads((ARTIFACTS / f"{name}.sol" / f"{name}.json").read_text())
+    return str(data["deployedBytecode"]["object"])
 
 
 @dataclass(frozen=True)
@@ -68,14 +74,15 @@ class Sender:
         return int((2 * base + tip) * bump), int(tip * bump)
 
     def send(
-        self, to: str | None, data: bytes, gas: int, nonce: int | None = None, bump: float = 1.0
+        self, to: str | None, data: bytes, gas: int, nonce: int | None = None, bump: float = 1.0,
+        value: int = 0,
     ) -> str:
         from eth_account import Account
 
         max_fee, tip = self.fees(bump)
         tx: dict[str, Any] = {
             "type": 2, "chainId": self.chain_id, "nonce": self.nonce() if nonce is None else nonce,
-            "value": 0, "data": data, "gas": gas, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip,
+            "value": value, "data": data, "gas": gas, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip,
         }
         if to is not None:
             tx["to"] = _checksum(to)
@@ -133,7 +140,34 @@ def call(client: RpcClient, name: str, address: str, fn: str, args: list[Any] | 
     return decode_result(name, fn, client.call("eth_call", {"to": address, "data": data}, "latest"))
 
 
-def deploy_behind_proxy(deployer: Sender, name: str, init: bytes) -> tuple[str, str]:
+def would_succeed(sender: Sender, address: str, data: bytes, value: int = 0) -> bool:
+    """Whether `sender` calling `address` with `data` succeeds at the latest block (an eth_call
+    from that account): actors ask before sending a move or a resolution whose clock may not
+    have run out yet, instead of paying for a reverted transaction."""
+    try:
+        sender.client.call("eth_call", {"from": sender.role.address, "to": address, "data": "0x" + data.hex(),
+                                        "value": hex(value)}, "latest")
+    except RpcError:
+        return False
+    return True
+
+
+def constructor_args(name: str, args: list[Any]) -> bytes:
+    from eth_abi import encode
+
+    ctor = next(e for e in artifact(name).abi if e["type"] == "constructor")
+    return bytes(encode([_abi_type(i) for i in ctor["inputs"]], args))
+
+
+def deploy(deployer: Sender, name: str, args: list[Any] | None = None, nonce: int | None = None) -> str:
+    """A plain contract (no proxy), sent without waiting; returns its address."""
+    nonce = deployer.nonce() if nonce is None else nonce
+    code = bytes.fromhex(artifact(name).bytecode[2:]) + (constructor_args(name, args) if args else b"")
+    deployer.send(None, code, gas=12_000_000, nonce=nonce)
+    return contract_address(deployer.role.address, nonce)
+
+
+def deploy_behind_proxy(deployer: Sender, name: str, init: bytes, args: list[Any] | None = None) -> tuple[str, str]:
     """Proxy(admin=deployer), the implementation, then upgradeToAndCall(impl, init): how OP
     Stack deployments install a contract (the implementations initialise themselves in their
     constructors, so only the proxy's storage is ever used).
@@ -148,7 +182,8 @@ def deploy_behind_proxy(deployer: Sender, name: str, init: bytes) -> tuple[str, 
     impl_address = contract_address(deployer.role.address, nonce + 1)
     proxy_code = bytes.fromhex(artifact("Proxy").bytecode[2:]) + encode(["address"], [deployer.role.address])
     deployer.send(None, proxy_code, gas=3_000_000, nonce=nonce)
-    deployer.send(None, bytes.fromhex(artifact(name).bytecode[2:]), gas=8_000_000, nonce=nonce + 1)
+    impl_code = bytes.fromhex(artifact(name).bytecode[2:]) + (constructor_args(name, args) if args else b"")
+    deployer.send(None, impl_code, gas=8_000_000, nonce=nonce + 1)
     upgrade = encode_call("Proxy", "upgradeToAndCall", [impl_address, init])
     deployer.wait(deployer.send(proxy_address, upgrade, gas=1_000_000, nonce=nonce + 2))
     return proxy_address, impl_address

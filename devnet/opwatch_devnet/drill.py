@@ -64,6 +64,7 @@ def run_restore_drill(workdir: Path | None = None, pre_blocks: int = 3, lost_blo
                       say: Any = print) -> DrillReport:
     import logging
 
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.config import parse_config
     from opwatch.remedies.request import RemedyRequest
     from opwatch.remedies.service import Seams, handle
@@ -90,7 +91,7 @@ def run_restore_drill(workdir: Path | None = None, pre_blocks: int = 3, lost_blo
         with Devnet.start(workdir / "devnet") as devnet:
             config = parse_config(devnet.config_text() + remediation_section(s3_endpoint, workdir / "remedies.db"),
                                   source="<drill>")
-            seams = Seams(s3_client=s3, launcher=DevnetLauncher(devnet))
+            seams = Seams(registry=local_registry(), s3_client=s3, launcher=DevnetLauncher(devnet))
             seq = RpcClient(devnet.l2_url)
             devnet.wait_for(lambda: seq.block_number() >= pre_blocks, timeout=30)
             say(f"drill: snapshotting the sequencer at block {seq.block_number()}")
@@ -132,6 +133,7 @@ def run_restore_drill(workdir: Path | None = None, pre_blocks: int = 3, lost_blo
 
 
 def seams_store_audit(config: Any) -> list[dict[str, Any]]:
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.remedies.store import open_store
 
-    return open_store(config.section("remediation").store).audit(200)
+    return open_store(config.section("remediation").store, local_registry()).audit(200)

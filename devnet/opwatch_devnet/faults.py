@@ -13,6 +13,13 @@
 | garbage-rpc        | target="l2"               | target proxies answer malformed JSON-RPC             |
 | wrong-chain        | target="l2", chain_id     | target proxies answer another eth_chainId            |
 | kill-sequencer     |                           | the sequencer process dies (heal restarts it empty)  |
+| bad-output         |                           | the proposer's next output (oracle chain) or game    |
+|                    |                           | (fault-proof chain) claims a wrong root; heal: the   |
+|                    |                           | proposals after it are correct again                 |
+| bad-game           |                           | another account (anvil's account 5) creates a game   |
+|                    |                           | with a wrong root (fault-proof chains); heal: none   |
+|                    |                           | needed, the challenger counters it                   |
+| stop-challenger    |                           | the honest challenger neither counters nor resolves  |
 
 Targets name proxies: an exact name (`l1-0`, `l2`, `rollup`, `rpc-1`), a group (`l1`, `rpc`), or `all`.
 """
@@ -21,7 +28,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from opwatch_devnet.keys import BATCHER
+from opwatch_devnet import contracts
+from opwatch_devnet.actors import install_message_passer
+from opwatch_devnet.jsonrpc import RpcClient
+from opwatch_devnet.keys import BATCHER, GRIEFER
 from opwatch_devnet.proxy import FaultProxy, ProxyMode
 
 if TYPE_CHECKING:
@@ -33,7 +43,8 @@ SPIKED_BASE_FEE_WEI = 500 * 10**9
 
 FAULT_NAMES = (
     "halt-sequencer", "stop-batcher", "drain-batcher", "stop-proposer", "lag-rpc", "kill-l1",
-    "l1-endpoint-down", "flaky-rpc", "garbage-rpc", "wrong-chain", "kill-sequencer",
+    "l1-endpoint-down", "flaky-rpc", "garbage-rpc", "wrong-chain", "kill-sequencer", "bad-output", "bad-game",
+    "stop-challenger",
 )
 
 
@@ -101,6 +112,7 @@ class FaultController:
         # A fresh chain on the same port: a real restart without its datadir would look the same.
         self.devnet.sequencer.launch()
         self.devnet.sequencer_control.active = True
+        install_message_passer(RpcClient(self.devnet.sequencer.url))
 
     # -- actors ---------------------------------------------------------------------------------
 
@@ -117,6 +129,42 @@ class FaultController:
 
     def _heal_stop_proposer(self) -> None:
         self.devnet.proposer.resume()
+
+    # -- proposals (output roots and dispute games) ------------------------------------------------
+
+    def _inject_bad_output(self) -> dict[str, Any]:
+        self.devnet.proposer.corrupt_next = True
+        return {}
+
+    def _heal_bad_output(self) -> None:
+        # The wrong proposal stays on L1 (as on a real chain); if it was not posted yet, it never is.
+        self.devnet.proposer.corrupt_next = False
+
+    def _inject_bad_game(self) -> dict[str, Any]:
+        from opwatch_devnet.dispute import create_bad_game
+        from opwatch_devnet.proofs import FaultProofDeployment
+        from opwatch_devnet.topology import L1_CHAIN_ID
+
+        deployment = self.devnet.deployment
+        if not isinstance(deployment, FaultProofDeployment):
+            raise UnknownFault("bad-game needs a fault-proof devnet (opwatch devnet up --proofs fault)")
+        sender = contracts.Sender(RpcClient(self.devnet.l1_url), GRIEFER, L1_CHAIN_ID)
+        block, game = create_bad_game(sender, RpcClient(self.devnet.l2_url), deployment.dispute_game_factory,
+                                      deployment.game_type)
+        return {"game": game, "l2_block": block}
+
+    def _heal_bad_game(self, game: str, l2_block: int) -> None:
+        pass  # the game stays on L1; the honest challenger counters it (unless stopped)
+
+    def _inject_stop_challenger(self) -> dict[str, Any]:
+        if self.devnet.challenger is None:
+            raise UnknownFault("stop-challenger needs a fault-proof devnet (opwatch devnet up --proofs fault)")
+        self.devnet.challenger.pause()
+        return {}
+
+    def _heal_stop_challenger(self) -> None:
+        if self.devnet.challenger is not None:
+            self.devnet.challenger.resume()
 
     def _inject_drain_batcher(self) -> dict[str, Any]:
         l1 = self.devnet.batcher.l1.client

@@ -55,10 +55,11 @@ class Action:
 
 class DevnetRemedies:
     def __init__(self, config: Config) -> None:
+        from opwatch.cli.compose import registry as local_registry
         from opwatch.remedies.service import Seams
 
         self.config = config
-        self.seams = Seams(environ={FUNDER_ENV: DEPLOYER.key})
+        self.seams = Seams(registry=local_registry(), environ={FUNDER_ENV: DEPLOYER.key})
         self.actions: list[Action] = []
 
     def process(self, findings: Sequence[Finding]) -> list[Action]:

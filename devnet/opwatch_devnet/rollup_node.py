@@ -207,9 +207,10 @@ class RollupNode:
 
     def output_at_block(self, number: str | int) -> dict[str, Any]:
         n = int(number, 16) if isinstance(number, str) else int(number)
-        root, state_root, storage_root, _block = output_root(self.l2, n)
-        return {"version": _ZERO_HASH, "outputRoot": root, "blockRef": self._l2_ref(n),
-                "withdrawalStorageRoot": storage_root, "stateRoot": state_root, "syncStatus": self.sync_status()}
+        output = output_root(self.l2, n)
+        return {"version": _ZERO_HASH, "outputRoot": output.root, "blockRef": self._l2_ref(n),
+                "withdrawalStorageRoot": output.message_passer_storage_root, "stateRoot": output.state_root,
+                "syncStatus": self.sync_status()}
 
     # -- admin_* (op-node's sequencer switch) ---------------------------------------------------
 

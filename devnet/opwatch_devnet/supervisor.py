@@ -34,7 +34,9 @@ def status_of(devnet: Devnet) -> dict[str, Any]:
             **{p.name: head(p.url) for p in devnet.rpc_nodes},
         },
         "safe_l2": devnet.scanner.safe_number(),
+        "proofs": devnet.proofs_mode,
         "outputs_proposed": len(devnet.proposer.proposed),
+        "games_resolved": len(devnet.challenger.resolved()) if devnet.challenger is not None else None,
         "batches_sent": len(devnet.batcher.submissions),
         "actors": {a.name: {"active": a.active, "last_error": a.last_error} for a in devnet.actors},
         "sequencer_active": devnet.sequencer_control.active,
@@ -85,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opwatch_devnet.supervisor")
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--blobs", action="store_true", help="the batcher posts blobs instead of calldata")
+    parser.add_argument("--proofs", choices=("oracle", "fault"), default="oracle")
     args = parser.parse_args(argv)
-    serve(args.workdir.resolve(), use_blobs=args.blobs)
+    serve(args.workdir.resolve(), use_blobs=args.blobs, proofs_mode=args.proofs)
     return 0
 
 

@@ -1,6 +1,9 @@
 """The devnet topology: L1, an L2 sequencer, following RPC nodes, the op-node stand-in, the
-batcher and proposer actors, and a fault proxy in front of every endpoint a config names.
+batcher, proposer and withdrawer actors, and a fault proxy in front of every endpoint a config
+names.
 
+Two settlement modes (`proofs`): "oracle" (the default) proposes to an L2OutputOracle; "fault"
+runs the fault-proof contracts (`proofs`), a game proposer and an honest challenger (`dispute`).
 Stands in for a whole OP Stack deployment as a watchdog sees it from outside.
 """
 
@@ -13,12 +16,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from opwatch_devnet import contracts
-from opwatch_devnet.actors import Batcher, Follower, Proposer
+from opwatch_devnet import contracts, proofs
+from opwatch_devnet.actors import Batcher, Follower, Proposer, Withdrawer, install_message_passer, output_root
 from opwatch_devnet.anvil import AnvilProcess
+from opwatch_devnet.dispute import Challenger, GameProposer
 from opwatch_devnet.faults import FaultController
 from opwatch_devnet.jsonrpc import RpcClient
-from opwatch_devnet.keys import BATCHER, DEPLOYER, PROPOSER, batch_inbox_for
+from opwatch_devnet.keys import BATCHER, CHALLENGER, DEPLOYER, PROPOSER, WITHDRAWER, batch_inbox_for
 from opwatch_devnet.proxy import FaultProxy
 from opwatch_devnet.rollup_node import BatchScanner, RollupNode, SequencerControl
 from opwatch_devnet.rpcserver import JsonRpcServer
@@ -27,6 +31,7 @@ log = logging.getLogger("opwatch_devnet")
 
 L1_CHAIN_ID = 900
 L2_CHAIN_ID = 901
+PROOF_MODES = ("oracle", "fault")
 
 
 @dataclass(frozen=True)
@@ -50,15 +55,18 @@ class Devnet:
     l1: AnvilProcess
     sequencer: AnvilProcess
     rpc_nodes: list[AnvilProcess]
-    deployment: contracts.L1Deployment
+    deployment: contracts.L1Deployment | proofs.FaultProofDeployment
     batcher: Batcher
-    proposer: Proposer
+    proposer: Proposer | GameProposer
     followers: list[Follower]
     scanner: BatchScanner
     sequencer_control: SequencerControl
     rollup_server: JsonRpcServer
     proxies: dict[str, FaultProxy]
     config_path: Path
+    withdrawer: Withdrawer
+    challenger: Challenger | None = None  # fault-proof chains only
+    submission_interval: int = 10
     faults: FaultController = field(init=False)
     _stopped: bool = field(default=False, init=False)
     _state_extra: dict[str, Any] = field(default_factory=dict, init=False)
@@ -82,7 +90,13 @@ class Devnet:
         submission_interval: int = 10,
         thresholds: Thresholds | None = None,
         start_actors: bool = True,
+        proofs_mode: str = "oracle",
+        max_clock_duration: int = 60,
     ) -> Devnet:
+        """`proofs_mode`: "oracle" (L2OutputOracle) or "fault" (dispute games whose clocks last
+        `max_clock_duration` s, short so that a run shows a game's whole life)."""
+        if proofs_mode not in PROOF_MODES:
+            raise ValueError(f"proofs must be one of {', '.join(PROOF_MODES)}, not {proofs_mode!r}")
         workdir = Path(workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         started: list[AnvilProcess] = []
@@ -96,6 +110,7 @@ class Devnet:
             ])
             started.append(seq)
             seq_client = RpcClient(seq.url)
+            install_message_passer(seq_client)  # before the replicas fork the sequencer
             nodes = []
             for i in range(rpc_nodes):
                 node = AnvilProcess.start(f"l2-rpc-{i}", workdir, [
@@ -106,14 +121,21 @@ class Devnet:
             l1_client = RpcClient(l1.url)
             head = seq_client.block("latest")
             assert head is not None
-            deployment = contracts.deploy_l2_output_oracle(
-                contracts.Sender(l1_client, DEPLOYER, L1_CHAIN_ID),
-                contracts.OracleParams(
+            deployer = contracts.Sender(l1_client, DEPLOYER, L1_CHAIN_ID)
+            deployment: contracts.L1Deployment | proofs.FaultProofDeployment
+            if proofs_mode == "fault":
+                anchor = int(head["number"], 16)
+                deployment = proofs.deploy_fault_proofs(deployer, proofs.ProofParams(
+                    l2_chain_id=L2_CHAIN_ID, anchor_root=bytes.fromhex(output_root(seq_client, anchor).root[2:]),
+                    anchor_block=anchor, max_clock_duration=max_clock_duration,
+                    clock_extension=max(1, max_clock_duration // 6),
+                ))
+            else:
+                deployment = contracts.deploy_l2_output_oracle(deployer, contracts.OracleParams(
                     submission_interval=submission_interval, l2_block_time=l2_block_time,
                     starting_block_number=int(head["number"], 16), starting_timestamp=int(head["timestamp"], 16),
                     proposer=PROPOSER.address, challenger=DEPLOYER.address,
-                ),
-            )
+                ))
         except BaseException:
             for proc in started:
                 proc.stop()
@@ -131,13 +153,28 @@ class Devnet:
         proxies["rollup"] = FaultProxy("rollup", rollup.url).start()
         for i, node in enumerate(nodes):
             proxies[f"rpc-{i}"] = FaultProxy(f"rpc-{i}", node.url).start()
+        proposer_key = contracts.Sender(RpcClient(l1.url), PROPOSER, L1_CHAIN_ID)
+        proposer: Proposer | GameProposer
+        challenger = None
+        if isinstance(deployment, proofs.FaultProofDeployment):
+            proposer = GameProposer(proposer_key, RpcClient(seq.url), deployment.dispute_game_factory,
+                                    deployment.game_type, int(head["number"], 16) + submission_interval,
+                                    submission_interval, deployment.anchor_state_registry,
+                                    interval=float(l1_block_time))
+            challenger = Challenger(contracts.Sender(RpcClient(l1.url), CHALLENGER, L1_CHAIN_ID), RpcClient(seq.url),
+                                    deployment.dispute_game_factory, deployment.game_type,
+                                    interval=float(l1_block_time))
+        else:
+            proposer = Proposer(proposer_key, RpcClient(seq.url), deployment.l2_output_oracle,
+                                interval=float(l1_block_time))
         devnet = cls(
             workdir=workdir, l1_block_time=l1_block_time, l2_block_time=l2_block_time,
             thresholds=thresholds or Thresholds(), l1=l1, sequencer=seq, rpc_nodes=nodes, deployment=deployment,
             batcher=Batcher(contracts.Sender(RpcClient(l1.url), BATCHER, L1_CHAIN_ID), RpcClient(seq.url),
                             inbox, batch_interval, use_blobs),
-            proposer=Proposer(contracts.Sender(RpcClient(l1.url), PROPOSER, L1_CHAIN_ID), RpcClient(seq.url),
-                              deployment.l2_output_oracle, interval=float(l1_block_time)),
+            proposer=proposer, challenger=challenger, submission_interval=submission_interval,
+            withdrawer=Withdrawer(contracts.Sender(RpcClient(seq.url), WITHDRAWER, L2_CHAIN_ID),
+                                  interval=3.0 * l2_block_time),
             followers=[Follower(f"follower-{i}", RpcClient(n.url), RpcClient(seq.url), seq.url,
                                 poll=l2_block_time / 2) for i, n in enumerate(nodes)],
             scanner=scanner, sequencer_control=control, rollup_server=rollup, proxies=proxies,
@@ -154,7 +191,12 @@ class Devnet:
 
     @property
     def actors(self) -> list[Any]:
-        return [self.scanner, *self.followers, self.batcher, self.proposer]
+        extra = [self.challenger] if self.challenger is not None else []
+        return [self.scanner, *self.followers, self.batcher, self.proposer, self.withdrawer, *extra]
+
+    @property
+    def proofs_mode(self) -> str:
+        return "fault" if isinstance(self.deployment, proofs.FaultProofDeployment) else "oracle"
 
     @property
     def l1_url(self) -> str:
@@ -215,7 +257,7 @@ class Devnet:
             f'batcher = "{BATCHER.address}"',
             f'batch_inbox = "{to_checksum_address(self.batch_inbox)}"',
             f'proposer = "{PROPOSER.address}"',
-            f'l2_output_oracle = "{self.deployment.l2_output_oracle}"',
+            *self._settlement_lines(),
             "",
             "[networks.devnet.thresholds]",
             f'sequencer_max_head_age = "{t.sequencer_max_head_age}"',
@@ -226,6 +268,12 @@ class Devnet:
             f"rpc_max_lag_blocks = {t.rpc_max_lag_blocks}",
             "",
         ])
+
+    def _settlement_lines(self) -> list[str]:
+        if isinstance(self.deployment, proofs.FaultProofDeployment):
+            return [f'dispute_game_factory = "{self.deployment.dispute_game_factory}"',
+                    f"game_type = {self.deployment.game_type}"]
+        return [f'l2_output_oracle = "{self.deployment.l2_output_oracle}"']
 
     def write_config(self, path: Path | str) -> Path:
         path = Path(path)
@@ -242,8 +290,10 @@ class Devnet:
                 name: {"url": p.url, "port": p.port, "upstream": p.upstream} for name, p in self.proxies.items()
             },
             "rollup_node": self.rollup_url,
+            "proofs": self.proofs_mode,
             "addresses": {
                 "batcher": BATCHER.address, "proposer": PROPOSER.address, "deployer": DEPLOYER.address,
+                "withdrawer": WITHDRAWER.address, "challenger": CHALLENGER.address,
                 "batch_inbox": self.batch_inbox, **asdict(self.deployment),
             },
             "faults": self.faults.active_json(),

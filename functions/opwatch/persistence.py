@@ -1,5 +1,5 @@
-"""Plumbing shared by the state stores (alert state, remedy records): one SQLite file used
-from many threads, and a DynamoDB table whose client is built on first use.
+"""Plumbing shared by the local state stores (alert state, remedy records): one SQLite file
+used from many threads. (The DynamoDB table's client lives with AWS: `opwatch.aws.client`.)
 
 The stores' logic (compare-and-set, claims, budgets) lives with their features; this module
 only holds what would otherwise be written twice.
@@ -63,21 +63,3 @@ class SqliteFile:
         if conn is not None:
             conn.close()
             self._local.conn = None
-
-
-class DynamoTable:
-    """A DynamoDB table name and its client: injected (tests hand in one pointed at a local
-    server), or built lazily so only the AWS deployment pays boto3's import."""
-
-    def __init__(self, table_name: str, client: Any = None, boto_config: Any = None) -> None:
-        self.table_name = table_name
-        self._client = client
-        self._boto_config = boto_config
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb", config=self._boto_config)
-        return self._client

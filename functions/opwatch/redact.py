@@ -1,4 +1,4 @@
-"""Credential redaction for RPC URLs.
+"""Credential redaction for RPC URLs and access tokens.
 
 Provider URLs carry secrets in three places: userinfo (`https://user:pass@host`), the path
 (`/v2/<api key>`, `/<project id>`) and the query (`?apikey=...`). A redacted URL keeps the
@@ -12,6 +12,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 _URL_IN_TEXT = re.compile(r"(?:https?|wss?)://[^\s'\"<>]+", re.IGNORECASE)
+# OAuth access tokens as Google's libraries quote them in errors (a bearer header, an
+# `access_token` field, a bare `ya29.` token): the one redaction both cloud boundaries use.
+_TOKEN_IN_TEXT = re.compile(r"(?i)(bearer\s+|access_token[\"'=:\s]+)[^\s\"',;}&]+|ya29\.[\w.\-]+")
 
 
 def redact_url(url: str) -> str:
@@ -31,7 +34,9 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Redact every URL inside free text (exception messages from HTTP libraries quote them)."""
+    """Redact every URL and access token inside free text (exception messages from HTTP
+    libraries quote them)."""
+    text = _TOKEN_IN_TEXT.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
 
 

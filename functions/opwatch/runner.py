@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +11,7 @@ from .chain.rpc import Transport
 from .checks import CHECKS, Context, evaluate
 from .config import Config
 from .findings import Finding
+from .registry import Registry
 
 
 @dataclass
@@ -34,15 +34,16 @@ def select_checks(ids: Iterable[str] | None) -> list[str]:
 
 
 def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids: Iterable[str] | None = None,
-               transport: Transport | None = None, clock: Callable[[], float] = time.time) -> RunResult:
+               transport: Transport | None = None, clock: Callable[[], float] = time.time,
+               registry: Registry | None = None, cloud: str | None = None) -> RunResult:
     started = time.monotonic()
     ids = select_checks(check_ids)
-    if "snapshot_freshness" in ids:
+    if "snapshot_freshness" in ids and registry is not None:
         from .checks import snapshot_freshness
 
-        # Its snapshot stores come from [remediation]; a deployed function (OPWATCH_CLOUD set by
-        # the deployment) reads only the ones kept in its own cloud.
-        snapshot_freshness.configure(config, cloud=os.environ.get("OPWATCH_CLOUD") or None)
+        # Its snapshot stores come from [remediation], built by the runtime's registry; a deployed
+        # function (`cloud`) reads only the ones kept in its own cloud.
+        snapshot_freshness.configure(config, registry, cloud=cloud)
     names = list(networks) if networks else list(config.networks)
     contexts = [Context(config.network(n), config.rpc, transport, clock) for n in names]
     jobs, skipped = [], []

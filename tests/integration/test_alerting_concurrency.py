@@ -138,7 +138,7 @@ def dynamodb_client(endpoint: str):
 
 @pytest.fixture
 def dynamo_table(moto_endpoint, request):
-    from opwatch.alerting.store.dynamodb import create_table
+    from opwatch.aws.alert_store import create_table
 
     name = "opwatch-alerts-" + request.node.name[-40:].replace("_", "-")
     create_table(dynamodb_client(moto_endpoint), name)
@@ -155,7 +155,7 @@ def firestore() -> Iterator[FirestoreStandIn]:
 
 
 def firestore_store(server: FirestoreStandIn) -> StateStore:
-    from opwatch.alerting.store.firestore import FirestoreStore
+    from opwatch.gcp.alert_store import FirestoreStore
 
     return FirestoreStore("(default)", session=requests.Session(), project=PROJECT, base_url=server.base_url)
 
@@ -173,7 +173,7 @@ def backend(request, tmp_path) -> Backend:
     if request.param == "sqlite":
         return Backend(lambda: SqliteStore(tmp_path / "alerts.db"))
     if request.param == "dynamodb":
-        from opwatch.alerting.store.dynamodb import DynamoDBStore
+        from opwatch.aws.alert_store import DynamoDBStore
 
         endpoint, table = request.getfixturevalue("moto_endpoint"), request.getfixturevalue("dynamo_table")
         return Backend(lambda: DynamoDBStore(table, client=dynamodb_client(endpoint)))
@@ -240,7 +240,7 @@ def test_store_contract(backend):
 
 
 def test_dynamodb_keeps_a_ttl_on_history_and_closed_alerts(moto_endpoint, dynamo_table):
-    from opwatch.alerting.store.dynamodb import DynamoDBStore
+    from opwatch.aws.alert_store import DynamoDBStore
 
     client = dynamodb_client(moto_endpoint)
     store = DynamoDBStore(dynamo_table, client=client)

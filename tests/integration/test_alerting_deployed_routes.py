@@ -61,8 +61,8 @@ class LambdaContext:
 
 def test_aws_pager_pages_an_rpc_sync_warning_once(events, monkeypatch):
     import boto3
-    from opwatch.alerting.store.dynamodb import create_table
     from opwatch.aws import pager_handler, runtime
+    from opwatch.aws.alert_store import create_table
     from opwatch.aws.publisher import SnsPublisher
 
     server, endpoint = start_moto()

@@ -25,9 +25,9 @@ from firestore_standin import FirestoreStandIn, parse_time
 from opwatch.alerting import AlertManager, AlertPolicy, Conflict, Silence
 from opwatch.alerting.model import AlertState, DeadLetter, Kind, Phase, Transition
 from opwatch.alerting.store.base import RETENTION_SECONDS
-from opwatch.alerting.store.firestore import DEAD_LETTERS, STATES, TRANSITIONS, FirestoreStore
 from opwatch.deploy.gcp_plan import TTL_COLLECTIONS
-from opwatch.firestore_rest import StoreUnavailable, document_id
+from opwatch.gcp.alert_store import DEAD_LETTERS, STATES, TRANSITIONS, FirestoreStore
+from opwatch.gcp.rest import StoreUnavailable, document_id
 from test_remedies_firestore import TOKEN, RefreshFailingSession, TokenSession, _never_shows_the_token
 
 PROJECT = "opwatch-test"
@@ -276,7 +276,7 @@ def test_without_a_project_it_uses_the_default_credentials_project(standin, tmp_
 
 def test_importing_the_store_does_not_import_google_auth():
     # (The `google` namespace package itself is set up at interpreter start by a .pth file.)
-    code = ("import sys, opwatch.alerting.store.firestore; "
+    code = ("import sys, opwatch.gcp.alert_store; "
             "print(sorted(m for m in sys.modules if m.startswith(('google.auth', 'google.cloud.firestore'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -161,8 +161,8 @@ def sns_lambda_event(envelope: dict, subscription_arn: str) -> dict:
 
 
 def test_pager_records_state_in_dynamodb_and_processes_a_duplicate_delivery_once(aws, standin, monkeypatch):
-    from opwatch.alerting.store.dynamodb import DynamoDBStore, create_table
     from opwatch.aws import pager_handler
+    from opwatch.aws.alert_store import DynamoDBStore, create_table
     from opwatch.aws.publisher import SnsPublisher
     from opwatch.findings import Finding, Measure, Severity, Status
 
@@ -205,8 +205,8 @@ def test_pager_records_state_in_dynamodb_and_processes_a_duplicate_delivery_once
 def test_remedy_handler_runs_a_manual_request_once_and_a_firing_finding_from_sns(devnet, aws, tmp_path, monkeypatch):
     """The snapshot remedy (S3 in moto, the devnet's L2 state): a manual invoke payload, its
     duplicate, and a firing snapshot_freshness finding delivered by SNS."""
-    from opwatch.alerting.store.dynamodb import create_table
     from opwatch.aws import remedy_handler
+    from opwatch.aws.alert_store import create_table
     from opwatch.aws.publisher import SnsPublisher
     from opwatch.findings import Finding, Measure, Severity, Status
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 from kms_standin import KmsDigestStandin
+from opwatch.aws.secrets import SecretsManagerKeys as SecretsManagerSource
+from opwatch.aws.signer import KmsSigner
 from opwatch.remedies.signer import (
-    KmsSigner,
-    SecretsManagerSource,
     SignerError,
     decode_der_signature,
     recover_parity,
@@ -89,7 +89,7 @@ def test_secrets_manager_source_reads_at_call_time(moto):
 # --- atomic guards under concurrency ------------------------------------------------------
 
 def dynamo_store(moto: str, name: str) -> RemedyStore:
-    from opwatch.remedies.dynamodb import DynamoDBRemedyStore
+    from opwatch.aws.remedy_store import DynamoDBRemedyStore
 
     return DynamoDBRemedyStore(name, client=aws_client("dynamodb", moto))
 
@@ -144,7 +144,7 @@ def test_sqlite_store_guards_hold_under_threads(tmp_path):
 
 
 def test_dynamodb_store_guards_hold_under_threads(moto):
-    from opwatch.alerting.store.dynamodb import create_table
+    from opwatch.aws.alert_store import create_table
 
     create_table(aws_client("dynamodb", moto), "opwatch-remedies-guards")
     check_store_guards(lambda: dynamo_store(moto, "opwatch-remedies-guards"))

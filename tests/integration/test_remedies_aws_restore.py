@@ -8,14 +8,15 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from opwatch.remedies.aws_restore import (
+from opwatch.aws.restore import (
     EbsVolumeLauncher,
     EndpointSwitchFailed,
     LaunchFailed,
     LaunchRefused,
     Route53Endpoint,
 )
-from opwatch.remedies.snapshot import EbsSnapshots, SnapshotRecord
+from opwatch.aws.snapshots import EbsSnapshots
+from opwatch.remedies.snapshot import SnapshotRecord
 from remedies_fixtures import aws_client, start_moto
 
 DEVICE = "/dev/sdf"

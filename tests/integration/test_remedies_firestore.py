@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 from firestore_standin import FirestoreStandIn
-from opwatch.remedies.firestore import FirestoreRemedyStore, StoreContention, StoreUnavailable, document_id
+from opwatch.gcp.remedy_store import FirestoreRemedyStore, StoreContention, StoreUnavailable, document_id
 from test_remedies_aws import check_store_guards, race
 
 PROJECT = "opwatch-test"
@@ -169,7 +169,7 @@ def test_the_access_token_never_appears_in_an_error(standin):
 
 def test_importing_the_store_does_not_import_google_auth():
     # (The `google` namespace package itself is set up at interpreter start by a .pth file.)
-    code = ("import sys, opwatch.remedies.firestore; "
+    code = ("import sys, opwatch.gcp.remedy_store; "
             "print(sorted(m for m in sys.modules if m.startswith('google.auth')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -12,7 +12,7 @@ import requests
 from gce_standin import ComputeStandIn
 from opwatch.checks import Context, evaluate, snapshot_freshness
 from opwatch.findings import Status
-from opwatch.remedies.gce_disk import (
+from opwatch.gcp.gce_disk import (
     LABEL_BLOCK,
     LABEL_NETWORK,
     LABEL_TAKEN_AT,
@@ -117,7 +117,7 @@ def test_an_operation_still_running_at_the_deadline_is_in_progress(compute, slep
 
 
 def test_the_longest_wait_is_named_and_bounds_a_create(compute, slept):
-    from opwatch.remedies.gce_disk import LONGEST_WAIT_S, OPERATION_TIMEOUT_S
+    from opwatch.gcp.gce_disk import LONGEST_WAIT_S, OPERATION_TIMEOUT_S
     from opwatch.remedies.snapshot import longest_wait_s
 
     assert longest_wait_s("gce-disk") == LONGEST_WAIT_S > OPERATION_TIMEOUT_S
@@ -340,6 +340,7 @@ retention = 1
 def test_the_remedy_snapshots_a_node_without_anvil_methods_then_waits_out_creating(compute, slept, opgeth,
                                                                                      tmp_path):
     from opwatch.chain.rpc import RpcClient
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.config import Endpoint
     from opwatch.remedies.request import RemedyRequest
     from opwatch.remedies.service import Seams, handle
@@ -347,7 +348,7 @@ def test_the_remedy_snapshots_a_node_without_anvil_methods_then_waits_out_creati
 
     head = RpcClient(Endpoint(opgeth.upstream, "anvil")).call("eth_getBlockByNumber", "latest", False)
     times = iter(range(T0, T0 + 10_000, 60))
-    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), gce_session=requests.Session(),
+    seams = Seams(registry=local_registry(), store=SqliteRemedyStore(tmp_path / "r.db"), gce_session=requests.Session(),
                   compute_base_url=compute.base_url, sleep=slept.append, clock=lambda: float(next(times)))
     first = handle(RemedyRequest("snapshot", "devnet", "ops-g-1", approved_by="alice"), gce_config(opgeth.url), seams)
     assert first["status"] == "done", first

@@ -9,8 +9,8 @@ import pytest
 import requests
 from clouddns_standin import CloudDnsStandIn, rrset
 from gce_standin import ComputeStandIn
-from opwatch.remedies.gce_disk import PersistentDiskSnapshots
-from opwatch.remedies.gcp_restore import (
+from opwatch.gcp.gce_disk import PersistentDiskSnapshots
+from opwatch.gcp.restore import (
     CLOUD_DNS_PERMISSIONS,
     GCE_LAUNCHER_PERMISSIONS,
     CloudDnsEndpoint,

@@ -24,7 +24,7 @@ from opwatch.chain.rpc import RpcClient
 from opwatch.checks import Context, evaluate, snapshot_freshness
 from opwatch.config import Endpoint
 from opwatch.findings import Status
-from opwatch.remedies.gcs import GcsObjectStore
+from opwatch.gcp.gcs import GcsObjectStore
 from opwatch.remedies.snapshot import (
     NodeStateSource,
     ObjectStorageSnapshots,
@@ -237,7 +237,7 @@ def test_lazy_client_reads_the_emulator_from_the_environment(emulator, bucket, m
 
 
 def test_importing_the_store_does_not_import_the_client():
-    code = "import sys, opwatch.remedies.gcs; print('google.cloud.storage' in sys.modules)"
+    code = "import sys, opwatch.gcp.gcs; print('google.cloud.storage' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
 

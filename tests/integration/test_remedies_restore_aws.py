@@ -14,9 +14,10 @@ import uuid
 
 import pytest
 from opnode_admin_standin import AdminStandIn
+from opwatch.aws.snapshots import EbsSnapshots
+from opwatch.cli.compose import registry as local_registry
 from opwatch.remedies.request import RemedyRequest
 from opwatch.remedies.service import Seams, handle
-from opwatch.remedies.snapshot import EbsSnapshots
 from opwatch.remedies.store import SqliteRemedyStore
 from remedies_fixtures import aws_client, config_text, free_port, load, start_moto
 
@@ -128,7 +129,7 @@ def instance_state(aws: dict) -> str:
 
 def run(aws: dict, text: str, store: SqliteRemedyStore, request_id: str, page=None) -> dict:
     request = RemedyRequest(remedy="restore", network="devnet", request_id=request_id, approved_by="oncall")
-    seams = Seams(store=store, ec2_client=aws["ec2"], route53_client=aws["r53"], page=page)
+    seams = Seams(registry=local_registry(), store=store, ec2_client=aws["ec2"], route53_client=aws["r53"], page=page)
     return handle(request, load(text), seams)
 
 

@@ -15,7 +15,8 @@ import requests
 from clouddns_standin import CloudDnsStandIn
 from gce_standin import ComputeStandIn
 from opnode_admin_standin import AdminStandIn
-from opwatch.remedies.gce_disk import PersistentDiskSnapshots
+from opwatch.cli.compose import registry as local_registry
+from opwatch.gcp.gce_disk import PersistentDiskSnapshots
 from opwatch.remedies.request import RemedyRequest
 from opwatch.remedies.service import Seams, handle
 from opwatch.remedies.store import SqliteRemedyStore
@@ -116,7 +117,8 @@ dns_record = "{RECORD}"
 
 def run(gcp, text: str, store: SqliteRemedyStore, request_id: str, page=None) -> dict:
     compute, dns = gcp
-    seams = Seams(store=store, gce_session=requests.Session(), dns_session=requests.Session(),
+    seams = Seams(registry=local_registry(), store=store, gce_session=requests.Session(),
+                  dns_session=requests.Session(),
                   compute_base_url=compute.base_url, dns_base_url=dns.base_url, page=page, sleep=_fast_sleep)
     request = RemedyRequest(remedy="restore", network="devnet", request_id=request_id, approved_by="oncall")
     return handle(request, load(text), seams)

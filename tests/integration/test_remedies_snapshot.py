@@ -7,15 +7,14 @@ import argparse
 import json
 
 import pytest
+from opwatch.aws.snapshots import EbsSnapshots, S3ObjectStore
 from opwatch.chain.rpc import RpcClient
 from opwatch.checks import Context, evaluate, snapshot_freshness
 from opwatch.config import Endpoint
 from opwatch.findings import Status
 from opwatch.remedies.snapshot import (
-    EbsSnapshots,
     NodeStateSource,
     ObjectStorageSnapshots,
-    S3ObjectStore,
     SnapshotInvalid,
     take_snapshot,
 )
@@ -139,7 +138,7 @@ def test_ebs_snapshots_on_moto(moto):
 # --- the CLI contract ----------------------------------------------------------------------
 
 def cli(*argv: str) -> int:
-    from opwatch.remedies import cli as remedies_cli
+    from opwatch.cli import remedies as remedies_cli
 
     parser = argparse.ArgumentParser(prog="opwatch")
     remedies_cli.add_parser(parser.add_subparsers(dest="command", required=True))
@@ -191,6 +190,7 @@ def test_cli_bad_usage_exits_2(tmp_path, capsys, monkeypatch):
 def test_a_firing_finding_snapshots_only_where_the_policy_allows_it_unattended(moto, bucket, chain, tmp_path):
     """Manual approval is the default: a firing snapshot_freshness finding alone is refused
     (and audited); with approval = "auto" and snapshot.auto = true it snapshots."""
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.findings import Finding, Measure, Severity
     from opwatch.remedies.request import RemedyRequest
     from opwatch.remedies.service import Seams, handle
@@ -200,7 +200,9 @@ def test_a_firing_finding_snapshots_only_where_the_policy_allows_it_unattended(m
                     Measure(None, "s"), Measure(86400.0, "s"), "2026-11-28T10:00:00Z")
     section = (f'[remediation.networks.devnet.snapshot]\nprovider = "s3"\nbucket = "{bucket}"\n'
                f'endpoint_url = "{moto}"\n')
-    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), s3_client=aws_client("s3", moto))
+    seams = Seams(registry=local_registry(),
+                  store=SqliteRemedyStore(tmp_path / "r.db"),
+                  s3_client=aws_client("s3", moto))
     manual = load(config_text(l2_url=chain, remediation=section))
     out = handle(RemedyRequest.from_finding(stale), manual, seams)
     assert out["status"] == "refused" and "approval" in out["reason"]
@@ -217,6 +219,7 @@ def test_a_node_that_cannot_dump_its_state_fails_cleanly_with_the_way_out(moto, 
     """An archive snapshot of a node that is not anvil: a clear failure that names the disk
     snapshot providers, not a crash (op-geth answers -32601, method not found)."""
     from opwatch.chain.errors import RpcError
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.remedies.request import RemedyRequest
     from opwatch.remedies.service import Seams, handle
     from opwatch.remedies.store import SqliteRemedyStore
@@ -227,7 +230,8 @@ def test_a_node_that_cannot_dump_its_state_fails_cleanly_with_the_way_out(moto, 
 
     text = config_text(remediation=f'[remediation.networks.devnet.snapshot]\nprovider = "s3"\nbucket = "{bucket}"\n')
     store = SqliteRemedyStore(tmp_path / "r.db")
-    seams = Seams(store=store, s3_client=aws_client("s3", moto), state_source=NotAnvil())
+    seams = Seams(registry=local_registry(),
+                  store=store, s3_client=aws_client("s3", moto), state_source=NotAnvil())
     out = handle(RemedyRequest("snapshot", "devnet", "ops-x", approved_by="alice"), load(text), seams)
     assert out["status"] == "failed" and "provider = 'ebs' or 'gce-disk'" in out["reason"], out
     assert store.lookup("ops-x") is None  # nothing was taken: the same request may be tried again
@@ -290,6 +294,7 @@ def latest(url: str) -> dict:
 def test_an_ebs_snapshot_of_a_node_without_anvil_methods_records_its_head(moto, opgeth, tmp_path):
     """op-geth has no anvil_dumpState: a disk snapshot reads the head over standard JSON-RPC
     (number and hash of one block) and records both on the snapshot's tags."""
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.remedies.request import RemedyRequest
     from opwatch.remedies.service import Seams, handle
     from opwatch.remedies.store import SqliteRemedyStore
@@ -298,7 +303,8 @@ def test_an_ebs_snapshot_of_a_node_without_anvil_methods_records_its_head(moto, 
     volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"]
     config = load(config_text(l2_url=opgeth.url, remediation=ebs_section(volume)))
     head = latest(opgeth.upstream)
-    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=lambda _: None)
+    seams = Seams(registry=local_registry(),
+                  store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=lambda _: None)
     out = handle(RemedyRequest("snapshot", "devnet", "ops-ebs-1", approved_by="alice"), config, seams)
     assert out["status"] == "done", out
     assert opgeth.refused() == []  # never asked for an anvil-only method
@@ -311,6 +317,7 @@ def test_an_ebs_snapshot_of_a_node_without_anvil_methods_records_its_head(moto, 
 def test_a_disk_snapshot_of_a_node_on_another_chain_is_refused(moto, chain, tmp_path):
     """The node behind l2_rpc must serve the network's chain: a snapshot of the wrong chain's
     disk would be restored as this network's sequencer."""
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.remedies.request import RemedyRequest
     from opwatch.remedies.service import Seams, handle
     from opwatch.remedies.store import SqliteRemedyStore
@@ -318,16 +325,18 @@ def test_a_disk_snapshot_of_a_node_on_another_chain_is_refused(moto, chain, tmp_
     ec2 = aws_client("ec2", moto)
     volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"]
     config = load(config_text(l2_url=chain, remediation=ebs_section(volume)))  # chain id 900, not 901
-    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=lambda _: None)
+    seams = Seams(registry=local_registry(),
+                  store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=lambda _: None)
     out = handle(RemedyRequest("snapshot", "devnet", "ops-ebs-2", approved_by="alice"), config, seams)
     assert out["status"] == "failed" and "chain" in out["reason"], out
     assert ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": [volume]}])["Snapshots"] == []
 
 
 def test_a_pending_ebs_snapshot_is_in_progress_verified_later_and_pruning_still_runs(moto, opgeth, tmp_path):
+    from opwatch.aws.snapshots import EBS_WAIT_S
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.remedies.request import RemedyRequest
     from opwatch.remedies.service import Seams, handle
-    from opwatch.remedies.snapshot import EBS_WAIT_S
     from opwatch.remedies.store import SqliteRemedyStore
 
     ec2 = aws_client("ec2", moto)
@@ -335,7 +344,8 @@ def test_a_pending_ebs_snapshot_is_in_progress_verified_later_and_pruning_still_
     ebs = EbsSnapshots(volume, ec2)
     times = iter(range(1_700_000_000, 1_700_100_000, 60))
     slept: list[float] = []
-    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=slept.append,
+    seams = Seams(registry=local_registry(),
+                  store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=slept.append,
                   clock=lambda: float(next(times)))
     config = load(config_text(l2_url=opgeth.url, remediation=ebs_section(volume, retention=1)))
     first = handle(RemedyRequest("snapshot", "devnet", "ops-p-1", approved_by="alice"), config, seams)
@@ -360,6 +370,7 @@ def test_a_pending_ebs_snapshot_is_in_progress_verified_later_and_pruning_still_
 
 
 def test_an_ebs_snapshot_in_state_error_fails(moto, opgeth, tmp_path):
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.remedies.request import RemedyRequest
     from opwatch.remedies.service import Seams, handle
     from opwatch.remedies.store import SqliteRemedyStore
@@ -372,6 +383,7 @@ def test_an_ebs_snapshot_in_state_error_fails(moto, opgeth, tmp_path):
 
     ec2.meta.events.register("after-call.ec2.CreateSnapshot", error)
     config = load(config_text(l2_url=opgeth.url, remediation=ebs_section(volume)))
-    seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=lambda _: None)
+    seams = Seams(registry=local_registry(),
+                  store=SqliteRemedyStore(tmp_path / "r.db"), ec2_client=ec2, sleep=lambda _: None)
     out = handle(RemedyRequest("snapshot", "devnet", "ops-e-1", approved_by="alice"), config, seams)
     assert out["status"] == "failed" and "state error" in out["reason"], out

@@ -229,6 +229,7 @@ def test_a_gcp_top_up_reads_the_funder_key_from_secret_manager_at_call_time(l1, 
     Google APIs stand-in: the key is read when the top-up runs, never held in the config, and a
     key of another wallet is refused before anything is signed."""
     from gcp_standins import GoogleApisStandIn
+    from opwatch.cli.compose import registry as local_registry
     from opwatch.gcp.secret_source import client_for_endpoint
     from opwatch.remedies.service import Seams, handle
 
@@ -239,7 +240,8 @@ def test_a_gcp_top_up_reads_the_funder_key_from_secret_manager_at_call_time(l1, 
             'secret = "env:OPWATCH_FUNDER_KEY"', f'secret = "gcp-secretmanager:{secret}"').replace(
             '[remediation.networks.devnet]\n', '[remediation.networks.devnet]\nruns_on = "gcp"\n')
         config = load(config_text(l1, section))
-        seams = Seams(store=SqliteRemedyStore(tmp_path / "r.db"), gcp_secret_client=client_for_endpoint(apis.base_url))
+        seams = Seams(registry=local_registry(),
+                      store=SqliteRemedyStore(tmp_path / "r.db"), gcp_secret_client=client_for_endpoint(apis.base_url))
         set_balance(l1, BATCHER, 7 * ETH)
         apis.secrets[secret] = b"0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d\n"  # anvil key 1
         wrong = handle(manual("gcp-wrong"), config, seams)

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from kms_standin import KmsDigestStandin
 from mempool_standin import GethPoolStandIn
+from opwatch.aws.signer import KmsSigner
 from opwatch.chain.rpc import RpcClient
 from opwatch.config import Endpoint
 from opwatch.remedies.request import RemedyRequest
-from opwatch.remedies.signer import KmsSigner, Signer, SignerError
+from opwatch.remedies.signer import Signer, SignerError
 from opwatch.remedies.store import SqliteRemedyStore
 from opwatch.remedies.topup import Topup
 from remedies_fixtures import (

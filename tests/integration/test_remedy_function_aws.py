@@ -77,8 +77,8 @@ def write_config(path: Path, runs_on: str = "aws") -> Path:
 def fn(l1, moto_endpoint, tmp_path, monkeypatch):
     """The top-up function's environment, as the CDK app sets it; returns a boto3 client factory."""
     import boto3
-    from opwatch.alerting.store.dynamodb import create_table
     from opwatch.aws import runtime
+    from opwatch.aws.alert_store import create_table
 
     for name, value in {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_DEFAULT_REGION": REGION,
                         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -123,7 +123,7 @@ def invoke(event: dict, request_id: str = "req-1") -> dict:
 
 
 def audit(aws, request_id: str) -> list[dict]:
-    from opwatch.remedies.dynamodb import DynamoDBRemedyStore
+    from opwatch.aws.remedy_store import DynamoDBRemedyStore
 
     return [r for r in DynamoDBRemedyStore(REMEDY_TABLE, client=aws("dynamodb")).audit(500)
             if r.get("request_id") == request_id]

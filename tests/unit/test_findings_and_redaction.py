@@ -106,7 +106,7 @@ def test_no_secret_survives_redaction_of_a_nested_record(secret: str) -> None:
 def test_a_dns_target_error_names_the_url_redacted() -> None:
     """The restore's DNS switches refuse a URL their record cannot hold, in words that reach a page."""
     import pytest
-    from opwatch.remedies.aws_restore import record_target
+    from opwatch.aws.restore import record_target
 
     for record_type, url in (("A", "https://user:pw@sequencer.example/v2/APIKEY123"),
                              ("CNAME", "http://user:pw@10.0.0.1:8545/?apikey=APIKEY123")):

@@ -282,7 +282,7 @@ def _gce_disk_config():  # type: ignore[no-untyped-def]
 
 
 def test_disk_snapshots_use_custom_roles_with_exactly_the_permissions_the_code_calls(settings):
-    from opwatch.remedies.gce_disk import IAM_PERMISSIONS
+    from opwatch.gcp.gce_disk import IAM_PERMISSIONS
 
     config = _gce_disk_config()
     plan = render_plan(config, settings)
@@ -318,7 +318,7 @@ def test_every_planned_entry_point_exists_in_the_bundle(config, settings):
 
 
 def test_a_disk_restore_runs_on_gcp_with_exactly_the_permissions_it_calls(settings):
-    from opwatch.remedies.gcp_restore import CLOUD_DNS_PERMISSIONS, GCE_LAUNCHER_PERMISSIONS
+    from opwatch.gcp.restore import CLOUD_DNS_PERMISSIONS, GCE_LAUNCHER_PERMISSIONS
 
     text = _gce_disk_config_text().replace(
         'strategy = "admin"\nstandby_admin = "http://op-node-b:9545"\nstandby_rpc = "http://op-geth-b:8545"',

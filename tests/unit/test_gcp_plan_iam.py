@@ -127,7 +127,8 @@ def test_every_function_timeout_exceeds_the_longest_wait_of_its_remedy(text):
 def test_the_declared_waits_cover_the_code_that_waits():
     import inspect
 
-    from opwatch.remedies import gce_disk, gcp_restore
+    from opwatch.gcp import gce_disk
+    from opwatch.gcp import restore as gcp_restore
     from opwatch.remedies.permissions import longest_wait_s
 
     policy = parse_config(RESTORE).section("remediation").for_network("mainnet")

@@ -250,7 +250,7 @@ def test_a_local_run_audits_the_os_account_as_its_caller(tmp_path, capsys):
     import getpass
     import json
 
-    from opwatch.remedies import cli as remedies_cli
+    from opwatch.cli import remedies as remedies_cli
 
     path = tmp_path / "opwatch.toml"
     path.write_text(config_text(remediation=f'[remediation]\nstore = "sqlite:{tmp_path / "r.db"}"\n'))

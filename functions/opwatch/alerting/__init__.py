@@ -6,7 +6,8 @@
     sink = PagerDutySink(PagerDutyClient(routing_key=secret_source))
     transitions = AlertManager(SqliteStore("alerts.db"), [sink], AlertPolicy()).process(findings)
 
-Cloud-agnostic: no cloud SDK is imported here; the DynamoDB store imports boto3 lazily.
+Cloud-agnostic: no cloud SDK is imported here; the DynamoDB and Firestore stores live with
+their clouds (`opwatch.aws.alert_store`, `opwatch.gcp.alert_store`).
 """
 
 from .manager import AlertManager

@@ -5,6 +5,11 @@
 - `publisher` (SNS), `secrets` (Secrets Manager through Powertools Parameters),
   `telemetry` (Powertools Logger, Metrics, Tracer), `events` (typed event shapes),
   `runtime` (what a function reads from its environment).
+- `client` (the one AWS boundary: lazy clients, `AwsError`, redaction), `backends` (what this
+  adapter registers under the config's names), `compose` (the runtime's composition root),
+  `alert_store` / `remedy_store` (DynamoDB), `snapshots` (S3, EBS), `restore` (EBS launcher,
+  Route 53 switch), `signer` (KMS).
 
-The core never imports from here. boto3 is imported lazily, only in these modules.
+The core never imports from here (tests/unit/test_architecture.py). boto3 is imported lazily,
+only in these modules.
 """

@@ -23,9 +23,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ...persistence import DynamoTable
-from ..model import AlertState, DeadLetter, Transition
-from .base import RETENTION_SECONDS, StateStore
+from ..alerting.model import AlertState, DeadLetter, Transition
+from ..alerting.store.base import RETENTION_SECONDS, StateStore
+from .client import DynamoTable
 
 _LOST = {"ConditionalCheckFailedException", "TransactionCanceledException", "TransactionConflictException"}
 

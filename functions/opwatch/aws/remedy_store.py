@@ -1,7 +1,7 @@
 """DynamoDB remedy store: conditional writes for claims, budgets and leases.
 
 Same table layout as the alerting store (string `pk`, `sk`; `expires_at` TTL), so one
-table can serve both (`opwatch.alerting.store.dynamodb.create_table` creates it):
+table can serve both (`opwatch.aws.alert_store.create_table` creates it):
 
 - `pk="remedy-request"`, `sk=<request id>`: the claim (`attribute_not_exists(pk)`).
 - `pk="remedy-budget"`, `sk=<budget>`: `version` N and `doc` = the window's entries
@@ -19,8 +19,8 @@ import json
 import time
 from typing import Any
 
-from ..persistence import DynamoTable
-from .store import AUDIT_RETENTION_S, Claim, RemedyStore, prune_window
+from ..remedies.store import AUDIT_RETENTION_S, Claim, RemedyStore, prune_window
+from .client import DynamoTable
 
 _LOST = {"ConditionalCheckFailedException", "TransactionConflictException"}
 _CAS_ATTEMPTS = 50

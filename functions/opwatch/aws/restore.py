@@ -37,16 +37,18 @@ sequencer's volume afterwards.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
-from ..redact import redact_text, redact_url
-from .snapshot import SnapshotProvider, SnapshotRecord
+from ..remedies.restore import EndpointSwitchFailed, LaunchFailed, LaunchRefused, fqdn, record_target
+from ..remedies.snapshot import SnapshotProvider, SnapshotRecord
+from ..remedies.waits import EBS_LAUNCH_S, ROUTE53_CHANGE_S, WaitBudget
+from .client import AwsError, AwsService, aws_call
+
+Sleep = Callable[[float], None]
 
 ROUTE53_ENDPOINT_ACTIONS = ("route53:ChangeResourceRecordSets", "route53:GetChange",
                             "route53:ListResourceRecordSets")
@@ -58,141 +60,23 @@ ROUTE53_POLL_S = 2.0
 EC2_POLL_S = 3.0
 
 _SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{8,17}\Z")
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOST_NAME = re.compile(rf"^(?=.{{1,253}}\Z)(?:{_LABEL}\.)*{_LABEL}\Z")
-
-Sleep = Callable[[float], None]
-
-
-class EndpointSwitchFailed(Exception):
-    """The endpoint record could not be changed, or the change could not be confirmed."""
-
-
-class LaunchRefused(Exception):
-    """A guard refused before any side effect: nothing was created or started."""
-
-
-class LaunchFailed(Exception):
-    """A step after the volume was created failed; the message says what exists now."""
-
-    def __init__(self, message: str, volume_id: str | None, volume: str, instance_state: str) -> None:
-        self.volume_id = volume_id
-        self.volume = volume  # "deleted", "attached at /dev/sdf", "available, not attached", ...
-        self.instance_state = instance_state
-        super().__init__(message)
-
-
-class _AwsError(Exception):
-    """A botocore error, reduced to a short reason. `answered`: AWS replied with an error, so
-    the call took no effect (a connection error or timeout leaves that unknown)."""
-
-    def __init__(self, reason: str, answered: bool, code: str = "") -> None:
-        self.answered = answered
-        self.code = code
-        super().__init__(reason)
 
 
 class _StepFailed(Exception):
     pass
 
 
-def _aws(operation: str, fn: Callable[[], Any]) -> Any:
-    # botocore is imported here, not at module import: it is already loaded once a client exists.
-    from botocore.exceptions import BotoCoreError, ClientError
-    from botocore.parsers import ResponseParserError
-
-    try:
-        return fn()
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "?"))
-        raise _AwsError(redact_text(f"{operation}: {code}: {error.get('Message') or ''}")[:240], True, code) from None
-    except (BotoCoreError, ResponseParserError) as exc:
-        # botocore quotes the endpoint URL it failed to reach: redacted like any other.
-        raise _AwsError(redact_text(f"{operation}: {type(exc).__name__}: {exc}")[:240], False) from None
+_AwsError = AwsError
+_aws = aws_call
 
 
-class WaitBudget:
-    """Time left for a wait: wall time or the sleeps asked for, whichever is larger, so an
-    injected no-op sleep in tests bounds the wait just as real time does."""
-
-    def __init__(self, timeout_s: float, sleep: Sleep) -> None:
-        self.timeout_s = timeout_s
-        self._sleep = sleep
-        self._start = time.monotonic()
-        self._slept = 0.0
-
-    def left(self) -> float:
-        return self.timeout_s - max(time.monotonic() - self._start, self._slept)
-
-    def sleep(self, interval_s: float) -> None:
-        step = max(0.0, min(interval_s, self.left()))
-        self._slept += step
-        self._sleep(step)
-
-    def until(self, probe: Callable[[], bool], interval_s: float) -> bool:
-        """True once probe() holds; False when the budget is spent. probe may raise to stop early."""
-        while True:
-            if probe():
-                return True
-            if self.left() <= 0:
-                return False
-            self.sleep(interval_s)
-
-
-def fqdn(name: str) -> str:
-    return name.rstrip(".").lower() + "."
-
-
-def _host_of(url: str) -> str:
-    host = urlsplit(url if "://" in url else "//" + url).hostname
-    if not host:
-        raise ValueError(f"no host in {redact_url(url)!r}")
-    return host.rstrip(".")
-
-
-def record_target(url: str, record_type: str, record_name: str) -> str:
-    """The value a DNS record of `record_type` takes to reach `url` (no trailing dot): an IPv4
-    literal for A, a host name for CNAME (never the record itself). ValueError otherwise. Shared
-    by the Route 53 and Cloud DNS switches."""
-    host = _host_of(url).lower()
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if record_type == "A":
-        if not isinstance(ip, ipaddress.IPv4Address):
-            raise ValueError(f"an A record needs an IPv4 literal; {redact_url(url)!r} names {host!r}")
-        return str(ip)
-    if ip is not None or not _HOST_NAME.match(host):
-        raise ValueError(f"a CNAME needs a host name; {redact_url(url)!r} names {host!r}")
-    if fqdn(host) == fqdn(record_name):
-        raise ValueError(f"{record_name} cannot be a CNAME to itself")
-    return host
-
-
-class _AwsService:
-    """An injected boto3 client, or one built on first use (boto3 costs a cold start otherwise)."""
-
-    service = ""
-    _client: Any
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client(self.service)
-        return self._client
-
-
-class Route53Endpoint(_AwsService):
+class Route53Endpoint(AwsService):
     """The network's sequencer endpoint as one simple-routing Route 53 record (CNAME or A)."""
 
     service = "route53"
 
     def __init__(self, zone_id: str, record_name: str, record_type: str = "CNAME", ttl: int = 60,
-                 client: Any = None, timeout_s: float = 120.0, sleep: Sleep = time.sleep) -> None:
+                 client: Any = None, timeout_s: float = ROUTE53_CHANGE_S, sleep: Sleep = time.sleep) -> None:
         if record_type not in ("CNAME", "A"):
             raise ValueError(f"record_type must be CNAME or A, not {record_type!r}")
         self.zone_id = zone_id
@@ -276,13 +160,13 @@ def _device_key(device: str) -> str:
     return "sd" + name[3:] if name.startswith("xvd") else name
 
 
-class EbsVolumeLauncher(_AwsService):
+class EbsVolumeLauncher(AwsService):
     """A replacement sequencer from an EBS snapshot on a pre-built, stopped EC2 instance."""
 
     service = "ec2"
 
     def __init__(self, instance_id: str, device: str, rpc_url: str, client: Any = None,
-                 timeout_s: float = 300.0, sleep: Sleep = time.sleep) -> None:
+                 timeout_s: float = EBS_LAUNCH_S, sleep: Sleep = time.sleep) -> None:
         self.instance_id = instance_id
         self.device = device
         self.rpc_url = rpc_url

@@ -35,8 +35,14 @@ def _env(name: str) -> str:
 
 @functools.cache
 def base_config() -> Config:
+    from ..checks import snapshot_freshness
+    from .compose import registry
+
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return load_config(os.environ.get("OPWATCH_CONFIG") or os.path.join(here, "opwatch.toml"))
+    config = load_config(os.environ.get("OPWATCH_CONFIG") or os.path.join(here, "opwatch.toml"))
+    # snapshot_freshness reads the snapshots kept on AWS, through AWS's providers.
+    snapshot_freshness.configure(config, registry(), cloud="aws")
+    return config
 
 
 def config_with_secrets(source: Callable[[], str] | None) -> Config:
@@ -92,7 +98,7 @@ def pager() -> Pager:
 
     from ..alerting import AlertManager, AlertPolicy
     from ..alerting.pagerduty import DEFAULT_BASE_URL, PagerDutyClient, PagerDutySink
-    from ..alerting.store.dynamodb import DynamoDBStore
+    from .alert_store import DynamoDBStore
     from .secrets import SecretsManagerSource
 
     policy = AlertPolicy(runbook_base_url=os.environ.get("RUNBOOK_BASE_URL", ""))
@@ -150,11 +156,13 @@ def remedy_function() -> RemedyFunction:
         idempotent_function,
     )
 
-    from ..remedies.dynamodb import DynamoDBRemedyStore
     from ..remedies.request import RemedyRequest
     from ..remedies.service import Seams, handle
+    from .compose import registry
+    from .remedy_store import DynamoDBRemedyStore
 
     store = DynamoDBRemedyStore(_env("REMEDY_TABLE"))
+    aws = registry()
     rpc_secret = _rpc_secret()
     # Keyed on request_id, like the remedies' own claim; the payload must match too, so a
     # reused request_id with different contents is refused rather than answered with the old
@@ -173,7 +181,7 @@ def remedy_function() -> RemedyFunction:
 
     def run(request: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
         req = replace(RemedyRequest.from_dict(request), caller=caller)
-        outcome = handle(req, config_with_secrets(rpc_secret), Seams(store=store, page=page, cloud="aws"))
+        outcome = handle(req, config_with_secrets(rpc_secret), Seams(registry=aws, store=store, page=page, cloud="aws"))
         if outcome.get("status") not in REMEMBERED:
             raise NotRemembered(outcome)
         return outcome

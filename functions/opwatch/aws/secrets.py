@@ -1,7 +1,8 @@
 """Secrets from AWS Secrets Manager, through Powertools Parameters (cached per container).
 
 `SecretsManagerSource` is the alerting `SecretSource` seam (a callable returning the value),
-e.g. the PagerDuty routing key. `with_endpoint_urls` swaps the URLs of named endpoints (the
+e.g. the PagerDuty routing key; `SecretsManagerKeys` is the signer's (`aws-secretsmanager:ID`,
+read at each signature, never cached). `with_endpoint_urls` swaps the URLs of named endpoints (the
 networks' and the failover's) for the ones held in a secret, so RPC API keys never sit in the
 bundled config file. Values are never logged, put in errors, or kept anywhere but Powertools'
 in-memory cache.
@@ -15,6 +16,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..config import Config, ConfigError, Endpoint, Network
+from ..remedies.signer import SignerError
+from .client import client
 
 # Five minutes: a rotated PagerDuty key or RPC URL is picked up within one incident's
 # first few evaluations, while a once-a-minute function reads the secret about 12 times
@@ -43,6 +46,21 @@ class SecretsManagerSource:
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"secret {self.secret_id} is empty: set its value (see docs/aws.md)")
         return value.strip()
+
+
+class SecretsManagerKeys:
+    """`aws-secretsmanager:ID`: read with `secretsmanager:GetSecretValue` at call time."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def get(self, name: str) -> str:
+        if self._client is None:
+            self._client = client("secretsmanager")
+        try:
+            return str(self._client.get_secret_value(SecretId=name)["SecretString"]).strip()
+        except Exception as exc:  # a boto error must not carry the secret id's value onwards either
+            raise SignerError(f"cannot read secret {name!r}: {type(exc).__name__}") from None
 
 
 def with_endpoint_urls(config: Config, secret_json: str) -> Config:

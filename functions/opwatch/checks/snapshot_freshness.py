@@ -35,12 +35,28 @@ def use_catalog(network: str, provider: Any, max_age_s: float) -> None:
         _catalogs[network] = (provider, max_age_s)
 
 
-def configure(config: Config, s3_client: Any = None, ec2_client: Any = None, cloud: str | None = None) -> None:
+class _Unavailable:
+    """A network whose provider this runtime cannot build: `unknown` with the reason, never a pass."""
+
+    def __init__(self, provider: str, reason: str) -> None:
+        self.provider = provider
+        self.reason = reason
+
+    def newest_good(self, network: str) -> Any:
+        from ..remedies.snapshot import SnapshotStoreUnavailable
+
+        raise SnapshotStoreUnavailable(self.provider, self.reason)
+
+
+def configure(config: Config, registry: Any = None, seams: Any = None, cloud: str | None = None) -> None:
     """Providers for every network of `config` with a snapshot policy, and nothing else: the
     catalog is replaced, so a network configured earlier in the process (another config, a
     test) never leaks into this one. Clients are built lazily on use. With `cloud` ("aws",
     "gcp": a deployed function), only the networks whose remedies run there (`runs_on`):
-    their snapshots live in that cloud, with that cloud's credentials."""
+    their snapshots live in that cloud, with that cloud's credentials. Providers are built by
+    the runtime's `registry` (its composition root's); one it cannot build, or no registry (the
+    CDK app and the plan renderer only ask which networks the check runs on), is `unknown`."""
+    from ..registry import NotAvailable
     from ..remedies.snapshot import provider_for
 
     policy = config.section("remediation")
@@ -49,7 +65,12 @@ def configure(config: Config, s3_client: Any = None, ec2_client: Any = None, clo
         remedies = policy.for_network(name)
         snap = remedies.snapshot
         if snap is not None and (cloud is None or remedies.runs_on == cloud):
-            fresh[name] = (provider_for(snap, s3_client, ec2_client), snap.max_age_s)
+            try:
+                provider = provider_for(snap, registry, seams) if registry is not None else \
+                    _Unavailable(snap.provider, "no snapshot provider is registered in this runtime")
+            except NotAvailable as exc:
+                provider = _Unavailable(snap.provider, str(exc))
+            fresh[name] = (provider, snap.max_age_s)
     with _lock:
         _catalogs.clear()
         _catalogs.update(fresh)

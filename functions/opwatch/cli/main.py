@@ -22,6 +22,7 @@ from ..config import ConfigError, load_config, parse_duration
 from ..findings import Finding, Status, utc_now_iso
 from ..runner import run_checks, select_checks
 from . import render
+from .compose import registry as local_registry
 
 EXIT_USAGE = 2
 
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Subcommands owned by other parts of opwatch: each module offers add_parser(subparsers)
 # and run(args) -> int. A module that is not installed simply adds no command.
-_EXTENSIONS = ("opwatch.alerting.cli", "opwatch.remedies.cli", "opwatch.deploy.gcp_cli", "opwatch.smoke_cli")
+_EXTENSIONS = ("opwatch.alerting.cli", "opwatch.cli.remedies", "opwatch.deploy.gcp_cli", "opwatch.smoke_cli")
 
 
 def _add_extension(sub: argparse._SubParsersAction, module_name: str) -> None:  # type: ignore[type-arg]
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(config, args) -> int:  # type: ignore[no-untyped-def]
-    result = run_checks(config, args.network, args.checks)
+    result = run_checks(config, args.network, args.checks, registry=local_registry())
     for network, check_id, why in result.skipped:
         if args.checks:  # asked for by name: say why nothing came back
             render.err(f"{network}/{check_id} not run: {why}")
@@ -126,7 +127,7 @@ def _watch(config, args) -> int:  # type: ignore[no-untyped-def]
     try:
         while True:
             started = time.monotonic()
-            findings = run_checks(config, args.network, args.checks).findings
+            findings = run_checks(config, args.network, args.checks, registry=local_registry()).findings
             if iteration == 0:
                 print(render.table(findings, colour), flush=True)
             for line in transitions(last, findings, colour):

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     """Who asked for what, each guard's verdict and each step, as the remedies recorded them."""
     from ..config import ConfigError, load_config
-    from .store import open_store
+    from ..remedies.store import open_store
+    from .compose import registry
 
     try:
         config = load_config(args.config)
@@ -78,7 +79,7 @@ def _audit(args: argparse.Namespace) -> int:
             config.network(args.network)
         if args.limit < 1:
             raise ConfigError(["--limit: expected a positive number"])
-        store = open_store(args.store or config.section("remediation").store)
+        store = open_store(args.store or config.section("remediation").store, registry())
     except (ConfigError, ValueError) as exc:
         print(f"opwatch audit: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -105,8 +106,9 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _remediate(args: argparse.Namespace) -> int:
     from ..config import ConfigError, load_config
-    from .request import BadRequest, RemedyRequest
-    from .service import handle
+    from ..remedies.request import BadRequest, RemedyRequest
+    from ..remedies.service import Seams, handle
+    from .compose import registry
 
     try:
         config = load_config(args.config)
@@ -132,7 +134,7 @@ def _remediate(args: argparse.Namespace) -> int:
             print(f"opwatch remediate: {exc}", file=sys.stderr)
             return EXIT_USAGE if exc.usage else EXIT_REFUSED
     else:
-        outcome = handle(request, config)
+        outcome = handle(request, config, Seams(registry=registry()))
     return _report(args, request.request_id, outcome)
 
 
@@ -171,10 +173,9 @@ def invoke(url: str, request: dict[str, Any], timeout: float = 900.0) -> dict[st
         token = os.environ.get("OPWATCH_IDENTITY_TOKEN", "")
         if not token:
             try:
-                from google.auth.transport.requests import Request
-                from google.oauth2 import id_token
+                from ..gcp.rest import identity_token
 
-                token = str(id_token.fetch_id_token(Request(), url))  # type: ignore[no-untyped-call]
+                token = identity_token(url)
             except Exception as exc:
                 raise InvokeError(f"no identity token for {url} ({type(exc).__name__}): set "
                                   "OPWATCH_IDENTITY_TOKEN=$(gcloud auth print-identity-token)", usage=True) from None

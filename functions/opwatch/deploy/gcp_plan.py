@@ -412,7 +412,7 @@ Scoped = tuple[roles.Grant, str, str]  # (grant, bucket / project / managed zone
 
 def snapshot_stores(config: Config, reader: bool, networks: Sequence[str] | None = None) -> list[Scoped]:
     """(grant, bucket or project, condition) for the GCP-kept snapshots of `networks` (default: all)."""
-    from ..remedies.gce_disk import NAME_PREFIX
+    from ..gcp.gce_disk import NAME_PREFIX
 
     policy = config.section("remediation")
     out: list[Scoped] = []
@@ -438,7 +438,7 @@ def snapshot_stores(config: Config, reader: bool, networks: Sequence[str] | None
 def restore_grants(config: Config, networks: Sequence[str] | None = None) -> list[Scoped]:
     """(grant, project or managed zone, condition) for the restore failovers of `networks` on GCP:
     the one replacement VM, the disks and snapshots opwatch names, the sequencer's managed zone."""
-    from ..remedies.gce_disk import NAME_PREFIX
+    from ..gcp.gce_disk import NAME_PREFIX
 
     policy = config.section("remediation")
     out: list[Scoped] = []

@@ -1,8 +1,8 @@
 """Firestore state store (GCP pager): compare-and-set as preconditioned commits over the
-Firestore v1 REST API (`opwatch.firestore_rest`), tested against `tests/firestore_standin.py`.
+Firestore v1 REST API (`opwatch.gcp.rest`), tested against `tests/firestore_standin.py`.
 
 Documents, under `projects/{project}/databases/{database}/documents/` (one per record, the
-record's JSON in `doc`, as in DynamoDB; ids are `firestore_rest.document_id(key)`, so the `/`
+record's JSON in `doc`, as in DynamoDB; ids are `rest.document_id(key)`, so the `/`
 in dedup keys is written `~2F`):
 
 - `alert_state/{key}`: `doc`, `version` (integer), `open` (boolean), `key`; `expires_at` once
@@ -27,7 +27,7 @@ composite index): `open == true` for `open_alerts`; `recorded` descending with a
 newest transitions and dead letters; and `key == K` alone for one key's transitions, sorted
 here (an equality filter plus an order on another field would need a composite index).
 
-Errors: `StoreUnavailable` (from `firestore_rest`) when Firestore cannot be reached or answers
+Errors: `StoreUnavailable` (from `rest`) when Firestore cannot be reached or answers
 out of shape. Like a botocore error from the DynamoDB store it is not caught by `AlertManager`,
 so the pager's invocation fails and Pub/Sub redelivers: never a silent success.
 
@@ -43,7 +43,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ...firestore_rest import (
+from ..alerting.model import AlertState, DeadLetter, Transition
+from ..alerting.store.base import RETENTION_SECONDS, StateStore
+from .rest import (
     DEFAULT_BASE_URL,
     Doc,
     FirestoreRest,
@@ -55,8 +57,6 @@ from ...firestore_rest import (
     timestamp,
     update,
 )
-from ..model import AlertState, DeadLetter, Transition
-from .base import RETENTION_SECONDS, StateStore
 
 STATES, TRANSITIONS, DEAD_LETTERS = "alert_state", "alert_transition", "dead_letter"
 TTL_FIELD = "expires_at"

@@ -62,9 +62,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .google_rest import GoogleApiError, GoogleRest
-from .google_rest import quote as _quote
-from .snapshot import SnapshotInvalid, SnapshotProvider, SnapshotRecord, SnapshotStoreUnavailable, StateSource
+from ..remedies.snapshot import SnapshotInvalid, SnapshotProvider, SnapshotRecord, SnapshotStoreUnavailable, StateSource
+from ..remedies.waits import GCE_OPERATION_S, GCE_POLL_S, GCE_SNAPSHOT_LONGEST_S, GCE_WAIT_CALL_S
+from .rest import GoogleApiError, GoogleRest
+from .rest import quote as _quote
 
 STORE = "gce-disk"
 DEFAULT_BASE_URL = "https://compute.googleapis.com/compute/v1"
@@ -95,12 +96,12 @@ IAM_PERMISSIONS: tuple[str, ...] = (
 )
 
 # operations.wait holds the request up to ~2 minutes before answering with the current state.
-WAIT_TIMEOUT_S = 150.0
-POLL_INTERVAL_S = 5.0
+WAIT_TIMEOUT_S = GCE_WAIT_CALL_S
+POLL_INTERVAL_S = GCE_POLL_S
 # How long a create waits for GCE before it reports the snapshot in progress, and the most that
 # can take in all (see the module docstring): a function running it needs a longer timeout.
-OPERATION_TIMEOUT_S = 120.0
-LONGEST_WAIT_S = OPERATION_TIMEOUT_S + WAIT_TIMEOUT_S + POLL_INTERVAL_S
+OPERATION_TIMEOUT_S = GCE_OPERATION_S
+LONGEST_WAIT_S = GCE_SNAPSHOT_LONGEST_S
 _IN_PROGRESS = ("CREATING", "UPLOADING")
 _HASH_IN_DESCRIPTION = re.compile(r"\bhash (0x[0-9a-f]{64})\b")
 _GIB = 1 << 30

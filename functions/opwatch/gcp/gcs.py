@@ -29,7 +29,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from .snapshot import SnapshotStoreUnavailable
+from ..remedies.snapshot import SnapshotStoreUnavailable
 
 
 @functools.cache

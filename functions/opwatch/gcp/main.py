@@ -49,14 +49,19 @@ _lock = threading.Lock()
 
 @functools.cache
 def _config() -> Any:
+    from ..checks import snapshot_freshness
     from ..config import load_config, parse_config
 
     secret = os.environ.get("OPWATCH_CONFIG_SECRET")
     if secret:
         from .secret_source import SecretManagerSource
 
-        return parse_config(SecretManagerSource(secret)(), source=secret.split("/versions/")[0])
-    return load_config(os.environ.get("OPWATCH_CONFIG", "opwatch.toml"))
+        config = parse_config(SecretManagerSource(secret)(), source=secret.split("/versions/")[0])
+    else:
+        config = load_config(os.environ.get("OPWATCH_CONFIG", "opwatch.toml"))
+    # snapshot_freshness reads the snapshots kept on GCP, through GCP's providers.
+    snapshot_freshness.configure(config, _registry(), cloud="gcp")
+    return config
 
 
 @functools.cache
@@ -87,17 +92,19 @@ def _manager() -> Any:
                         [PagerDutySink(client, policy.runbook_url)], policy)
 
 
+@functools.cache
+def _registry() -> Any:
+    from .compose import registry
+
+    return registry()
+
+
 def _store(spec: str) -> Any:
+    """`firestore:<db>`, or `sqlite:<path>` (local runs and tests), as the GCP registry builds them."""
     kind, _, where = spec.partition(":")
-    if kind == "firestore":
-        from ..alerting.store.firestore import FirestoreStore
-
-        return FirestoreStore(database=where or "(default)")
-    if kind == "sqlite":  # local runs and tests
-        from ..alerting.store.sqlite import SqliteStore
-
-        return SqliteStore(where)
-    raise ValueError(f"OPWATCH_STATE_STORE: expected firestore:<db> or sqlite:<path>, got {spec!r}")
+    if kind not in ("firestore", "sqlite"):
+        raise ValueError(f"OPWATCH_STATE_STORE: expected firestore:<db> or sqlite:<path>, got {spec!r}")
+    return _registry().build("alert_store", kind, where, None)
 
 
 # --- the check functions --------------------------------------------------------------
@@ -191,15 +198,8 @@ def pager(event: Any) -> None:
 def _remedy_store() -> Any:
     spec = os.environ.get("OPWATCH_REMEDY_STORE", "")
     kind, _, where = spec.partition(":")
-    if kind == "firestore" and where:
-        from ..remedies.firestore import FirestoreRemedyStore
-
-        project, _, database = where.partition("/")
-        return FirestoreRemedyStore(project, database or "(default)")
-    if kind == "sqlite" and where:  # local runs and tests
-        from ..remedies.store import SqliteRemedyStore
-
-        return SqliteRemedyStore(where)
+    if kind in ("firestore", "sqlite") and where:  # sqlite: local runs and tests
+        return _registry().build("remedy_store", kind, where, None)
     raise ValueError(f"OPWATCH_REMEDY_STORE: expected firestore:<project>/<database> or sqlite:<path>, got {spec!r}")
 
 
@@ -289,7 +289,8 @@ def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
         return _reply({"status": "rejected", "reason": str(exc)}, 200 if pushed else 400)
     labels = {"network": req.network, "remedy": req.remedy}
     with _lock:
-        outcome = handle(req, _config(), Seams(store=_remedy_store(), page=_remedy_pager(), cloud="gcp"))
+        outcome = handle(req, _config(), Seams(registry=_registry(), store=_remedy_store(), page=_remedy_pager(),
+                                               cloud="gcp"))
     _logger.log("NOTICE" if outcome.get("status") in ("done", "sent", "aborted", "failed") else "INFO",
                 f"remedy {req.remedy} on {req.network}: {outcome.get('status')}: {outcome.get('reason')}",
                 labels=labels, request_id=req.request_id, approved_by=req.approved_by or "", caller=caller)

@@ -18,8 +18,8 @@ Documents, under `projects/{project}/databases/{database}/documents/`:
 - `{prefix}_audit/{ns time}-{random}`: `doc`, `at` (integer ns, what `audit()` orders by),
   `expires_at`. Created with `exists: false`, never changed.
 
-Document ids: `firestore_rest.document_id` (`topup:mainnet` is stored as `topup~3Amainnet`).
-The wire (session, get, commit, runQuery, the error boundary) is `firestore_rest.FirestoreRest`,
+Document ids: `rest.document_id` (`topup:mainnet` is stored as `topup~3Amainnet`).
+The wire (session, get, commit, runQuery, the error boundary) is `rest.FirestoreRest`,
 shared with the alert store.
 
 TTL: `expires_at` (a timestamp) on `{prefix}_leases` (a day after the lease ends) and
@@ -44,7 +44,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..firestore_rest import (
+from ..remedies.store import AUDIT_RETENTION_S, Claim, RemedyStore, prune_window
+from .rest import (
     DEFAULT_BASE_URL,
     Doc,
     FirestoreRest,
@@ -55,7 +56,6 @@ from ..firestore_rest import (
     timestamp,
     update,
 )
-from .store import AUDIT_RETENTION_S, Claim, RemedyStore, prune_window
 
 __all__ = ["TTL_FIELD", "FirestoreRemedyStore", "StoreContention", "StoreUnavailable", "document_id"]
 

@@ -1,5 +1,16 @@
-"""The Firestore v1 REST API, the few documented calls opwatch's stores make, behind one
-error boundary.
+"""The one boundary between opwatch and Google's REST APIs: sessions, typed errors, redaction.
+
+Every Google API opwatch calls goes through a `requests`-like session that is injected (tests:
+a plain session pointed at a stand-in) or google-auth's `AuthorizedSession` with the runtime's
+default credentials, built on first use (`default_session`: importing google.auth costs every
+cold start otherwise). Errors never leave raw: access tokens and URLs are redacted by the core's
+one redaction (`opwatch.redact.redact_text`), and no exception is chained.
+
+- `GoogleRest` (Compute Engine, Cloud DNS): every transport error, non-2xx answer or body that
+  is not a JSON object becomes `GoogleApiError` with a short reason. A 403 names the permission
+  the call needs (`permission_for`, per subclass). Callers translate `GoogleApiError` into
+  their own errors.
+- `FirestoreRest`: the Firestore v1 REST API, the few documented calls opwatch's stores make.
 
 Why REST and not the google-cloud-firestore gRPC client: no Firestore emulator runs here, so a
 store on that client could never be tested. The REST API is documented request by request, and
@@ -30,9 +41,13 @@ import hashlib
 import json
 import re
 import threading
+import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from ..redact import redact_text
 
 SCOPE = "https://www.googleapis.com/auth/datastore"
 DEFAULT_BASE_URL = "https://firestore.googleapis.com/v1"
@@ -40,7 +55,6 @@ TIMEOUT_S = 10.0
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 _MAX_ID = 400  # well inside Firestore's 1,500 bytes, so collection + id stays readable in URLs
 _LOST = {"FAILED_PRECONDITION", "ALREADY_EXISTS", "ABORTED"}
-_REDACT = re.compile(r"(?i)(bearer\s+|access_token[\"'=:\s]+)[^\s\"',;}]+|ya29\.[\w.-]+")
 
 
 class StoreUnavailable(RuntimeError):
@@ -62,7 +76,7 @@ def document_id(key: str) -> str:
 
 
 def redact(text: str) -> str:
-    return _REDACT.sub(lambda m: f"{m.group(1) or ''}<redacted>", text)[:200]
+    return redact_text(text)[:200]
 
 
 # --- values (https://firebase.google.com/docs/firestore/reference/rest/v1/Value) --------
@@ -151,13 +165,9 @@ class FirestoreRest:
         with self._lock:
             if self._session is None or not self._project:
                 try:
-                    import google.auth
-
-                    credentials, found = google.auth.default(scopes=[SCOPE])
+                    session, found = default_session(SCOPE)
                     if self._session is None:
-                        from google.auth.transport.requests import AuthorizedSession
-
-                        self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+                        self._session = session
                 except Exception as exc:  # no credentials: the same as no answer, and retried
                     raise StoreUnavailable(f"Firestore credentials: {type(exc).__name__}: {redact(str(exc))}") \
                         from None
@@ -240,3 +250,95 @@ class FirestoreRest:
             if "document" in item:
                 docs.append(_document(f"runQuery {what}", item["document"]))
         return docs
+
+
+def default_session(scope: str) -> tuple[Any, str | None]:
+    """google-auth's `AuthorizedSession` with the runtime's default credentials for `scope`, and
+    the project they belong to (None when they name none)."""
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
+
+    credentials, project = google.auth.default(scopes=[scope])
+    return AuthorizedSession(credentials), project  # type: ignore[no-untyped-call]
+
+
+def identity_token(audience: str) -> str:
+    """An identity token for `audience` from the runtime's credentials (`opwatch remediate --invoke`)."""
+    from google.auth.transport.requests import Request
+    from google.oauth2 import id_token
+
+    return str(id_token.fetch_id_token(Request(), audience))  # type: ignore[no-untyped-call]
+
+
+# --- Compute Engine, Cloud DNS ----------------------------------------------------------
+
+HTTP_TIMEOUT_S = 30.0
+
+
+class GoogleApiError(Exception):
+    """A failed call, reduced to a short reason. `answered`: Google answered with an error, so the
+    call took no effect (a transport error or an unreadable answer leaves that unknown)."""
+
+    def __init__(self, reason: str, answered: bool, status: int = 0) -> None:
+        self.answered = answered
+        self.status = status
+        super().__init__(reason)
+
+
+def quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
+
+
+def malformed(what: str, detail: str) -> GoogleApiError:
+    return GoogleApiError(f"{what}: malformed answer ({detail})", False)
+
+
+class GoogleRest:
+    scope = ""
+    permission_for: Mapping[str, str] = {}
+
+    def __init__(self, session: Any, base_url: str) -> None:
+        self._session = session
+        self.base_url = base_url.rstrip("/")
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            self._session, _ = default_session(self.scope)
+        return self._session
+
+    def _call(self, method: str, path: str, what: str, *, body: dict[str, Any] | None = None,
+              params: dict[str, str] | None = None, timeout: float = HTTP_TIMEOUT_S,
+              missing_ok: bool = False) -> dict[str, Any] | None:
+        """The answer's JSON object; None for a 404 when `missing_ok`. Raises GoogleApiError."""
+        try:
+            reply = self.session.request(method, self.base_url + path, json=body, params=params, timeout=timeout)
+            status = int(reply.status_code)
+        except Exception as exc:  # requests, urllib3 and google-auth errors alike: typed here
+            raise GoogleApiError(redact_text(f"{what}: {type(exc).__name__}: {exc}")[:300], False) from None
+        if status == 404 and missing_ok:
+            return None
+        if not 200 <= status < 300:
+            raise GoogleApiError(redact_text(self._http_reason(what, status, reply)), True, status)
+        try:
+            answer = reply.json()
+        except Exception:
+            raise malformed(what, f"HTTP {status} with a body that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise malformed(what, "the JSON is not an object")
+        return answer
+
+    def _http_reason(self, what: str, status: int, reply: Any) -> str:
+        try:
+            message = str(reply.json()["error"]["message"])[:200]
+        except Exception:
+            message = ""
+        if status == 403:
+            return (f"{what}: permission denied (HTTP 403), the identity needs {self.permission_for.get(what, what)}"
+                    + (f": {message}" if message else ""))
+        return f"{what}: HTTP {status}" + (f": {message}" if message else "")
+
+    def _answer(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        answer = self._call(method, path, what, **kwargs)
+        assert answer is not None  # only missing_ok calls answer None
+        return answer

@@ -1,6 +1,6 @@
 """The GCP pieces of a restore: start a replacement sequencer from a persistent-disk snapshot, repoint DNS.
 
-The GCP counterparts of `aws_restore`, with the same guards and the same exceptions
+The GCP counterparts of `opwatch.aws.restore`, with the same guards and the same exceptions
 (`LaunchRefused`, `LaunchFailed`, `EndpointSwitchFailed`), so `RestoreStrategy` (failover.py) and
 its callers catch one family whichever cloud runs the restore:
 
@@ -40,7 +40,7 @@ gone meanwhile) means another writer changed the record between our read and our
 changed nothing. Then `GET .../changes/ID` until `status` is `done`.
 
 Waits poll with an injectable `sleep`, bounded by `timeout_s` of wall time or of requested sleeps,
-whichever is reached first (as in aws_restore). Every transport error, missing credentials,
+whichever is reached first (as in opwatch.aws.restore). Every transport error, missing credentials,
 non-2xx answer or malformed JSON is turned into the module's exceptions at one boundary
 (`GoogleRest._call`), with a short reason; a 403 says it is a permission problem and names the
 permission; access tokens never appear in a message.
@@ -72,13 +72,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..remedies.restore import EndpointSwitchFailed, LaunchFailed, LaunchRefused, WaitBudget, fqdn, record_target
+from ..remedies.snapshot import SnapshotProvider, SnapshotRecord, SnapshotStoreUnavailable
+from ..remedies.waits import CLOUD_DNS_CHANGE_S, GCE_LAUNCH_S
 from . import gce_disk
-from .aws_restore import EndpointSwitchFailed, LaunchFailed, LaunchRefused, WaitBudget, fqdn, record_target
 from .gce_disk import LABEL_BLOCK, LABEL_NETWORK, NAME_PREFIX, NAME_RE, WAIT_TIMEOUT_S, check_network
-from .google_rest import GoogleApiError, GoogleRest
-from .google_rest import malformed as _malformed
-from .google_rest import quote as _quote
-from .snapshot import SnapshotProvider, SnapshotRecord, SnapshotStoreUnavailable
+from .rest import GoogleApiError, GoogleRest
+from .rest import malformed as _malformed
+from .rest import quote as _quote
 
 __all__ = ["CLOUD_DNS_PERMISSIONS", "GCE_LAUNCHER_PERMISSIONS", "CloudDnsEndpoint", "EndpointSwitchFailed",
            "GceDiskLauncher", "LaunchFailed", "LaunchRefused"]
@@ -194,7 +195,7 @@ class GceDiskLauncher(GoogleRest):
     permission_for = _PERMISSION_FOR
 
     def __init__(self, project: str, zone: str, instance: str, device_name: str, rpc_url: str,
-                 session: Any = None, base_url: str = gce_disk.DEFAULT_BASE_URL, timeout_s: float = 600.0,
+                 session: Any = None, base_url: str = gce_disk.DEFAULT_BASE_URL, timeout_s: float = GCE_LAUNCH_S,
                  sleep: Sleep = time.sleep, disk_type: str = "pd-ssd") -> None:
         if disk_type not in DISK_TYPES:
             raise ValueError(f"disk_type must be one of {DISK_TYPES}, not {disk_type!r}")
@@ -387,7 +388,8 @@ class CloudDnsEndpoint(GoogleRest):
     permission_for = _PERMISSION_FOR
 
     def __init__(self, project: str, managed_zone: str, record_name: str, record_type: str = "CNAME",
-                 ttl: int = 60, session: Any = None, base_url: str = DNS_BASE_URL, timeout_s: float = 120.0,
+                 ttl: int = 60, session: Any = None, base_url: str = DNS_BASE_URL,
+                 timeout_s: float = CLOUD_DNS_CHANGE_S,
                  sleep: Sleep = time.sleep) -> None:
         if record_type not in ("A", "CNAME"):
             raise ValueError(f"record_type: expected A or CNAME, got {record_type!r}")

@@ -97,8 +97,8 @@ LIST_PERMISSIONS = ("compute.snapshots.list",)
 
 def custom_roles() -> dict[str, tuple[str, ...]]:
     """Custom role id -> its permissions (from the code that calls them)."""
-    from ..remedies.gce_disk import IAM_PERMISSIONS
-    from ..remedies.gcp_restore import CLOUD_DNS_PERMISSIONS, GCE_LAUNCHER_PERMISSIONS
+    from .gce_disk import IAM_PERMISSIONS
+    from .restore import CLOUD_DNS_PERMISSIONS, GCE_LAUNCHER_PERMISSIONS
 
     def unlisted(perms: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(p for p in perms if p not in LIST_PERMISSIONS)

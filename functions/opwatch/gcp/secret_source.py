@@ -1,7 +1,8 @@
 """Secrets from Secret Manager, read once per instance and cached for `ttl_s`.
 
 `SecretManagerSource(name)` is a `SecretSource` (alerting.sinks): calling it returns the
-value. The value is never logged, put in an error message or repr'd; only the resource
+value; `SecretManagerKeys` is the signer's (`gcp-secretmanager:projects/P/secrets/S`, read at
+each signature). The value is never logged, put in an error message or repr'd; only the resource
 name is. The client is injected or built lazily; `OPWATCH_SECRETMANAGER_ENDPOINT` points it
 (REST transport) at a local stand-in in tests, like the publisher.
 """
@@ -13,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from ..remedies.signer import SignerError
 
 ENDPOINT_ENV = "OPWATCH_SECRETMANAGER_ENDPOINT"
 
@@ -72,3 +75,17 @@ class SecretManagerSource:
         self.reads += 1
         value: str = response.payload.data.decode()
         return value.strip()
+
+
+class SecretManagerKeys:
+    """`gcp-secretmanager:projects/P/secrets/S`: read with `secretmanager.versions.access` at call
+    time (no cache: a rotated key is used from the next top-up on)."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def get(self, name: str) -> str:
+        try:
+            return SecretManagerSource(name, self._client, ttl_s=0.0)()
+        except (SecretUnavailable, ValueError) as exc:  # names the secret, never a value
+            raise SignerError(f"cannot read secret: {exc}") from None

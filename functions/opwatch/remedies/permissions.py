@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .waits import CLOUD_DNS_CHANGE_S, EBS_LAUNCH_S, GCE_LAUNCH_S, GCE_WAIT_CALL_S, ROUTE53_CHANGE_S, snapshot_wait_s
+
 
 @dataclass(frozen=True, slots=True)
 class Permissions:
@@ -40,7 +42,7 @@ FAILOVER_RESTORE_EBS = Permissions(aws_actions=(
     "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:StartInstances"))
 FAILOVER_RESTORE_ROUTE53 = Permissions(aws_actions=("route53:ChangeResourceRecordSets", "route53:GetChange",
                                                     "route53:ListResourceRecordSets"))
-# GCP: custom roles holding exactly the permissions gcp_restore.py calls (gcp/roles.py renders them).
+# GCP: custom roles holding exactly the permissions gcp/restore.py calls (gcp/roles.py renders them).
 FAILOVER_RESTORE_GCE = Permissions(gcp_roles=("custom:opwatchDiskSnapshotReader", "custom:opwatchRestore"))
 FAILOVER_RESTORE_CLOUD_DNS = Permissions(gcp_roles=("custom:opwatchDnsSwitch",))
 
@@ -92,13 +94,7 @@ def longest_wait_s(remedy: str, net: Any) -> float:
     a timeout above this, plus the work around it. gcp/ (and infra/) derive function timeouts here."""
     if remedy == "topup" and net.topup is not None:
         return float(net.topup.receipt_timeout_s)  # the receipt wait: the transaction is already sent
-    import inspect
-
-    from .gce_disk import WAIT_TIMEOUT_S
-
     if remedy == "snapshot" and net.snapshot is not None:
-        from .snapshot import longest_wait_s as snapshot_wait_s
-
         # The provider's own figure: EBS's wait for `pending`, the persistent-disk operation deadline
         # overrun by at most one operations.wait and one poll; archives do not poll (0).
         return snapshot_wait_s(net.snapshot.provider)
@@ -108,20 +104,14 @@ def longest_wait_s(remedy: str, net: Any) -> float:
     wait = float(fo.stall_after_s)  # observers read the head twice, stall_after apart
     if fo.strategy == "restore" and fo.replacement_instance is not None \
             and fo.replacement_instance.startswith("zones/"):
-        from .gcp_restore import CloudDnsEndpoint, GceDiskLauncher
-
         # The launch budget and, when it fails, the clean-up's own budget; each may overrun by one
         # operations.wait (checked between waits). Then the new node's first blocks, then Cloud DNS.
-        launch = inspect.signature(GceDiskLauncher.__init__).parameters["timeout_s"].default
-        dns = inspect.signature(CloudDnsEndpoint.__init__).parameters["timeout_s"].default
-        wait += 2 * (launch + WAIT_TIMEOUT_S) + fo.replacement_wait_s + (dns if fo.dns_zone_id else 0.0)
+        launch, dns = GCE_LAUNCH_S, CLOUD_DNS_CHANGE_S
+        wait += 2 * (launch + GCE_WAIT_CALL_S) + fo.replacement_wait_s + (dns if fo.dns_zone_id else 0.0)
     elif fo.strategy == "restore" and fo.replacement_instance is not None:
-        from .aws_restore import EbsVolumeLauncher, Route53Endpoint
-
         # One budget for the volume, its attachment and the start. Then either the clean-up of a
         # failed launch (its own budget; the restore aborts there) or the new node's first blocks and
         # the Route 53 change: the longer of the two paths, not both, which Lambda's 900 s could not hold.
-        launch = inspect.signature(EbsVolumeLauncher.__init__).parameters["timeout_s"].default
-        dns = inspect.signature(Route53Endpoint.__init__).parameters["timeout_s"].default
+        launch, dns = EBS_LAUNCH_S, ROUTE53_CHANGE_S
         wait += launch + max(launch, fo.replacement_wait_s + (dns if fo.dns_zone_id else 0.0))
     return wait

@@ -75,6 +75,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..config import Config, ConfigError, Endpoint, _endpoint, parse_duration, validate_address
+from .waits import CLOUD_DNS_CHANGE_S, EBS_LAUNCH_S, GCE_LAUNCH_S, GCE_WAIT_CALL_S, ROUTE53_CHANGE_S
 
 _WEI_PER_ETH = 10**18
 _GWEI = 10**9
@@ -89,11 +90,11 @@ DNS_RECORD_TYPES = ("CNAME", "A")
 STRATEGIES = ("admin", "conductor", "restore")
 DEFAULT_STORE = "sqlite:.opwatch/remedies.db"
 # The longest a restore waits on its cloud, per snapshot provider: the launch's budget, then a
-# fresh one for cleaning up after a failed launch (aws_restore: 300 s; gcp_restore: 600 s, and one
-# operations.wait call may overrun it by gce_disk.WAIT_TIMEOUT_S, 150 s). Then the DNS switch's
-# wait (120 s in both clouds). Kept here, not imported: the config must not load cloud modules.
-RESTORE_LAUNCH_WORST_S = {"ebs": 2 * 300.0, "gce-disk": 2 * (600.0 + 150.0)}
-RESTORE_DNS_WORST_S = 120.0
+# fresh one for cleaning up after a failed launch (EBS: 300 s; persistent disk: 600 s, and one
+# operations.wait call may overrun it by 150 s). Then the DNS switch's wait (120 s in both
+# clouds). The figures are the core's (waits.py), which the cloud adapters default to.
+RESTORE_LAUNCH_WORST_S = {"ebs": 2 * EBS_LAUNCH_S, "gce-disk": 2 * (GCE_LAUNCH_S + GCE_WAIT_CALL_S)}
+RESTORE_DNS_WORST_S = max(ROUTE53_CHANGE_S, CLOUD_DNS_CHANGE_S)
 LEASE_MARGIN_S = 60.0
 
 

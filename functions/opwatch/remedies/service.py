@@ -2,8 +2,10 @@
 
 The CLI, the Lambda handler and the Cloud Function all call `handle(request, config, seams)`;
 they only translate their event into a `RemedyRequest` and the outcome into their reply.
-`Seams` carries what differs per place (clients pointed at a local server in tests, the
-devnet's launcher, a pager); every field has a production default built lazily.
+`Seams` carries what differs per place: the runtime's `registry` (the cloud implementations
+its composition root registered: `opwatch.aws.compose`, `opwatch.gcp.compose`,
+`opwatch.cli.compose`; the core's SQLite and `env:` ones by default), clients pointed at a
+local server in tests, the devnet's launcher, a pager. Clients are built lazily.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backends import core_registry
 from ..chain.errors import ChainError
 from ..chain.rpc import RpcClient, Transport
 from ..config import Config, Endpoint, Network
+from ..registry import NotAvailable, Registry
 from .audit import AuditLog
 from .failover import (
     AdminFence,
@@ -29,7 +33,7 @@ from .failover import (
     RestoreStrategy,
     SequencerLauncher,
 )
-from .policy import NetworkRemedies, replacement_device
+from .policy import NetworkRemedies
 from .request import RemedyRequest, refuses_finding
 from .snapshot import (
     DISK_PROVIDERS,
@@ -46,6 +50,7 @@ from .store import RemedyStore, open_store
 
 @dataclass
 class Seams:
+    registry: Registry = field(default_factory=core_registry)
     store: RemedyStore | None = None
     transport: Transport | None = None
     s3_client: Any = None
@@ -83,7 +88,7 @@ def handle(request: RemedyRequest, config: Config, seams: Seams | None = None) -
                                                f"(configured: {known})"}
     network = config.network(request.network)
     policy: NetworkRemedies = config.section("remediation").for_network(network.name)
-    store = seams.store or open_store(config.section("remediation").store, seams.dynamodb_client)
+    store = seams.store or open_store(config.section("remediation").store, seams.registry, seams)
     audit = AuditLog(store, seams.clock, list(seams.listeners))
     audit.record(request, "received", "ok", target=request.target)
     if seams.cloud is not None and policy.runs_on != seams.cloud:
@@ -93,6 +98,18 @@ def handle(request: RemedyRequest, config: Config, seams: Seams | None = None) -
                   f"this function is on {seams.cloud}")
         audit.record(request, "result", "refused", reason=reason)
         return {"status": "refused", "reason": reason}
+    try:
+        return _dispatch(request, config, network, policy, store, audit, seams)
+    except NotAvailable as exc:
+        # The config names a provider, store or signer this runtime does not ship: an answer
+        # naming what it has, never a crash redelivered until the dead letter.
+        reason = f"{request.remedy} on {network.name}: {exc}"
+        audit.record(request, "result", "refused", reason=reason)
+        return {"status": "refused", "reason": reason}
+
+
+def _dispatch(request: RemedyRequest, config: Config, network: Network, policy: NetworkRemedies,
+              store: RemedyStore, audit: AuditLog, seams: Seams) -> dict[str, Any]:
     if request.remedy == "topup":
         return _topup(request, config, network, policy, store, audit, seams)
     if request.remedy == "snapshot":
@@ -146,8 +163,7 @@ def _topup(request: RemedyRequest, config: Config, network: Network, policy: Net
         out = {"status": "refused", "reason": f"no [remediation.networks.{network.name}.topup] policy"}
         audit.record(request, "result", "refused", reason=out["reason"])
         return out
-    signer = build_signer(policy.topup, seams.kms_client, seams.secretsmanager_client, seams.environ,
-                          seams.gcp_secret_client)
+    signer = build_signer(policy.topup, seams.registry, seams)
     topup = Topup(network, policy, store, signer, [_client(config, e, seams) for e in network.l1_rpc], audit,
                   seams.clock, seams.sleep)
     return topup.run(request).to_dict()
@@ -156,8 +172,7 @@ def _topup(request: RemedyRequest, config: Config, network: Network, policy: Net
 def snapshot_provider(policy: NetworkRemedies, seams: Seams) -> SnapshotProvider | None:
     if policy.snapshot is None:
         return None
-    return provider_for(policy.snapshot, seams.s3_client, seams.ec2_client, seams.gcs_client, seams.gce_session,
-                        seams.compute_base_url, sleep=seams.sleep)
+    return provider_for(policy.snapshot, seams.registry, seams)
 
 
 def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies, store: RemedyStore,
@@ -217,22 +232,14 @@ def _snapshot(request: RemedyRequest, network: Network, policy: NetworkRemedies,
 
 
 def _launcher(policy: NetworkRemedies, seams: Seams) -> SequencerLauncher | None:
-    """The replacement machine a disk snapshot restores into: an EC2 instance or a GCE VM."""
+    """The replacement machine a disk snapshot restores into: an EC2 instance (`i-...`, "ebs") or
+    a GCE VM (`zones/Z/instances/N`, "gce"), as the runtime registered them."""
     fo, snap = policy.failover, policy.snapshot
     if fo is None or snap is None or fo.replacement_instance is None or fo.replacement_rpc is None:
         return None
-    device = replacement_device(fo, snap)
-    if fo.replacement_instance.startswith("i-"):
-        from .aws_restore import EbsVolumeLauncher
-
-        return EbsVolumeLauncher(fo.replacement_instance, device, fo.replacement_rpc.url,
-                                 client=seams.ec2_client, sleep=seams.sleep)
-    from .gce_disk import DEFAULT_BASE_URL
-    from .gcp_restore import GceDiskLauncher
-
-    _, zone, _, name = fo.replacement_instance.split("/")
-    return GceDiskLauncher(snap.project or "", zone, name, device, fo.replacement_rpc.url, session=seams.gce_session,
-                           base_url=seams.compute_base_url or DEFAULT_BASE_URL, sleep=seams.sleep)
+    kind = "ebs" if fo.replacement_instance.startswith("i-") else "gce"
+    launcher: SequencerLauncher = seams.registry.build("launcher", kind, policy, seams)
+    return launcher
 
 
 def _endpoint_switch(policy: NetworkRemedies, seams: Seams) -> EndpointSwitch | None:
@@ -240,17 +247,8 @@ def _endpoint_switch(policy: NetworkRemedies, seams: Seams) -> EndpointSwitch | 
     fo = policy.failover
     if fo is None or fo.dns_zone_id is None or fo.dns_record is None:
         return None
-    if policy.runs_on == "gcp":
-        from .gcp_restore import DNS_BASE_URL, CloudDnsEndpoint
-
-        project = policy.snapshot.project if policy.snapshot is not None else None
-        return CloudDnsEndpoint(project or "", fo.dns_zone_id, fo.dns_record, fo.dns_record_type,
-                                session=seams.dns_session, base_url=seams.dns_base_url or DNS_BASE_URL,
-                                sleep=seams.sleep)
-    from .aws_restore import Route53Endpoint
-
-    return Route53Endpoint(fo.dns_zone_id, fo.dns_record, fo.dns_record_type, client=seams.route53_client,
-                           sleep=seams.sleep)
+    switch: EndpointSwitch = seams.registry.build("endpoint_switch", policy.runs_on, policy, seams)
+    return switch
 
 
 def _fence(config: Config, network: Network, active_admin: Endpoint | None, seams: Seams) -> AdminFence | None:

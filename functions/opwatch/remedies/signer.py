@@ -21,8 +21,7 @@ KMS stand-in (`tests/kms_standin.py`) that honours DIGEST as AWS does.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 # secp256k1 group order; s above n/2 is rejected by Ethereum (EIP-2), so it is flipped.
@@ -48,52 +47,6 @@ class EnvSecretSource:
         if not value:
             raise SignerError(f"secret env:{name} is not set")
         return value
-
-
-class SecretsManagerSource:
-    """`aws-secretsmanager:ID`: read with `secretsmanager:GetSecretValue` at call time."""
-
-    def __init__(self, client: Any = None) -> None:
-        self._client = client
-
-    def get(self, name: str) -> str:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("secretsmanager")
-        try:
-            return str(self._client.get_secret_value(SecretId=name)["SecretString"]).strip()
-        except Exception as exc:  # a boto error must not carry the secret id's value onwards either
-            raise SignerError(f"cannot read secret {name!r}: {type(exc).__name__}") from None
-
-
-class GcpSecretManagerSource:
-    """`gcp-secretmanager:projects/P/secrets/S`: read with `secretmanager.versions.access` at call
-    time (no cache: a rotated key is used from the next top-up on)."""
-
-    def __init__(self, client: Any = None) -> None:
-        self._client = client
-
-    def get(self, name: str) -> str:
-        from ..gcp.secret_source import SecretManagerSource, SecretUnavailable
-
-        try:
-            return SecretManagerSource(name, self._client, ttl_s=0.0)()
-        except (SecretUnavailable, ValueError) as exc:  # names the secret, never a value
-            raise SignerError(f"cannot read secret: {exc}") from None
-
-
-def secret_source_for(ref: str, secretsmanager_client: Any = None,
-                      environ: Mapping[str, str] | None = None,
-                      gcp_secret_client: Any = None) -> tuple[SecretSource, str]:
-    scheme, _, name = ref.partition(":")
-    if scheme == "env":
-        return EnvSecretSource(environ), name
-    if scheme == "aws-secretsmanager":
-        return SecretsManagerSource(secretsmanager_client), name
-    if scheme == "gcp-secretmanager":
-        return GcpSecretManagerSource(gcp_secret_client), name
-    raise SignerError(f"unknown secret reference scheme {scheme!r}")
 
 
 class Signer(Protocol):
@@ -135,67 +88,6 @@ class LocalKeySigner:
         return bytes(account.sign_transaction(tx).raw_transaction)
 
 
-class KmsSigner:
-    """AWS KMS `ECC_SECG_P256K1` key; `kms:GetPublicKey` once, `kms:Sign` per transaction."""
-
-    def __init__(self, key_id: str, client: Any = None, expected_address: str | None = None) -> None:
-        self.key_id = key_id
-        self._client = client
-        self._address: str | None = None
-        self._expected = expected_address
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("kms")
-        return self._client
-
-    @property
-    def address(self) -> str:
-        if self._address is None:
-            with _kms_errors("GetPublicKey", self.key_id):
-                self._address = address_from_spki(self.client.get_public_key(KeyId=self.key_id)["PublicKey"])
-            if self._expected and self._address.lower() != self._expected.lower():
-                raise SignerError(f"KMS key {self.key_id} is {self._address}, not the funder {self._expected}")
-        return self._address
-
-    def sign_digest(self, digest: bytes) -> tuple[int, int, int]:
-        """(v, r, s) over a 32-byte digest, verified to recover this key's address."""
-        with _kms_errors("Sign", self.key_id):
-            answer = self.client.sign(KeyId=self.key_id, Message=digest, MessageType="DIGEST",
-                                      SigningAlgorithm="ECDSA_SHA_256")
-            signature = answer["Signature"]
-        r, s = decode_der_signature(signature)
-        return recover_parity(digest, r, s, self.address)
-
-    def sign_transaction(self, tx: dict[str, Any]) -> bytes:
-        from eth_account._utils.legacy_transactions import (
-            encode_transaction,
-            serializable_unsigned_transaction_from_dict,
-        )
-
-        unsigned = serializable_unsigned_transaction_from_dict(dict(tx))
-        v, r, s = self.sign_digest(bytes(unsigned.hash()))
-        return bytes(encode_transaction(unsigned, (v, r, s)))
-
-
-@contextmanager
-def _kms_errors(operation: str, key_id: str) -> Iterator[None]:
-    """Any failure of a KMS call (a throttle, a missing key or permission, the network, an answer
-    of the wrong shape) is a SignerError naming the operation and the error code, never the boto
-    exception: the top-up frees its claim on a SignerError, and a boto message is no page text."""
-    try:
-        yield
-    except SignerError:
-        raise
-    except Exception as exc:
-        response = getattr(exc, "response", None)
-        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-        raise SignerError(f"KMS {operation} on {key_id} failed: {code or type(exc).__name__}") from None
-
-
 def address_from_spki(der: bytes) -> str:
     """The Ethereum address of a DER SubjectPublicKeyInfo secp256k1 public key."""
     from cryptography.hazmat.primitives import serialization
@@ -235,10 +127,16 @@ def recover_parity(digest: bytes, r: int, s: int, address: str) -> tuple[int, in
                       "(was MessageType=DIGEST ignored?)")
 
 
-def build_signer(policy: Any, kms_client: Any = None, secretsmanager_client: Any = None,
-                 environ: Mapping[str, str] | None = None, gcp_secret_client: Any = None) -> Signer:
-    """The signer a `TopupPolicy` names."""
-    if policy.signer == "aws-kms":
-        return KmsSigner(policy.kms_key_id, kms_client, expected_address=policy.funder)
-    source, name = secret_source_for(policy.secret, secretsmanager_client, environ, gcp_secret_client)
+def build_signer(policy: Any, registry: Any, seams: Any = None) -> Signer:
+    """The signer a `TopupPolicy` names: a cloud signer the runtime registered (`aws-kms`), or a
+    local key read from the secret source its `secret` reference names (`env:`,
+    `aws-secretsmanager:`, `gcp-secretmanager:`, as registered)."""
+    if policy.signer != "local":
+        signer: Signer = registry.build("signer", policy.signer, policy, seams)
+        return signer
+    scheme, _, name = str(policy.secret).partition(":")
+    try:
+        source: SecretSource = registry.build("secret", scheme, name, seams)
+    except LookupError as exc:
+        raise SignerError(f"secret reference {scheme}:...: {exc}") from None
     return LocalKeySigner(source, name, policy.funder)

@@ -4,16 +4,18 @@
 block height and time. Providers:
 
 - `ObjectStorageSnapshots`: a state archive (on the devnet, anvil's `anvil_dumpState`: gzip
-  of JSON with `best_block_number` and the blocks) written through an `ObjectStore` (S3 here,
-  a local S3 API in tests). A snapshot only counts once verified after writing: the stored
-  size and SHA-256 match what was sent, and the archive reads back (gunzips, parses, and names
-  the block height it was tagged with). Unverified ones are never restored from.
-  The same archive goes to GCS through `gcs.GcsObjectStore`.
-- `EbsSnapshots`: EBS snapshots of the sequencer's data volume (`ec2:CreateSnapshot`), tagged
+  of JSON with `best_block_number` and the blocks) written through an `ObjectStore`
+  (`opwatch.aws.snapshots.S3ObjectStore`, `opwatch.gcp.gcs.GcsObjectStore`). A snapshot only
+  counts once verified after writing: the stored size and SHA-256 match what was sent, and the
+  archive reads back (gunzips, parses, and names the block height it was tagged with).
+  Unverified ones are never restored from.
+- `opwatch.aws.snapshots.EbsSnapshots`: EBS snapshots of the sequencer's data volume (`ec2:CreateSnapshot`), tagged
   the same way; verified by state `completed` and its tags. A restore boots a stopped
-  replacement instance with a volume made from one (`aws_restore.EbsVolumeLauncher`).
-- `gce_disk.PersistentDiskSnapshots`: the GCP counterpart (`disks.createSnapshot`), labelled
+  replacement instance with a volume made from one (`opwatch.aws.restore.EbsVolumeLauncher`).
+- `opwatch.gcp.gce_disk.PersistentDiskSnapshots`: the GCP counterpart (`disks.createSnapshot`), labelled
   and verified the same way.
+
+Which provider a policy names is built by the runtime's registry (`provider_for`).
 
 The source is the sequencer's RPC (`NodeStateSource`). Disk providers ask it only for its head
 (`eth_getBlockByNumber("latest")`: number and hash of one block, after `eth_chainId` is checked),
@@ -21,8 +23,8 @@ which every node serves; only the archive providers call `dump()` (`anvil_dumpSt
 the devnet's anvil answers: op-geth says -32601).
 
 A disk snapshot is taken by the cloud in the background: EBS answers `pending`, Compute Engine
-`CREATING`/`UPLOADING`, often for minutes. Within a bounded wait (`EBS_WAIT_S`,
-`gce_disk.LONGEST_WAIT_S`; `longest_wait_s(provider)` names the figure a function timeout must
+`CREATING`/`UPLOADING`, often for minutes. Within a bounded wait (`waits.py`:
+`EBS_SNAPSHOT_WAIT_S`, `GCE_SNAPSHOT_LONGEST_S`; `longest_wait_s(provider)` names the figure a function timeout must
 exceed) it may finish; if not, `create` returns the record `in_progress` (not verified, never
 restored from, never pruned), and a later `list` sees it verified once the cloud completes it.
 A snapshot the cloud failed (EBS `error`, GCE `FAILED`) raises `SnapshotInvalid`.
@@ -35,7 +37,6 @@ through the one place that decides it.
 from __future__ import annotations
 
 import builtins
-import functools
 import gzip
 import hashlib
 import json
@@ -48,13 +49,14 @@ from typing import Any, Protocol
 from ..chain import wire
 from ..chain.errors import ChainError, WrongChain
 from ..chain.rpc import Call, RpcClient
+from ..registry import Registry
+from .waits import DISK_PROVIDERS, snapshot_wait_s
+
+__all__ = ["DISK_PROVIDERS", "ObjectStorageSnapshots", "SnapshotInvalid", "SnapshotProvider", "SnapshotRecord",
+           "SnapshotStoreUnavailable", "longest_wait_s", "provider_for", "take_snapshot"]
 
 ARCHIVE_SUFFIX = ".state.gz"
 
-# How long one EBS snapshot run waits for `pending` to become `completed` before it reports the
-# snapshot in progress (a first snapshot of a large volume takes far longer: it is verified later).
-EBS_WAIT_S = 120.0
-EBS_POLL_S = 15.0
 
 
 class SnapshotStoreUnavailable(ChainError):
@@ -164,55 +166,6 @@ class ObjectStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
-class S3ObjectStore:
-    """S3 (or any S3 API). Tags ride as user metadata, which `head_object` returns in one call."""
-
-    def __init__(self, bucket: str, client: Any = None, endpoint_url: str | None = None) -> None:
-        self.bucket = bucket
-        self._client = client
-        self._endpoint_url = endpoint_url
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("s3", endpoint_url=self._endpoint_url)
-        return self._client
-
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as exc:  # botocore errors, connection errors: typed at this one boundary
-            raise SnapshotStoreUnavailable(f"s3://{self.bucket}", f"{type(exc).__name__}: {exc}"[:300]) from None
-
-    def put(self, key: str, data: bytes, tags: dict[str, str]) -> None:
-        digest = hashlib.sha256(data).hexdigest()
-        self._call(lambda: self.client.put_object(Bucket=self.bucket, Key=key, Body=data, Metadata=tags | {
-            "sha256": digest}, Tagging="&".join(f"{k}={v}" for k, v in tags.items())))
-
-    def get(self, key: str) -> bytes:
-        return self._call(lambda: self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())  # type: ignore[no-any-return]
-
-    def head(self, key: str) -> tuple[int, dict[str, str]]:
-        answer = self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
-        return int(answer["ContentLength"]), dict(answer.get("Metadata", {}))
-
-    def keys(self, prefix: str) -> list[str]:
-        found: list[str] = []
-        token: dict[str, Any] = {}
-        while True:
-            list_page = functools.partial(self.client.list_objects_v2, Bucket=self.bucket, Prefix=prefix, **token)
-            page = self._call(list_page)
-            found += [o["Key"] for o in page.get("Contents", [])]
-            if not page.get("IsTruncated"):
-                return found
-            token = {"ContinuationToken": page["NextContinuationToken"]}
-
-    def delete(self, key: str) -> None:
-        self._call(lambda: self.client.delete_object(Bucket=self.bucket, Key=key))
-
-
 class ObjectStorageSnapshots(SnapshotProvider):
     """Key: `<prefix>/<network>/<block:012d>-<unix time>.state.gz`; a `.ok` marker once verified."""
 
@@ -272,111 +225,16 @@ class ObjectStorageSnapshots(SnapshotProvider):
         self.store.delete(record.id)
 
 
-class EbsSnapshots(SnapshotProvider):
-    """EBS snapshots of the sequencer's data volume (`ec2:CreateSnapshot`, tags `opwatch:*`)."""
-
-    def __init__(self, volume_id: str, client: Any = None, wait_s: float = EBS_WAIT_S,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.volume_id = volume_id
-        self._client = client
-        self.wait_s = wait_s
-        self._sleep = sleep
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("ec2")
-        return self._client
-
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as exc:
-            raise SnapshotStoreUnavailable("ebs", f"{type(exc).__name__}: {exc}"[:300]) from None
-
-    def create(self, network: str, source: StateSource, now: float) -> SnapshotRecord:
-        # The height is the node's head over standard JSON-RPC just before the snapshot starts (the
-        # volume holds the node's datadir; the snapshot is crash-consistent, as of about that block).
-        height, block_hash = source.head()
-        tags = [{"Key": "opwatch:network", "Value": network}, {"Key": "opwatch:block", "Value": str(height)},
-                {"Key": "opwatch:block_hash", "Value": block_hash}, {"Key": "opwatch:taken_at", "Value": str(int(now))}]
-        snap = self._call(lambda: self.client.create_snapshot(
-            VolumeId=self.volume_id, Description=f"opwatch {network} block {height} {block_hash}",
-            TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}]))
-        snap_id = str(snap.get("SnapshotId"))
-        record = self._record(snap, network)
-        waited, started = 0.0, time.monotonic()
-        # Real EBS answers `pending`: wait within the budget (sleeps and wall time, whichever says more).
-        while record is not None and record.in_progress and max(waited, time.monotonic() - started) < self.wait_s:
-            step = min(EBS_POLL_S, self.wait_s - max(waited, time.monotonic() - started))
-            self._sleep(step)
-            waited += step
-            page = self._call(lambda: self.client.describe_snapshots(SnapshotIds=[snap_id]))
-            found = page.get("Snapshots", [])
-            snap = found[0] if found else {"SnapshotId": snap_id, "State": "missing"}
-            record = self._record(snap, network)
-        if record is None or not (record.verified or record.in_progress):
-            raise SnapshotInvalid(f"{snap_id}: EBS reports state {snap.get('State')}, or the snapshot is not "
-                                  f"of volume {self.volume_id} with its opwatch tags")
-        if (record.block, record.block_hash) != (height, block_hash):
-            raise SnapshotInvalid(f"{snap_id}: its tags do not say block {height} {block_hash}")
-        return record
-
-    def _record(self, snap: dict[str, Any], network: str) -> SnapshotRecord | None:
-        tags = {t["Key"]: t["Value"] for t in snap.get("Tags", [])}
-        if tags.get("opwatch:network") != network:
-            return None
-        ours = snap.get("VolumeId") == self.volume_id
-        return SnapshotRecord(snap["SnapshotId"], network, int(tags.get("opwatch:block", "0")),
-                              float(tags.get("opwatch:taken_at", "0")), int(snap.get("VolumeSize", 0)),
-                              verified=snap.get("State") == "completed" and ours,
-                              block_hash=tags.get("opwatch:block_hash", ""),
-                              in_progress=snap.get("State") == "pending" and ours)
-
-    def list(self, network: str) -> list[SnapshotRecord]:
-        page = self._call(lambda: self.client.describe_snapshots(
-            OwnerIds=["self"], Filters=[{"Name": "tag:opwatch:network", "Values": [network]},
-                                        {"Name": "volume-id", "Values": [self.volume_id]}]))
-        records = [r for s in page.get("Snapshots", []) if (r := self._record(s, network))]
-        return sorted(records, key=lambda r: (r.taken_at, r.block), reverse=True)
-
-    def delete(self, record: SnapshotRecord) -> None:
-        self._call(lambda: self.client.delete_snapshot(SnapshotId=record.id))
-
-
 def longest_wait_s(provider: str) -> float:
-    """The longest one snapshot run waits on the cloud for `provider` (beyond single API calls,
-    which carry their own timeouts): a function that runs it needs a timeout above this."""
-    if provider == "ebs":
-        return EBS_WAIT_S
-    if provider == "gce-disk":
-        from .gce_disk import LONGEST_WAIT_S
-
-        return LONGEST_WAIT_S
-    return 0.0  # s3, gcs: one upload and read-back, no polling
+    """The longest one snapshot run waits on the cloud for `provider` (`waits.snapshot_wait_s`)."""
+    return snapshot_wait_s(provider)
 
 
-DISK_PROVIDERS = ("ebs", "gce-disk")
-
-
-def provider_for(policy: Any, s3_client: Any = None, ec2_client: Any = None, gcs_client: Any = None,
-                 gce_session: Any = None, compute_base_url: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> SnapshotProvider:
-    """The provider a `SnapshotPolicy` names (cloud modules imported only when chosen)."""
-    if policy.provider == "ebs":
-        return EbsSnapshots(policy.volume_id, ec2_client, sleep=sleep)
-    if policy.provider == "gce-disk":
-        from .gce_disk import DEFAULT_BASE_URL, PersistentDiskSnapshots
-
-        return PersistentDiskSnapshots(policy.project, policy.zone, policy.disk, gce_session,
-                                       base_url=compute_base_url or DEFAULT_BASE_URL, sleep=sleep)
-    if policy.provider == "gcs":
-        from .gcs import GcsObjectStore
-
-        return ObjectStorageSnapshots(GcsObjectStore(policy.bucket, gcs_client, policy.project), policy.prefix)
-    return ObjectStorageSnapshots(S3ObjectStore(policy.bucket, s3_client, policy.endpoint_url), policy.prefix)
+def provider_for(policy: Any, registry: Registry, seams: Any = None) -> SnapshotProvider:
+    """The provider a `SnapshotPolicy` names, built by the implementation the runtime registered:
+    the core imports no cloud module."""
+    provider: SnapshotProvider = registry.build("snapshot", policy.provider, policy, seams)
+    return provider
 
 
 def take_snapshot(provider: SnapshotProvider, network: str, source: StateSource, retention: int,

@@ -12,8 +12,9 @@ a Lambda retry, the AWS and the GCP watchdog on one store) is an atomic operatio
 
 The alerting store (`opwatch.alerting.store`) models alert lifecycles; these records are
 different in kind (money and leases), so they have their own small interface, built the
-same way: SQLite (`BEGIN IMMEDIATE`), DynamoDB (conditional writes, `dynamodb.py`) and
-Firestore (preconditioned commits over its REST API, `firestore.py`).
+same way: SQLite (`BEGIN IMMEDIATE`, here), DynamoDB (conditional writes,
+`opwatch.aws.remedy_store`) and Firestore (preconditioned commits over its REST API,
+`opwatch.gcp.remedy_store`).
 """
 
 from __future__ import annotations
@@ -185,18 +186,9 @@ class SqliteRemedyStore(SqliteFile, RemedyStore):
         return [json.loads(doc) for (doc,) in rows]
 
 
-def open_store(spec: str, dynamodb_client: Any = None) -> RemedyStore:
-    """`sqlite:PATH`, `dynamodb:TABLE` or `firestore:PROJECT/DATABASE` (the policy's `store`)."""
+def open_store(spec: str, registry: Any, seams: Any = None) -> RemedyStore:
+    """`sqlite:PATH`, `dynamodb:TABLE` or `firestore:PROJECT/DATABASE` (the policy's `store`),
+    built by the implementation the runtime registered (an `opwatch.registry.Registry`)."""
     kind, _, where = spec.partition(":")
-    if kind == "firestore":
-        from .firestore import FirestoreRemedyStore
-
-        project, _, database = where.partition("/")
-        return FirestoreRemedyStore(project, database or "(default)")
-    if kind == "sqlite":
-        return SqliteRemedyStore(where)
-    if kind == "dynamodb":
-        from .dynamodb import DynamoDBRemedyStore
-
-        return DynamoDBRemedyStore(where, client=dynamodb_client)
-    raise ValueError(f"unknown store {spec!r}")
+    store: RemedyStore = registry.build("remedy_store", kind, where, seams)
+    return store

@@ -1,5 +1,5 @@
-"""State stores for the alert lifecycle. Import the concrete store you use from its module;
-`dynamodb` imports boto3 only when its client is first needed."""
+"""State stores for the alert lifecycle: the contract (`base`) and SQLite. The DynamoDB and
+Firestore stores live with their clouds (`opwatch.aws.alert_store`, `opwatch.gcp.alert_store`)."""
 
 from .base import Conflict, StateStore
 from .sqlite import SqliteStore
