@@ -111,6 +111,11 @@ class Thresholds:
     wallet_min_runway: float
     proposer_max_output_age: float
     rpc_max_lag_blocks: int
+    # How far back output_root and dispute_games verify proposals (at most 64 per run).
+    output_root_lookback: float = 86400.0
+    # A game with a wrong, uncountered root pages once less than this is left on its clock;
+    # None: half of the game's own maxClockDuration.
+    dispute_clock_min_remaining: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,14 @@ class Network:
     # SystemConfig on L1: the chain's own record of the batcher (read before funding it).
     system_config: str | None = None
     wallets: Mapping[str, WalletProfile] = field(default_factory=dict)
+    # Execution clients whose state is truth for output roots (config default: l2_rpc alone).
+    # Operators point them at nodes the proposer does not run.
+    trusted_l2_rpc: tuple[Endpoint, ...] = ()
+    # OptimismPortal(2) on L1: its respectedGameType() says which dispute games count.
+    optimism_portal: str | None = None
+
+    def trusted_nodes(self) -> tuple[Endpoint, ...]:
+        return self.trusted_l2_rpc or (self.l2_rpc,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,11 +241,12 @@ def parse_config(text: str, source: str = "<config>") -> Config:
 _NETWORK_KEYS = {
     "l1_rpc", "l2_rpc", "rollup_rpc", "rpc_nodes", "l1_chain_id", "l2_chain_id", "block_time",
     "batcher", "batch_inbox", "proposer", "l2_output_oracle", "dispute_game_factory", "game_type",
-    "system_config", "thresholds", "wallets",
+    "system_config", "thresholds", "wallets", "trusted_l2_rpc", "optimism_portal",
 }
 _THRESHOLD_KEYS = {
     "sequencer_max_head_age", "sequencer_max_interval_ratio", "batcher_max_safe_lag",
     "batcher_max_submission_age", "wallet_min_runway", "proposer_max_output_age", "rpc_max_lag_blocks",
+    "output_root_lookback", "dispute_clock_min_remaining",
 }
 _WALLET_KEYS = {"txs_per_hour", "gas_per_tx", "blobs_per_tx", "priority_fee_gwei"}
 _WALLET_ROLES = ("batcher", "proposer")
@@ -334,7 +348,7 @@ class _Reader:
         network = Network(
             name=name,
             l1_rpc=l1,
-            l2_rpc=self.get(t, "l2_rpc", where, _endpoint, required=True),
+            l2_rpc=(l2_rpc := self.get(t, "l2_rpc", where, _endpoint, required=True)),
             rollup_rpc=self.get(t, "rollup_rpc", where, _endpoint),
             rpc_nodes=self.get(t, "rpc_nodes", where, _endpoints, default=()),
             l1_chain_id=self.get(t, "l1_chain_id", where, _int_range(1, 2**63), required=True),
@@ -349,6 +363,9 @@ class _Reader:
             system_config=self.get(t, "system_config", where, validate_address),
             thresholds=self.thresholds(t.get("thresholds", {}), f"{where}.thresholds", block_time),
             wallets=self.wallets(t.get("wallets", {}), f"{where}.wallets"),
+            trusted_l2_rpc=self.get(t, "trusted_l2_rpc", where, _endpoints,
+                                    default=(l2_rpc,) if l2_rpc is not None else ()),
+            optimism_portal=self.get(t, "optimism_portal", where, validate_address),
         )
         return network if len(self.problems) == before else None
 
@@ -371,6 +388,8 @@ class _Reader:
             proposer_max_output_age=self.get(t, "proposer_max_output_age", where, d, default=7200.0),
             rpc_max_lag_blocks=self.get(t, "rpc_max_lag_blocks", where, _int_range(1, 10**9),
                                         default=max(20, math.ceil(30 / block_time))),
+            output_root_lookback=self.get(t, "output_root_lookback", where, d, default=86400.0),
+            dispute_clock_min_remaining=self.get(t, "dispute_clock_min_remaining", where, d),
         )
 
     def wallets(self, t: Any, where: str) -> dict[str, WalletProfile]:

@@ -15,6 +15,20 @@ GET_L2_OUTPUT = bytes.fromhex("a25ae557")  # getL2Output(uint256) -> (bytes32, u
 # DisputeGameFactory (fault proofs)
 GAME_COUNT = bytes.fromhex("4d1975b4")  # gameCount() -> uint256
 GAME_AT_INDEX = bytes.fromhex("bb8aa1fc")  # gameAtIndex(uint256) -> (uint32 gameType, uint64 timestamp, address)
+# FaultDisputeGame (each game, at the proxy address gameAtIndex gives)
+ROOT_CLAIM = bytes.fromhex("bcef3b55")  # rootClaim() -> bytes32 (the claimed output root)
+L2_BLOCK_NUMBER = bytes.fromhex("8b85902b")  # l2BlockNumber() -> uint256 (the L2 block it claims)
+GAME_CREATOR = bytes.fromhex("37b1b229")  # gameCreator() -> address
+GAME_STATUS = bytes.fromhex("200d2ed2")  # status() -> uint8: 0 IN_PROGRESS, 1 CHALLENGER_WINS, 2 DEFENDER_WINS
+CREATED_AT = bytes.fromhex("cf09e0d0")  # createdAt() -> uint64 (L1 timestamp)
+RESOLVED_AT = bytes.fromhex("19effeb4")  # resolvedAt() -> uint64 (0 while in progress)
+MAX_CLOCK_DURATION = bytes.fromhex("dabd396d")  # maxClockDuration() -> uint64 seconds (each side's chess clock)
+CLAIM_DATA_LEN = bytes.fromhex("8980e0cc")  # claimDataLen() -> uint256
+# claimData(uint256) -> (uint32 parentIndex, address counteredBy, address claimant, uint128 bond,
+#                        bytes32 claim, uint128 position, uint128 clock); the root is index 0
+CLAIM_DATA = bytes.fromhex("c6f0308c")
+# OptimismPortal2
+RESPECTED_GAME_TYPE = bytes.fromhex("3c9f397c")  # respectedGameType() -> uint32
 # SystemConfig
 BATCHER_HASH = bytes.fromhex("e81b2c6d")  # batcherHash() -> bytes32 (left-padded address)
 BATCH_INBOX = bytes.fromhex("dac6e63a")  # batchInbox() -> address

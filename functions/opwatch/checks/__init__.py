@@ -8,7 +8,9 @@ from typing import TypeVar
 from . import (
     batch_submission,
     batcher_lag,
+    dispute_games,
     heartbeat,
+    output_root,
     proposer_freshness,
     rpc_sync,
     sequencer_liveness,
@@ -23,7 +25,8 @@ T = TypeVar("T")
 # funds, then settlement, then the read path, then the recovery plan, then the watchdog itself.
 CHECKS: dict[str, Check] = {
     m.CHECK.id: m.CHECK
-    for m in (sequencer_liveness, batcher_lag, batch_submission, wallet_runway, proposer_freshness, rpc_sync,
+    for m in (sequencer_liveness, batcher_lag, batch_submission, wallet_runway, proposer_freshness,
+              output_root, dispute_games, rpc_sync,
               snapshot_freshness, heartbeat)
 }
 

@@ -30,6 +30,9 @@ class Verdict:
     observed: Measure
     threshold: Measure
     details: dict[str, Any] = field(default_factory=dict)
+    # A firing verdict milder than the check's `firing_severity` (dispute_games: a game left
+    # unresolved warns; a wrong root winning pages). None: the check's own.
+    severity: Severity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +183,7 @@ def evaluate(check: Check, ctx: Context) -> list[Finding]:
 
 
 def _finding(check: Check, ctx: Context, target: str, verdict: Verdict) -> Finding:
-    severity = {Status.OK: Severity.INFO, Status.FIRING: check.firing_severity,
+    severity = {Status.OK: Severity.INFO, Status.FIRING: verdict.severity or check.firing_severity,
                 Status.UNKNOWN: Severity.WARNING}[verdict.status]
     return Finding(
         network=ctx.network.name, check=check.id, target=target, status=verdict.status,
