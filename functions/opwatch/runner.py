@@ -6,9 +6,11 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from .chain.rpc import Transport
 from .checks import CHECKS, Context, evaluate
+from .checks.base import Resources
 from .config import Config
 from .findings import Finding
 from .registry import Registry
@@ -35,7 +37,10 @@ def select_checks(ids: Iterable[str] | None) -> list[str]:
 
 def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids: Iterable[str] | None = None,
                transport: Transport | None = None, clock: Callable[[], float] = time.time,
-               registry: Registry | None = None, cloud: str | None = None) -> RunResult:
+               registry: Registry | None = None, cloud: str | None = None, seams: Any = None,
+               resources: Resources | None = None) -> RunResult:
+    """`registry`, `cloud`, `seams` and `resources` come from the runtime's composition root and
+    reach each check through its `Context` (default: the core registry, a local run)."""
     started = time.monotonic()
     ids = select_checks(check_ids)
     if "snapshot_freshness" in ids and registry is not None:
@@ -45,7 +50,9 @@ def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids:
         # function (`cloud`) reads only the ones kept in its own cloud.
         snapshot_freshness.configure(config, registry, cloud=cloud)
     names = list(networks) if networks else list(config.networks)
-    contexts = [Context(config.network(n), config.rpc, transport, clock) for n in names]
+    shared = resources if resources is not None else Resources()
+    contexts = [Context(config.network(n), config.rpc, transport, clock, config=config, registry=registry,
+                        cloud=cloud, seams=seams, resources=shared) for n in names]
     jobs, skipped = [], []
     for ctx in contexts:
         for cid in ids:

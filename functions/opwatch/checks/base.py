@@ -16,11 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backends import core_registry
 from ..chain.errors import ChainError
 from ..chain.node import L1Quorum, Node
 from ..chain.rpc import RpcClient, Transport
-from ..config import Endpoint, Network, RpcSettings
+from ..config import Config, Endpoint, Network, RpcSettings
 from ..findings import Finding, Measure, Severity, Status, utc_now_iso
+from ..registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,19 +105,47 @@ class Check:
     fast_lane: bool = False
 
 
+class Resources:
+    """What a runtime builds once and reuses for every run of its container (snapshot providers,
+    beat readers: clients behind them stay lazy). Owned by a composition root, never global: a
+    test or a second config builds its own. Thread-safe: checks of one run share it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._built: dict[Any, Any] = {}
+
+    def get(self, key: Any, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = build()
+            return self._built[key]
+
+
 class Context:
-    """Per network and per run: configuration, clock and lazily built chain access.
+    """Per network and per run: configuration, clock, lazily built chain access, and what a
+    check needs from outside the chain, all from the runtime's composition root.
 
     Clients are built on first use and shared by the checks of one run, so the L1 head is
-    read once per run, not once per check.
+    read once per run, not once per check. `config` is the whole config (a check reads its
+    section, e.g. snapshot_freshness `[remediation]`); `registry` builds what the config names
+    (snapshot providers, beat sources) with this runtime's implementations, `seams` are the
+    injected clients handed to those factories; `cloud` is where a deployed function runs
+    ("aws", "gcp"; None: the CLI); `resources` caches what was built for the container.
     """
 
     def __init__(self, network: Network, rpc: RpcSettings | None = None,
-                 transport: Transport | None = None, clock: Callable[[], float] = time.time) -> None:
+                 transport: Transport | None = None, clock: Callable[[], float] = time.time, *,
+                 config: Config | None = None, registry: Registry | None = None, cloud: str | None = None,
+                 seams: Any = None, resources: Resources | None = None) -> None:
         self.network = network
         self.rpc = rpc or RpcSettings()
         self.transport = transport
         self.clock = clock
+        self.config = config
+        self.registry = registry if registry is not None else core_registry()
+        self.cloud = cloud
+        self.seams = seams
+        self.resources = resources if resources is not None else Resources()
         self._lock = threading.RLock()  # l1() builds clients while holding it
         self._clients: dict[str, RpcClient] = {}
         self._l1: L1Quorum | None = None
