@@ -35,6 +35,7 @@ from opwatch_devnet.timeline import (
     Scenario,
     Wait,
     Watchdog,
+    proof_scenarios,
     run_scenario,
     standard_scenarios,
 )
@@ -42,6 +43,9 @@ from opwatch_devnet.timeline import (
 # Sized so the whole timeline takes 2-3 minutes on 1 s blocks; a real chain uses minutes.
 DEMO_SUBMISSION_INTERVAL = 4  # L2 blocks per output root: with 1 s blocks, an output every ~4 s
 FAST_FAULTS = ("halt-sequencer", "drain-batcher", "lag-rpc", "kill-l1")
+# Settlement scenarios per proof mode (timeline.proof_scenarios); `--only` may name them too.
+PROOF_SCENARIOS = {"oracle": ("bad-output",), "fault": ("bad-game", "bad-game-unchallenged")}
+DEMO_CLOCK_S = 60  # a dispute game's maxClockDuration on the fault-proof demo chain
 ROUND_INTERVAL = 1.0
 BASELINE_TIMEOUT = 60.0  # the first batch and output must land after start-up
 PAGE_TIMEOUT = 20.0  # after detection: the alert lifecycle's own holds (a few rounds) before the page
@@ -58,6 +62,7 @@ def demo_thresholds() -> Any:
         wallet_min_runway="24h",
         proposer_max_output_age="20s",  # outputs land every ~4 s: five missed
         rpc_max_lag_blocks=5,
+        output_root_lookback="30s",  # a wrong output leaves the window (and output_root recovers) in 30 s
     )
 
 
@@ -110,6 +115,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="devnet directory (default: a temporary one, removed after)")
     parser.add_argument("--only", action="append", metavar="FAULT", help="run only this fault (repeatable)")
     parser.add_argument("--fast", action="store_true", help=f"a short timeline: {', '.join(FAST_FAULTS)}")
+    parser.add_argument("--proofs", choices=("oracle", "fault"), default="oracle",
+                        help="oracle: the standard timeline and bad-output on an L2OutputOracle chain; "
+                             "fault: bad-game with and without the challenger on a fault-proof chain")
     parser.add_argument("--no-colour", "--no-color", dest="no_colour", action="store_true")
     parser.add_argument("--json", action="store_true",
                         help="print a machine-readable report on stdout at the end (the live view goes to stderr)")
@@ -122,6 +130,24 @@ def choose(scenarios: dict[str, Scenario], only: Sequence[str] | None, fast: boo
     if unknown:
         raise ValueError(f"no demo scenario for {', '.join(unknown)} (have: {', '.join(scenarios)})")
     return [scenarios[n] for n in names]
+
+
+def choose_for(network: Any, proofs_mode: str, only: Sequence[str] | None, fast: bool, out: TextIO) -> list[Scenario]:
+    """The standard timeline then bad-output (oracle chains), or the dispute-game scenarios (fault-proof
+    chains). A settlement scenario whose check is not registered is skipped, saying so."""
+    settlement = proof_scenarios(network, proofs_mode, DEMO_CLOCK_S)
+    wanted = [n for n in PROOF_SCENARIOS[proofs_mode] if not only or n in only]
+    for name in wanted:
+        if name not in settlement:
+            print(f"  (skipping {name}: its check is not registered in this opwatch)", file=out)
+    if proofs_mode == "fault":
+        return [settlement[n] for n in wanted if n in settlement]
+    standard = standard_scenarios(network)
+    chosen = choose({**standard, **settlement}, [n for n in only if n in standard or n in settlement], fast) if only \
+        else choose(standard, None, fast)
+    if not only and not fast:
+        chosen += [settlement[n] for n in wanted if n in settlement]
+    return chosen
 
 
 # -- the live view --------------------------------------------------------------------------------
@@ -284,7 +310,10 @@ def describe_devnet(devnet: Any) -> list[str]:
         f"(:{', :'.join(str(n.port) for n in devnet.rpc_nodes)})",
         "  op-node     stand-in serving optimism_syncStatus; safe head = newest batch landed on L1",
         f"  batcher     posts a batch to {devnet.batch_inbox} every {devnet.batcher.interval:g} s",
-        f"  proposer    posts output roots to L2OutputOracle {devnet.deployment.l2_output_oracle}",
+        (f"  proposer    creates dispute games at DisputeGameFactory {devnet.deployment.dispute_game_factory} "
+         f"({devnet.deployment.max_clock_duration} s clocks); an honest challenger counters wrong roots"
+         if devnet.proofs_mode == "fault" else
+         f"  proposer    posts output roots to L2OutputOracle {devnet.deployment.l2_output_oracle}"),
         "  remedies    top-up of the batcher/proposer wallet, unattended (policy: auto), from anvil's account 0",
         f"  opwatch     {devnet.config_path} (limits: head age {t.sequencer_max_head_age}, "
         f"batch age {t.batcher_max_submission_age}, safe lag {t.batcher_max_safe_lag}, "
@@ -384,10 +413,10 @@ def _signals_end_the_run() -> Iterator[None]:
 
 def run(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    unknown = [n for n in args.only or () if n not in STANDARD_FAULTS]
+    known = (*STANDARD_FAULTS, *(n for names in PROOF_SCENARIOS.values() for n in names))
+    unknown = [n for n in args.only or () if n not in known]
     if unknown:
-        print(f"opwatch demo: no scenario for {', '.join(unknown)} (have: {', '.join(STANDARD_FAULTS)})",
-              file=sys.stderr)
+        print(f"opwatch demo: no scenario for {', '.join(unknown)} (have: {', '.join(known)})", file=sys.stderr)
         return 2
     view_out = sys.stderr if args.json else sys.stdout
     colour = not args.no_colour and use_colour(view_out)
@@ -401,14 +430,14 @@ def run(argv: Sequence[str]) -> int:
             print("opwatch demo: a local OP Stack devnet, the watchdog, and an incident timeline\n",
                   file=view_out, flush=True)
             print(f"Starting the devnet in {workdir} ...", file=view_out, flush=True)
-            with Devnet.start(workdir, thresholds=demo_thresholds(),
-                              submission_interval=DEMO_SUBMISSION_INTERVAL) as devnet:
+            with Devnet.start(workdir, thresholds=demo_thresholds(), submission_interval=DEMO_SUBMISSION_INTERVAL,
+                              proofs_mode=args.proofs, max_clock_duration=DEMO_CLOCK_S) as devnet:
                 with devnet.config_path.open("a") as config_file:  # the demo lets the top-up run unattended
                     config_file.write(policy_text(Path(devnet.workdir)))
                 print("\n".join(describe_devnet(devnet)), file=view_out)
                 print(f"  up in {time.monotonic() - total:.1f} s\n", file=view_out, flush=True)
                 network = load_config(devnet.config_path).network("devnet")
-                scenarios = choose(standard_scenarios(network), args.only, args.fast)
+                scenarios = choose_for(network, args.proofs, args.only, args.fast, view_out)
                 report = run_demo(devnet, scenarios, view_out, colour)
                 print("Stopping the devnet ...", file=view_out, flush=True)
         print_report(report, view_out, colour)

@@ -111,6 +111,13 @@ class Challenger(Actor):
         if resolved is not None:
             game.status = resolved
 
+    def pause(self) -> None:
+        """Stops after the step in flight, if any: a step that started before the pause must not
+        counter a game created after it (stop-challenger means nobody counters)."""
+        super().pause()
+        with self._lock:
+            pass
+
     def resolved(self) -> dict[str, int]:
         # list() copies under the GIL: the supervisor asks from another thread than the step.
         return {g.address: g.status for g in list(self.games.values()) if g.status != proofs.IN_PROGRESS}

@@ -16,9 +16,10 @@
 | bad-output         |                           | the proposer's next output (oracle chain) or game    |
 |                    |                           | (fault-proof chain) claims a wrong root; heal: the   |
 |                    |                           | proposals after it are correct again                 |
-| bad-game           |                           | another account (anvil's account 5) creates a game   |
+| bad-game           | challenger=True           | another account (anvil's account 5) creates a game   |
 |                    |                           | with a wrong root (fault-proof chains); heal: none   |
-|                    |                           | needed, the challenger counters it                   |
+|                    |                           | needed, the challenger counters it. challenger=False |
+|                    |                           | also stops the challenger until the heal             |
 | stop-challenger    |                           | the honest challenger neither counters nor resolves  |
 
 Targets name proxies: an exact name (`l1-0`, `l2`, `rollup`, `rpc-1`), a group (`l1`, `rpc`), or `all`.
@@ -140,7 +141,7 @@ class FaultController:
         # The wrong proposal stays on L1 (as on a real chain); if it was not posted yet, it never is.
         self.devnet.proposer.corrupt_next = False
 
-    def _inject_bad_game(self) -> dict[str, Any]:
+    def _inject_bad_game(self, challenger: bool = True) -> dict[str, Any]:
         from opwatch_devnet.dispute import create_bad_game
         from opwatch_devnet.proofs import FaultProofDeployment
         from opwatch_devnet.topology import L1_CHAIN_ID
@@ -148,13 +149,17 @@ class FaultController:
         deployment = self.devnet.deployment
         if not isinstance(deployment, FaultProofDeployment):
             raise UnknownFault("bad-game needs a fault-proof devnet (opwatch devnet up --proofs fault)")
+        if not challenger and self.devnet.challenger is not None:
+            self.devnet.challenger.pause()
         sender = contracts.Sender(RpcClient(self.devnet.l1_url), GRIEFER, L1_CHAIN_ID)
         block, game = create_bad_game(sender, RpcClient(self.devnet.l2_url), deployment.dispute_game_factory,
                                       deployment.game_type)
-        return {"game": game, "l2_block": block}
+        return {"game": game, "l2_block": block, "challenger": bool(challenger)}
 
-    def _heal_bad_game(self, game: str, l2_block: int) -> None:
-        pass  # the game stays on L1; the honest challenger counters it (unless stopped)
+    def _heal_bad_game(self, game: str, l2_block: int, challenger: bool) -> None:
+        # The game stays on L1; the honest challenger counters it (if its clock has time left).
+        if not challenger and self.devnet.challenger is not None and "stop-challenger" not in self.active:
+            self.devnet.challenger.resume()
 
     def _inject_stop_challenger(self) -> dict[str, Any]:
         if self.devnet.challenger is None:

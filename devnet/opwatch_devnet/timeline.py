@@ -319,3 +319,39 @@ def standard_scenarios(network: Network) -> dict[str, Scenario]:
     ]
     assert tuple(s.fault for s in found) == STANDARD_FAULTS
     return {s.fault: s for s in found}
+
+
+# -- settlement: wrong output roots and dispute games (issue #16) -----------------------------------
+
+def proof_scenarios(network: Network, proofs_mode: str, max_clock_duration: float = 60.0) -> dict[str, Scenario]:
+    """The settlement faults of a devnet in `proofs_mode`, for the checks that are registered.
+
+    oracle: bad-output (one wrong output root) fires `output_root`; it recovers once the wrong
+    proposal is older than `output_root_lookback` (the demo sets it short).
+    fault: bad-game countered by the challenger keeps `dispute_games` ok; bad-game with the
+    challenger stopped fires it once less than the limit is left on the game's clock, and the
+    heal (the challenger back in time) counters it.
+    """
+    from opwatch.checks import CHECKS
+
+    slack = 15.0
+    found: dict[str, Scenario] = {}
+    if proofs_mode == "oracle" and "output_root" in CHECKS:
+        found["bad-output"] = Scenario(
+            "bad-output", "the proposer posts a wrong output root",
+            expect=(Want("output_root", Status.FIRING),),
+            detect_timeout=network.thresholds.proposer_max_output_age + slack,
+            recover_timeout=_lookback(network) + slack)
+    if proofs_mode == "fault" and "dispute_games" in CHECKS:
+        found["bad-game"] = Scenario(
+            "bad-game", "another account creates a game with a wrong root; the challenger counters it (noise)",
+            hold_s=20.0, hold_rounds=5)
+        found["bad-game-unchallenged"] = Scenario(
+            "bad-game", "a game with a wrong root while the challenger is down",
+            expect=(Want("dispute_games", Status.FIRING),), kwargs={"challenger": False},
+            detect_timeout=max_clock_duration + slack, recover_timeout=max_clock_duration / 2 + slack)
+    return found
+
+
+def _lookback(network: Network) -> float:
+    return float(getattr(network.thresholds, "output_root_lookback", 86400.0))

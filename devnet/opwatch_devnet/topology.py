@@ -44,6 +44,16 @@ class Thresholds:
     wallet_min_runway: str = "24h"
     proposer_max_output_age: str = "40s"
     rpc_max_lag_blocks: int = 5
+    output_root_lookback: str | None = None  # None: opwatch's default (1d)
+
+
+def _if_known(key: str, line: str | None) -> list[str]:
+    """`line` when opwatch's config schema has `key` (the settlement keys of issue #16 land in
+    the core beside this devnet; an unknown key would make the whole config fail)."""
+    from opwatch import config
+
+    known = set(getattr(config, "_NETWORK_KEYS", ())) | set(getattr(config, "_THRESHOLD_KEYS", ()))
+    return [line] if line is not None and key in known else []
 
 
 @dataclass
@@ -258,6 +268,10 @@ class Devnet:
             f'batch_inbox = "{to_checksum_address(self.batch_inbox)}"',
             f'proposer = "{PROPOSER.address}"',
             *self._settlement_lines(),
+            # The judge of output roots: a replica, not the sequencer the proposer reads (rpc-0
+            # is the one lag-rpc slows down).
+            *_if_known("trusted_l2_rpc", f"trusted_l2_rpc = {quoted([self.rpc_proxies[-1].url])}"
+                       if self.rpc_proxies else None),
             "",
             "[networks.devnet.thresholds]",
             f'sequencer_max_head_age = "{t.sequencer_max_head_age}"',
@@ -266,6 +280,8 @@ class Devnet:
             f'wallet_min_runway = "{t.wallet_min_runway}"',
             f'proposer_max_output_age = "{t.proposer_max_output_age}"',
             f"rpc_max_lag_blocks = {t.rpc_max_lag_blocks}",
+            *_if_known("output_root_lookback", f'output_root_lookback = "{t.output_root_lookback}"'
+                       if t.output_root_lookback else None),
             "",
         ])
 
