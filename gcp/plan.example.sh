@@ -15,6 +15,8 @@ gcloud iam service-accounts describe opwatch-batch-submission@opwatch-example.ia
 gcloud iam service-accounts describe opwatch-wallet-runway@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-wallet-runway '--display-name=opwatch wallet_runway' --project=opwatch-example
 # service account for proposer_freshness
 gcloud iam service-accounts describe opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-proposer-freshness '--display-name=opwatch proposer_freshness' --project=opwatch-example
+# service account for output_root
+gcloud iam service-accounts describe opwatch-output-root@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-output-root '--display-name=opwatch output_root' --project=opwatch-example
 # service account for rpc_sync
 gcloud iam service-accounts describe opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-rpc-sync '--display-name=opwatch rpc_sync' --project=opwatch-example
 # service account for snapshot_freshness
@@ -51,6 +53,8 @@ gcloud pubsub topics describe opwatch-tick-batch-submission --project=opwatch-ex
 gcloud pubsub topics describe opwatch-tick-wallet-runway --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-wallet-runway --project=opwatch-example
 # topic opwatch-tick-proposer-freshness
 gcloud pubsub topics describe opwatch-tick-proposer-freshness --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-proposer-freshness --project=opwatch-example
+# topic opwatch-tick-output-root
+gcloud pubsub topics describe opwatch-tick-output-root --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-output-root --project=opwatch-example
 # topic opwatch-tick-rpc-sync
 gcloud pubsub topics describe opwatch-tick-rpc-sync --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-rpc-sync --project=opwatch-example
 # topic opwatch-tick-snapshot-freshness
@@ -85,6 +89,8 @@ gcloud functions deploy opwatch-batch-submission --gen2 --region=europe-west1 --
 gcloud functions deploy opwatch-wallet-runway --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=wallet_runway --service-account=opwatch-wallet-runway@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-wallet-runway --trigger-service-account=opwatch-wallet-runway@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
 # function opwatch-proposer-freshness (entry point proposer_freshness)
 gcloud functions deploy opwatch-proposer-freshness --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=proposer_freshness --service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-proposer-freshness --trigger-service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-output-root (entry point output_root)
+gcloud functions deploy opwatch-output-root --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=output_root --service-account=opwatch-output-root@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-output-root --trigger-service-account=opwatch-output-root@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
 # function opwatch-rpc-sync (entry point rpc_sync)
 gcloud functions deploy opwatch-rpc-sync --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=rpc_sync --service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-rpc-sync --trigger-service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CLOUD=gcp,OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
 # function opwatch-snapshot-freshness (entry point snapshot_freshness)
@@ -131,6 +137,12 @@ gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAcc
 gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
 # opwatch-proposer-freshness: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
 gcloud functions add-invoker-policy-binding opwatch-proposer-freshness --region=europe-west1 --member=serviceAccount:opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-output-root: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-output-root@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-output-root: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-output-root@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-output-root: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-output-root --region=europe-west1 --member=serviceAccount:opwatch-output-root@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
 # opwatch-rpc-sync: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
 gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
 # opwatch-rpc-sync: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
@@ -248,6 +260,12 @@ if gcloud scheduler jobs describe opwatch-proposer-freshness --location=europe-w
   gcloud scheduler jobs update pubsub opwatch-proposer-freshness --location=europe-west1 '--schedule=*/5 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-proposer-freshness '--message-body={"check": "proposer_freshness"}' --project=opwatch-example
 else
   gcloud scheduler jobs create pubsub opwatch-proposer-freshness --location=europe-west1 '--schedule=*/5 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-proposer-freshness '--message-body={"check": "proposer_freshness"}' --project=opwatch-example
+fi
+# every 1 min: output_root
+if gcloud scheduler jobs describe opwatch-output-root --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-output-root --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-output-root '--message-body={"check": "output_root"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-output-root --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-output-root '--message-body={"check": "output_root"}' --project=opwatch-example
 fi
 # every 1 min: rpc_sync
 if gcloud scheduler jobs describe opwatch-rpc-sync --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then

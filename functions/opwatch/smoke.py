@@ -8,7 +8,8 @@ a gate that cannot see is not a gate that passed):
   block_production   sequencer_liveness: the sequencer produces blocks at block_time
   rpc                rpc_sync: every RPC node answers, on the right chain, and follows
   batcher            batcher_lag, batch_submission, and the batcher wallet's runway
-  proposer           proposer_freshness, and the proposer wallet's runway
+  proposer           proposer_freshness, output_root (the proposals' roots are true),
+                     dispute_games (fault-proof chains), and the proposer wallet's runway
   snapshots          snapshot_freshness, where [remediation] keeps snapshots
   watchdog           the deployed opwatch's heartbeat (`checks/heartbeat.py` sources), where
                      peers are given: a fresh beat proves the scheduled function ran and
@@ -42,7 +43,8 @@ GATES: dict[str, tuple[tuple[str, str | None], ...]] = {
     "block_production": (("sequencer_liveness", None),),
     "rpc": (("rpc_sync", None),),
     "batcher": (("batcher_lag", None), ("batch_submission", None), ("wallet_runway", "batcher")),
-    "proposer": (("proposer_freshness", None), ("wallet_runway", "proposer")),
+    "proposer": (("proposer_freshness", None), ("output_root", None), ("dispute_games", None),
+                 ("wallet_runway", "proposer")),
     "snapshots": (("snapshot_freshness", None),),
 }
 WATCHDOG = "watchdog"

@@ -80,6 +80,7 @@ def test_a_healthy_devnet_is_all_ok_with_every_check_and_target(config: Config, 
     assert set(seen) == {("sequencer_liveness", "sequencer"), ("batcher_lag", "safe-head"),
                          ("batch_submission", "batcher"), ("wallet_runway", "batcher"),
                          ("wallet_runway", "proposer"), ("proposer_freshness", "proposer"),
+                         ("output_root", "proposals"),
                          *(("rpc_sync", t) for t in rpc_targets)}
     assert all_ok(seen)
 

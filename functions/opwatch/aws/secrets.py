@@ -87,7 +87,8 @@ def with_endpoint_urls(config: Config, secret_json: str) -> Config:
     def network(net: Network) -> Network:
         return replace(net, l1_rpc=tuple(map(swap, net.l1_rpc)), l2_rpc=swap(net.l2_rpc),
                        rollup_rpc=swap(net.rollup_rpc) if net.rollup_rpc else None,
-                       rpc_nodes=tuple(map(swap, net.rpc_nodes)))
+                       rpc_nodes=tuple(map(swap, net.rpc_nodes)),
+                       trusted_l2_rpc=tuple(map(swap, net.trusted_l2_rpc)))
 
     swapped = replace(config, networks={name: network(net) for name, net in config.networks.items()})
     if "remediation" in config.sections:  # the failover's admin, conductor and replacement endpoints

@@ -39,7 +39,8 @@ from . import log
 from .events import MESSAGE_PUBLISHED, BadEvent, finding_from, pubsub_message
 
 __all__ = [
-    "batch_submission", "batcher_lag", "heartbeat", "pager", "proposer_freshness", "remedy", "rpc_sync",
+    "batch_submission", "batcher_lag", "dispute_games", "heartbeat", "output_root", "pager", "proposer_freshness",
+    "remedy", "rpc_sync",
     "sequencer_liveness", "snapshot_freshness", "wallet_runway",
 ]
 
@@ -167,6 +168,8 @@ batcher_lag = _check_function("batcher_lag")
 batch_submission = _check_function("batch_submission")
 wallet_runway = _check_function("wallet_runway")
 proposer_freshness = _check_function("proposer_freshness")
+output_root = _check_function("output_root")
+dispute_games = _check_function("dispute_games")
 rpc_sync = _check_function("rpc_sync")
 snapshot_freshness = _check_function("snapshot_freshness")
 heartbeat = _check_function("heartbeat")
