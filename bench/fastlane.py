@@ -4,10 +4,11 @@
 
 Reuses tests/deployed's harness: the CDK app synthesized (with bundling) from
 tests/deployed/deployed.toml after a fresh devnet's endpoints, the sequencer_liveness function
-invoked in-process with its template's handler, environment and bundled config, against a
-moto server. Each trial: the function samples its window; once its first sample is on the
-topic (an SQS queue subscribed to it) the sequencer is halted; the time from the halt to the
-firing finding on the queue is recorded. Then heal and wait for ok. Nothing is computed: each
+invoked in a process of its own (a warm container running the asset's code) with its
+template's handler, environment and bundled config, against a moto server. Each trial: the
+function samples its window; once its first sample is on the topic (an SQS queue subscribed
+to it) the sequencer is halted; the time from the halt to the firing finding on the queue is
+recorded. Then heal and wait for ok. Nothing is computed: each
 figure is a halt and a message received. Writes bench/results/fastlane.json.
 """
 
@@ -83,9 +84,9 @@ def main(argv: list[str] | None = None) -> None:
         server, endpoint = start_moto()
         os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                            "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_TRACE_DISABLED": "true"})
+        d = AwsDeployment(template, work / "cdk.out",
+                          lambda s: boto3.client(s, endpoint_url=endpoint, region_name=REGION))
         try:
-            d = AwsDeployment(template, work / "cdk.out",
-                              lambda s: boto3.client(s, endpoint_url=endpoint, region_name=REGION))
             d.provision({"opwatch/rpc-endpoints-AbCdEf": json.dumps({"sequencer": seq_url})})
             [check] = [f for n, f in d.functions().items() if n.endswith("-devnet-sequencer-liveness")]
             queue = subscribe_queue(d, d.environment(check)["FINDINGS_TOPIC_ARN"], "bench", None)
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
                 if latency is not None:
                     latencies.append(latency)
         finally:
+            d.close()  # the warm containers (one process per function)
             server.stop()
     limit = load_config(config).network("devnet")
     result = {"fast_lane_every": args.every, "block_time_s": limit.block_time,

@@ -8,9 +8,13 @@ and keeps the template and the cloud assembly folder. `AwsDeployment` then
 - gives each function its Handler, its Environment with every `Ref` resolved to the moto
   resource, and `/var/task/` (Lambda's code root) mapped to its asset folder, so
   `OPWATCH_CONFIG` is the config file bundled in the asset;
-- invokes the handler in-process (moto cannot run Lambda code without Docker). The asset's
-  `opwatch` package is checked to be byte-identical to the one imported here, so the code
-  that runs is the bundled code.
+- invokes the handler in a process of its own (lambda_worker.py: moto cannot run Lambda code
+  without Docker), one per function, kept warm between invocations as a Lambda container
+  is. That process imports `opwatch` from the asset (its `PYTHONPATH` names a folder whose
+  `opwatch` is the asset's; the worker refuses to run otherwise), so the code that runs is
+  the bundled code even when the checkout changed after the synth; the asset's third-party
+  packages are built for Lambda's platform, so those come from this interpreter. Its
+  environment is the function's and nothing of this process's but PATH, HOME and locale.
 
 The only additions to a function's environment are the ones that say where AWS is
 (`AWS_ENDPOINT_URL` and test credentials, for moto) and where PagerDuty is
@@ -19,18 +23,18 @@ The only additions to a function's environment are the ones that say where AWS i
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "functions" / "opwatch"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 REGION = "us-east-1"
 TASK_ROOT = "/var/task/"
 
@@ -38,8 +42,6 @@ TASK_ROOT = "/var/task/"
 def synthesize(config: Path, outdir: Path) -> dict[str, Any]:
     """Synthesize the CDK app from `config` with bundling; returns {stack name: template}."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
-    import sys
-
     sys.path.insert(0, str(ROOT))
     from aws_cdk import App
 
@@ -47,30 +49,6 @@ def synthesize(config: Path, outdir: Path) -> dict[str, Any]:
 
     assembly = opwatch_app.build(App(outdir=str(outdir), context={"config": str(config), "nag": "false"})).synth()
     return {s.stack_name: json.loads(Path(s.template_full_path).read_text()) for s in assembly.stacks}
-
-
-def tree_digest(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-@dataclass
-class LambdaContext:
-    """The Lambda context object's fields Powertools and the handlers read."""
-
-    function_name: str
-    remaining_ms: int
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = "req-1"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @dataclass(frozen=True)
@@ -89,6 +67,7 @@ class AwsDeployment:
         self.client = client
         self.resolved: dict[str, str] = {}
         self.lock = threading.Lock()
+        self.workers: dict[str, LambdaWorker] = {}
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: r.get("Properties", {}) for k, r in self.template["Resources"].items() if r["Type"] == kind}
@@ -146,26 +125,76 @@ class AwsDeployment:
 
     def invoke(self, fn: DeployedFunction, event: dict[str, Any], destinations: dict[str, str],
                remaining_s: float | None = None) -> Any:
-        """Call the function's handler in-process with exactly its environment (plus
-        `destinations`), as a fresh container would."""
-        assert tree_digest(fn.asset / "opwatch") == tree_digest(PACKAGE), "the asset is not the code under test"
-        module, _, attr = fn.handler.rpartition(".")
-        with self.lock:  # one environment at a time: os.environ is the process's
-            saved = dict(os.environ)
-            os.environ.clear()
-            os.environ.update({k: v for k, v in saved.items() if not k.startswith(("OPWATCH_", "FAST_LANE_"))})
-            os.environ.update({**self.environment(fn), **destinations})
-            from opwatch.aws import runtime
+        """Call the function's handler in its container (started on first use with exactly its
+        environment plus `destinations`); returns what the handler returned, raises what it raised."""
+        with self.lock:
+            worker = self.workers.get(fn.name)
+            if worker is None:
+                worker = self.workers[fn.name] = LambdaWorker.start(fn, {**self.environment(fn), **destinations},
+                                                                   self.outdir)
+        return worker.invoke(event, remaining_s or fn.timeout_s)
 
-            runtime.reset()
-            handler = getattr(importlib.import_module(module), attr)
-            context = LambdaContext(fn.name, int((remaining_s or fn.timeout_s) * 1000))
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.stop()
+        self.workers.clear()
+
+
+# What a Lambda container has besides the function's environment: where AWS is (moto, test
+# credentials) and the basics a process needs. Nothing else of the test process leaks in.
+PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
+          "AWS_SECRET_ACCESS_KEY", "POWERTOOLS_TRACE_DISABLED")
+
+
+class LambdaWorker:
+    """A warm container: one lambda_worker.py process serving one function's invocations in turn."""
+
+    def __init__(self, fn: DeployedFunction, proc: subprocess.Popen[str], log: Path) -> None:
+        self.fn, self.proc, self.log = fn, proc, log
+        self.lock = threading.Lock()
+        self.count = 0
+
+    @classmethod
+    def start(cls, fn: DeployedFunction, env: dict[str, str], outdir: Path) -> LambdaWorker:
+        task = outdir / f"task.{fn.name}"
+        task.mkdir(exist_ok=True)
+        if not (task / "opwatch").exists():
+            (task / "opwatch").symlink_to(fn.asset / "opwatch", target_is_directory=True)
+        base = {k: v for k, v in os.environ.items() if k in PASSED}
+        log = outdir / f"{fn.name}.log"
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "lambda_worker.py"), fn.handler, fn.name, str(fn.asset)],
+            env={**base, "AWS_REGION": REGION, "AWS_LAMBDA_FUNCTION_NAME": fn.name, **env, "PYTHONPATH": str(task)},
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("a"), text=True, cwd=str(fn.asset))
+        return cls(fn, proc, log)
+
+    def invoke(self, event: dict[str, Any], remaining_s: float) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        with self.lock:  # a container serves one invocation at a time
+            self.count += 1
+            request = {"event": event, "remaining_ms": int(remaining_s * 1000), "request_id": f"req-{self.count}"}
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"{self.fn.name} exited: {self.log.read_text()[-4000:]}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise InvocationError(f"{self.fn.name}: {reply['error']}")
+        return reply["result"]
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
         try:
-            return handler(event, context)
-        finally:
-            with self.lock:
-                os.environ.clear()
-                os.environ.update(saved)
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class InvocationError(Exception):
+    """The handler raised (Lambda reports the invocation as failed)."""
 
 
 def subscribe_queue(deployment: AwsDeployment, topic_arn: str, name: str, policy: dict[str, Any] | None) -> str:

@@ -33,7 +33,8 @@ def deployment(aws_synth, moto, devnet, monkeypatch):  # type: ignore[no-untyped
     seq_url = re.search(r'^l2_rpc = "(.*)"$', devnet.config_text(), re.M).group(1)
     d.provision({"opwatch/rpc-endpoints-AbCdEf": json.dumps({"sequencer": seq_url}),
                  d.logical_id("SecretsPagerDutyRoutingKey"): "R" * 32})
-    return d
+    yield d
+    d.close()
 
 
 def test_the_bundled_config_holds_no_keyed_url(deployment, devnet):
