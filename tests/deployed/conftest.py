@@ -1,5 +1,6 @@
 """Fixtures for tests/deployed: one config file (deployed.toml after the devnet's endpoints),
-the CDK app synthesized from it once per session, moto server, the PagerDuty stand-in."""
+the CDK app synthesized and the gcloud plan rendered from it once per session, moto server,
+the Google APIs stand-in, the PagerDuty stand-in."""
 
 from __future__ import annotations
 
@@ -32,6 +33,27 @@ def aws_synth(deployed_config, tmp_path_factory):  # type: ignore[no-untyped-def
     outdir = tmp_path_factory.mktemp("cdk.out")
     [template] = synthesize(deployed_config, outdir).values()
     return template, outdir
+
+
+def sequencer_url(devnet) -> str:  # type: ignore[no-untyped-def]
+    """The devnet's sequencer URL: the keyed one, which only secrets hold."""
+    found = re.search(r'^l2_rpc = "(.*)"$', devnet.config_text(), re.M)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.fixture(scope="session")
+def keyed_config_text(deployed_config, devnet) -> str:  # type: ignore[no-untyped-def]
+    """The same config with the sequencer's keyed URL: on GCP, the config secret's value."""
+    return deployed_config.read_text().replace('"http://127.0.0.1:9/keyless"', f'"{sequencer_url(devnet)}"')
+
+
+@pytest.fixture(scope="session")
+def gcp_plan(deployed_config, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The gcloud plan rendered from the config and the bundle its functions deploy from."""
+    from gcp_deployed import GcpPlan, bundle, render
+
+    return GcpPlan(render(deployed_config)), bundle(deployed_config, tmp_path_factory.mktemp("gcp") / "bundle")
 
 
 @pytest.fixture
