@@ -203,6 +203,7 @@ SECTION_PARSERS: dict[str, str] = {
     "schedules": "opwatch.deploy.schedules",
     "remediation": "opwatch.remedies.policy",
     "alerting": "opwatch.alerting.policy",
+    "heartbeat": "opwatch.checks.heartbeat",
 }
 
 

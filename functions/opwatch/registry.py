@@ -23,7 +23,7 @@ from typing import Any
 
 Factory = Callable[[Any, Any], Any]
 
-KINDS = ("snapshot", "remedy_store", "alert_store", "launcher", "endpoint_switch", "secret", "signer")
+KINDS = ("snapshot", "remedy_store", "alert_store", "launcher", "endpoint_switch", "secret", "signer", "beat_source")
 
 
 class NotAvailable(LookupError):

@@ -43,6 +43,8 @@ SECRET = f"projects/{PROJECT}/secrets/opwatch-pagerduty-routing-key"
 SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/opwatch-pager"
 KEY = "opwatch/devnet/sequencer_liveness/sequencer"
 TIGHT = '\n[networks.devnet.thresholds]\nsequencer_max_head_age = "3s"\n'
+# This side's beats go where [heartbeat] says (the stand-in answers at OPWATCH_STORAGE_ENDPOINT).
+HEARTBEAT = '\n[heartbeat]\ngcp = { bucket = "beats" }\n'
 FRAMEWORK = Path(sys.executable).parent / "functions-framework"
 
 
@@ -134,7 +136,7 @@ def events() -> Iterator[EventsStandIn]:
 
 @pytest.fixture(scope="module")
 def config_text(devnet) -> str:  # type: ignore[no-untyped-def]
-    return devnet.config_text().split("[networks.devnet.thresholds]")[0] + TIGHT
+    return devnet.config_text().split("[networks.devnet.thresholds]")[0] + TIGHT + HEARTBEAT
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +154,7 @@ def source(tmp_path_factory: pytest.TempPathFactory, config_text: str) -> Path:
 def check_fn(source: Path, apis: GoogleApisStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Function]:
     fn = Function(source, "sequencer_liveness", {
         "OPWATCH_CONFIG": "opwatch.toml", "OPWATCH_FINDINGS_TOPIC": TOPIC,
-        "OPWATCH_PUBSUB_ENDPOINT": apis.base_url, "OPWATCH_HEARTBEAT_BUCKET": "beats",
+        "OPWATCH_PUBSUB_ENDPOINT": apis.base_url,
         "OPWATCH_STORAGE_ENDPOINT": apis.base_url}, tmp_path_factory.mktemp("logs") / "check.log")
     yield fn
     fn.stop()

@@ -20,6 +20,9 @@ def register(registry: Registry) -> Registry:
     registry.register("endpoint_switch", "aws", _route53)
     registry.register("secret", "aws-secretsmanager", _secrets)
     registry.register("signer", "aws-kms", _kms)
+    # Either cloud's heartbeats, through the S3 protocol (GCS's XML API speaks it too): aws/beats.py.
+    registry.register("beat_source", "aws", _beats)
+    registry.register("beat_source", "gcp", _beats)
     return registry
 
 
@@ -86,3 +89,9 @@ def _kms(policy: Any, seams: Any) -> Any:
     from .signer import KmsSigner
 
     return KmsSigner(policy.kms_key_id, _seam(seams, "kms_client"), expected_address=policy.funder)
+
+
+def _beats(spec: Any, seams: Any) -> Any:
+    from .beats import source
+
+    return source(spec, seams)

@@ -1,42 +1,64 @@
-"""heartbeat: the watchdog on the other cloud is alive (a dead-man switch).
+"""heartbeat: the watchdog on the other cloud is alive (a dead-man switch, both ways).
 
-Each cloud's watchdog writes a beat per network after a run has published its findings
-(GCP: the `sequencer_liveness` function, to `gs://<bucket>/heartbeat/gcp/<network>.json`).
-This check, on the other cloud, reads the peer's newest beat through a `HeartbeatSource`.
+Each cloud's watchdog writes a beat per network after its `WRITER` check function has
+published its findings ("ran and delivered"): AWS to `s3://<bucket>/heartbeat/aws/<network>.json`,
+GCP to `gs://<bucket>/heartbeat/gcp/<network>.json`. This check, on the other cloud, reads the
+peer's newest beat. The peers are named in the config's `[heartbeat]` section:
+
+```toml
+[heartbeat]
+max_age = "5m"
+aws = { bucket = "opwatch-beats-prod", region = "us-east-1",
+        read_key = "gcp-secretmanager:projects/P/secrets/opwatch-aws-beat-reader/versions/latest" }
+gcp = { bucket = "opwatch-heartbeats", read_key = "aws-secretsmanager:opwatch/gcs-beat-reader" }
+```
+
+`read_key` is the secret, in the *reader's* secret store, holding the key pair that may read
+this cloud's beats (and nothing else): an IAM user's access key limited to
+`s3:GetObject` on `heartbeat/aws/*` (read by GCP), a GCS HMAC key of a service account with
+object read on the heartbeat bucket (read by AWS through GCS's S3-compatible XML API). Both
+are read through the S3 protocol, so one reader serves both directions (`aws/beats.py`).
+`endpoint` (optional) points a peer at a stand-in or another S3/GCS API endpoint.
 
 Invariant: the peer wrote a beat for this network within `max_age` (default 5 min: beats
 come every minute; that tolerates a few skipped scheduler ticks and cold starts).
 Fires: the newest beat is older than `max_age`, or the peer never wrote one (the object
 does not exist): the other watchdog is blind or dead, so one cloud's outage would go unseen.
-Unknown: the beat store cannot be read (unreachable, 5xx, denied, garbage).
+Unknown: the beat store cannot be read (unreachable, 5xx, denied, garbage, the key secret
+unreadable), or this runtime has no peer in `[heartbeat]`.
 Remedy: none automatic; see docs/runbooks/heartbeat.md (redeploy or investigate the peer).
 
-The check is cloud-agnostic: a beat is a small JSON document (`Beat`), a source is
-anything that returns the newest one. `HttpBeatSource` reads it over HTTP(S) from a URL
-template (a GCS or S3 object URL, or an endpoint). Peers come from `OPWATCH_HEARTBEAT_PEERS`
-(`aws=https://…/heartbeat/aws/{network}.json gcp=…`), set by the deployment on the
-function that runs this check; `make_check` takes any resolver (tests inject sources).
+A deployed function reads the peer that is not its own cloud (`Context.cloud`); the CLI reads
+every peer. `make_check(resolve)` builds the same check over fixed sources (`opwatch smoke`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from ..chain.errors import ChainError
-from ..config import Network
+from ..config import GCP_NAMES, Config, ConfigError, Network, parse_duration
 from ..findings import Measure, Status, utc_now_iso
 from ..redact import redact_url
 from .base import Check, Context, Verdict
 
 ID = "heartbeat"
-PEERS_ENV = "OPWATCH_HEARTBEAT_PEERS"
+PEERS_ENV = "OPWATCH_HEARTBEAT_PEERS"  # `opwatch smoke` only; deployed functions read [heartbeat]
 DEFAULT_MAX_AGE_S = 300.0
+CLOUDS = ("aws", "gcp")
+# The check function whose run writes the beat: every minute on every network, and the one a
+# halted chain most needs delivered. Both clouds' deployments read this.
+WRITER = "sequencer_liveness"
+# Where a cloud's reader keeps the key to the other's beats: its own secret store (or env: locally).
+READER_STORES = {"aws": ("gcp-secretmanager", "env"), "gcp": ("aws-secretsmanager", "env")}
+PEER_TARGET = "peer"  # the finding's target on a deployed function (its one peer is in the details)
 
 
 class HeartbeatUnreadable(ChainError):
@@ -69,6 +91,95 @@ class Beat:
         return f"heartbeat/{cloud}/{network}.json"
 
 
+# --- [heartbeat] --------------------------------------------------------------------------
+
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+# An API endpoint: https anywhere, plain http only to this machine (a stand-in in tests).
+_ENDPOINT = re.compile(r"(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?/?")
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@:-]{1,512}")
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """One cloud's beats: its bucket, and how the other cloud reads them."""
+
+    cloud: str
+    bucket: str
+    region: str = ""  # aws: the bucket's region
+    endpoint: str = ""  # the S3 / GCS API endpoint; empty: the cloud's own
+    read_key: str = ""  # "<store>:<name>" in the reader's secret store: a key pair that may read these beats
+
+    def object_name(self, network: str) -> str:
+        return Beat.object_name(self.cloud, network)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatSettings:
+    peers: Mapping[str, Peer] = field(default_factory=dict)
+    max_age_s: float = DEFAULT_MAX_AGE_S
+
+    def own(self, cloud: str) -> Peer | None:
+        """Where `cloud` writes its beats, if the config says it does."""
+        return self.peers.get(cloud)
+
+    def peers_of(self, cloud: str | None) -> list[Peer]:
+        """The peers a runtime reads: the other cloud's; every one from the CLI (cloud None)."""
+        return [p for c, p in sorted(self.peers.items()) if c != cloud]
+
+
+def parse_section(table: Mapping[str, Any], where: str, _config: Config) -> HeartbeatSettings:
+    problems: list[str] = []
+    peers: dict[str, Peer] = {}
+    max_age = DEFAULT_MAX_AGE_S
+    for key, value in table.items():
+        at = f"{where}.{key}"
+        if key == "max_age":
+            try:
+                max_age = parse_duration(value)
+                if not 60 <= max_age <= 86400:
+                    problems.append(f"{at}: between 1m and 24h (beats come every minute)")
+            except ValueError as exc:
+                problems.append(f"{at}: {exc}")
+        elif key in CLOUDS:
+            peer = _peer(key, value, at, problems)
+            if peer is not None:
+                peers[key] = peer
+        else:
+            problems.append(f"{at}: unknown key (known: max_age, {', '.join(CLOUDS)})")
+    if problems:
+        raise ConfigError(problems)
+    return HeartbeatSettings(peers, max_age)
+
+
+def _peer(cloud: str, t: Any, at: str, problems: list[str]) -> Peer | None:
+    if not isinstance(t, Mapping):
+        problems.append(f"{at}: expected a table like {{ bucket = \"...\" }}")
+        return None
+    before = len(problems)
+    known = {"bucket", "endpoint", "read_key"} | ({"region"} if cloud == "aws" else set())
+    problems += [f"{at}.{k}: unknown key (known: {', '.join(sorted(known))})" for k in t if k not in known]
+    bucket, region, endpoint, read_key = (t.get(k, "") for k in ("bucket", "region", "endpoint", "read_key"))
+    # S3 and GCS bucket names share this shape (S3's is stricter on dots; both refuse the rest).
+    if not isinstance(bucket, str) or not GCP_NAMES["bucket"][0].fullmatch(bucket):
+        problems.append(f"{at}.bucket: expected a bucket name (3-63 lower-case letters, digits, '.', '-', '_'), "
+                        f"got {bucket!r}")
+    if cloud == "aws" and not (isinstance(region, str) and _AWS_REGION.fullmatch(region)):
+        problems.append(f"{at}.region: expected the bucket's AWS region like 'us-east-1', got {region!r}")
+    if endpoint != "" and not (isinstance(endpoint, str) and _ENDPOINT.fullmatch(endpoint)):
+        problems.append(f"{at}.endpoint: expected an https:// API endpoint (http only to 127.0.0.1/localhost)")
+    reader = next(c for c in CLOUDS if c != cloud)
+    if read_key != "":
+        store, _, name = str(read_key).partition(":")
+        if not isinstance(read_key, str) or store not in READER_STORES[reader] or not _SECRET_NAME.fullmatch(name):
+            problems.append(f"{at}.read_key: expected {' or '.join(s + ':<name>' for s in READER_STORES[reader])} "
+                            f"(the {reader} watchdog reads these beats with it)")
+    if len(problems) > before:
+        return None
+    return Peer(cloud, bucket, region, str(endpoint).rstrip("/"), read_key)
+
+
+# --- reading beats ------------------------------------------------------------------------
+
 class HeartbeatSource(Protocol):
     name: str
 
@@ -76,6 +187,33 @@ class HeartbeatSource(Protocol):
         """The newest beat for `network`, None if the peer never wrote one; raises
         HeartbeatUnreadable when the store cannot be read."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """What a runtime's `beat_source` factory gets: the peer, and its key pair read at call time
+    (JSON `{"access_key_id": ..., "secret_access_key": ...}`) from the reader's secret store."""
+
+    peer: Peer
+    read_key: Callable[[], str] | None
+
+
+def source_for(ctx: Context, peer: Peer) -> HeartbeatSource:
+    """The reader of `peer`'s beats, built by the runtime's registry once per container."""
+    def build() -> HeartbeatSource:
+        key: Callable[[], str] | None = None
+        if peer.read_key:
+            store, _, name = peer.read_key.partition(":")
+            secrets = ctx.registry.build("secret", store, None, ctx.seams)
+            key = lambda: str(secrets.get(name))  # noqa: E731 - read at call time, never cached here
+        source: HeartbeatSource = ctx.registry.build("beat_source", peer.cloud, SourceSpec(peer, key), ctx.seams)
+        return source
+
+    where = f"{peer.cloud} heartbeat source"
+    try:
+        return ctx.resources.get(("beat_source", peer), build)  # type: ignore[no-any-return]
+    except LookupError as exc:  # registry.NotAvailable: this runtime cannot read that cloud
+        raise HeartbeatUnreadable(where, str(exc)) from None
 
 
 Fetch = Callable[[str, Mapping[str, str], float], tuple[int, bytes]]
@@ -91,7 +229,7 @@ def urllib_fetch(url: str, headers: Mapping[str, str], timeout: float) -> tuple[
 
 
 class HttpBeatSource:
-    """GET a beat document from `url_template.format(network=…)`.
+    """GET a beat document from `url_template.format(network=…)` (`opwatch smoke --heartbeat`).
 
     `headers` (called per read) may add e.g. an `Authorization` bearer token for a private
     object; the URL is only ever shown redacted (it may carry a signature)."""
@@ -115,17 +253,22 @@ class HttpBeatSource:
             return None
         if status != 200:
             raise HeartbeatUnreadable(where, f"HTTP {status}")
-        try:
-            beat = Beat.from_json(body)
-        except ValueError as exc:
-            raise HeartbeatUnreadable(where, str(exc)) from None
-        if beat.network != network:
-            raise HeartbeatUnreadable(where, f"beat is for network {beat.network!r}")
-        return beat
+        return parse_beat(body, network, where)
+
+
+def parse_beat(body: bytes | str, network: str, where: str) -> Beat:
+    """A beat off the wire, or HeartbeatUnreadable: garbage or another network's beat is no proof."""
+    try:
+        beat = Beat.from_json(body)
+    except ValueError as exc:
+        raise HeartbeatUnreadable(where, str(exc)) from None
+    if beat.network != network:
+        raise HeartbeatUnreadable(where, f"beat is for network {beat.network!r}")
+    return beat
 
 
 def sources_from_env(environ: Mapping[str, str] | None = None) -> dict[str, HeartbeatSource]:
-    """`OPWATCH_HEARTBEAT_PEERS="aws=https://…/{network}.json"` → {"aws": HttpBeatSource}."""
+    """`opwatch smoke`: `OPWATCH_HEARTBEAT_PEERS="aws=https://…/{network}.json"` → {"aws": HttpBeatSource}."""
     spec = (os.environ if environ is None else environ).get(PEERS_ENV, "")
     sources: dict[str, HeartbeatSource] = {}
     for item in spec.split():
@@ -136,53 +279,93 @@ def sources_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Hear
     return sources
 
 
-BAD_PEERS = "peers"  # the target of the finding when the peer list itself is malformed
+# --- the check ----------------------------------------------------------------------------
+
+def judge(ctx: Context, name: str, beat: Beat | None, max_age_s: float) -> Verdict:
+    threshold = Measure(max_age_s, "s")
+    if beat is None:
+        return Verdict(Status.FIRING, f"the {name} watchdog never wrote a heartbeat for "
+                       f"{ctx.network.name}: it is not watching this network",
+                       Measure(None, "s"), threshold, {"peer": name})
+    # Clocks of two clouds differ by well under a second (NTP); never report a negative age.
+    age = max(0.0, ctx.now() - beat.at)
+    observed = Measure(round(age, 1), "s")
+    details = {"peer": name, "beat_at": utc_now_iso(beat.at), "beat_findings": beat.findings}
+    if age > max_age_s:
+        return Verdict(Status.FIRING, f"the {name} watchdog's last heartbeat is {observed.render()} old "
+                       f"(limit {threshold.render()}): it has stopped", observed, threshold, details)
+    return Verdict(Status.OK, f"the {name} watchdog's last heartbeat is {observed.render()} old "
+                   f"(limit {threshold.render()})", observed, threshold, details)
 
 
-def _configured(resolve: Callable[[], Mapping[str, HeartbeatSource]]) -> bool:
-    try:
-        return bool(resolve())
-    except ValueError:
-        return True  # configured, but wrongly: run, and report unknown with the reason
+def _settings(ctx: Context) -> HeartbeatSettings:
+    if ctx.config is None:
+        return HeartbeatSettings()
+    settings: HeartbeatSettings = ctx.config.section(ID)
+    return settings
 
 
-def make_check(resolve: Callable[[], Mapping[str, HeartbeatSource]] = sources_from_env,
-               max_age_s: float = DEFAULT_MAX_AGE_S) -> Check:
+def measure_peers(ctx: Context, _shared: object, _target: str) -> Verdict:
+    """Every peer this runtime reads (one on a deployed function): the worst verdict; a firing
+    peer is reported even when another one cannot be read."""
+    settings = _settings(ctx)
+    peers = settings.peers_of(ctx.cloud)
+    if not peers:
+        raise HeartbeatUnreadable("[heartbeat]", f"no peer to read from {ctx.cloud or 'here'}: name the other "
+                                                 "cloud's beats in [heartbeat]")
+    verdicts: list[Verdict] = []
+    unreadable: HeartbeatUnreadable | None = None
+    for peer in peers:
+        try:
+            source = source_for(ctx, peer)
+            verdicts.append(judge(ctx, peer.cloud, source.latest(ctx.network.name), settings.max_age_s))
+        except HeartbeatUnreadable as exc:
+            unreadable = exc
+    firing = [v for v in verdicts if v.status is Status.FIRING]
+    if firing:
+        return firing[0]
+    if unreadable is not None:
+        raise unreadable
+    return max(verdicts, key=lambda v: v.observed.value or 0.0)
+
+
+def _threshold(_net: Network) -> Measure:
+    return Measure(DEFAULT_MAX_AGE_S, "s")
+
+
+def make_check(resolve: Callable[[], Mapping[str, HeartbeatSource]], max_age_s: float = DEFAULT_MAX_AGE_S) -> Check:
+    """The check over fixed sources, one finding per source (`opwatch smoke`, tests)."""
     def peers(_network: Network) -> list[str]:
         try:
             return sorted(resolve())
         except ValueError:
-            return [BAD_PEERS]  # measured as unknown, with the reason: never silently skipped
+            return ["peers"]  # measured as unknown, with the reason: never silently skipped
+
+    def configured(_net: Network) -> str | None:
+        try:
+            return None if resolve() else f"no heartbeat peers configured ({PEERS_ENV})"
+        except ValueError:
+            return None  # configured, but wrongly: run, and report unknown with the reason
 
     def measure(ctx: Context, _shared: object, target: str) -> Verdict:
         try:
             source = resolve()[target]
         except ValueError as exc:
             raise HeartbeatUnreadable(PEERS_ENV, str(exc)) from None
-        beat = source.latest(ctx.network.name)
-        threshold = Measure(max_age_s, "s")
-        if beat is None:
-            return Verdict(Status.FIRING, f"the {target} watchdog never wrote a heartbeat for "
-                           f"{ctx.network.name}: it is not watching this network",
-                           Measure(None, "s"), threshold, {"peer": target})
-        # Clocks of two clouds differ by well under a second (NTP); never report a negative age.
-        age = max(0.0, ctx.now() - beat.at)
-        observed = Measure(round(age, 1), "s")
-        details = {"peer": target, "beat_at": utc_now_iso(beat.at), "beat_findings": beat.findings}
-        if age > max_age_s:
-            return Verdict(Status.FIRING, f"the {target} watchdog's last heartbeat is {observed.render()} old "
-                           f"(limit {threshold.render()}): it has stopped", observed, threshold, details)
-        return Verdict(Status.OK, f"the {target} watchdog's last heartbeat is {observed.render()} old "
-                       f"(limit {threshold.render()})", observed, threshold, details)
+        return judge(ctx, target, source.latest(ctx.network.name), max_age_s)
 
-    return Check(
-        id=ID,
-        title="age of the peer's newest heartbeat (s)",
-        missing=lambda _net: None if _configured(resolve) else f"no heartbeat peers configured ({PEERS_ENV})",
-        targets=peers,
-        threshold=lambda _net: Measure(max_age_s, "s"),
-        measure=measure,
-    )
+    return Check(id=ID, title=CHECK.title, missing=configured, targets=peers,
+                 threshold=lambda _net: Measure(max_age_s, "s"), measure=measure)
 
 
-CHECK = make_check()
+CHECK = Check(
+    id=ID,
+    title="age of the peer's newest heartbeat (s)",
+    # Whether a runtime has a peer depends on the config and the cloud, which `missing` cannot
+    # see: the deployments decide (deploy/gcp_plan.py, infra/heartbeat.py) and a runtime without
+    # one reads `unknown` with the reason, never a pass.
+    missing=lambda _net: None,
+    targets=lambda _net: [PEER_TARGET],
+    threshold=_threshold,
+    measure=measure_peers,
+)

@@ -19,6 +19,8 @@ def register(registry: Registry) -> Registry:
     registry.register("launcher", "gce", _gce_launcher)
     registry.register("endpoint_switch", "gcp", _cloud_dns)
     registry.register("secret", "gcp-secretmanager", _secrets)
+    # The AWS watchdog's beats in S3, read with a key pair from Secret Manager (aws/beats.py).
+    registry.register("beat_source", "aws", _aws_beats)
     return registry
 
 
@@ -87,3 +89,9 @@ def _secrets(_name: str, seams: Any) -> Any:
     from .secret_source import SecretManagerKeys
 
     return SecretManagerKeys(_seam(seams, "gcp_secret_client"))
+
+
+def _aws_beats(spec: Any, seams: Any) -> Any:
+    from ..aws.beats import source
+
+    return source(spec, seams)

@@ -1,14 +1,15 @@
 """This side's heartbeat (GCP): a small JSON object per network in Cloud Storage.
 
-`gs://<bucket>/heartbeat/gcp/<network>.json` holds a `checks.heartbeat.Beat`, overwritten
-after each run of the beat-writing function. The peer's `heartbeat` check reads it over
-HTTPS (`https://storage.googleapis.com/<bucket>/heartbeat/gcp/{network}.json`, with a
-token of an identity granted `roles/storage.objectViewer` on the bucket).
+`gs://<bucket>/heartbeat/gcp/<network>.json` (the bucket: `[heartbeat.gcp] bucket`) holds a
+`checks.heartbeat.Beat`, overwritten after each run of the beat-writing function
+(`checks.heartbeat.WRITER`). The AWS watchdog's `heartbeat` check reads it through Cloud
+Storage's S3-compatible XML API with an HMAC key of the plan's beat-reader service account
+(`aws/beats.py`).
 
 Written with the Cloud Storage JSON API's simple upload (one POST), over an injected
 `requests`-like session: google-auth's AuthorizedSession in production, a plain session
-pointed at the stand-in (`OPWATCH_STORAGE_ENDPOINT`) in tests. No storage client library:
-one call does not justify another dependency on the cold path.
+pointed at a stand-in (`[heartbeat.gcp] endpoint = "http://127.0.0.1:…"`) in tests. No storage
+client library: one call does not justify another dependency on the cold path.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import os
 import urllib.parse
 from typing import Any
 
-from ..checks.heartbeat import Beat
+from ..checks.heartbeat import Beat, Peer
 
+# A stand-in's address when the config names none, as for Pub/Sub and Secret Manager (tests only).
 ENDPOINT_ENV = "OPWATCH_STORAGE_ENDPOINT"
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 CLOUD = "gcp"
@@ -30,6 +32,11 @@ class BeatWriter:
         self.endpoint = (endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT).rstrip("/")
         self._session = session
         self.timeout = timeout
+
+    @classmethod
+    def for_peer(cls, peer: Peer, session: Any = None) -> BeatWriter:
+        """The writer of this side's beats as `[heartbeat.gcp]` names them."""
+        return cls(peer.bucket, session, peer.endpoint or None)
 
     @property
     def session(self) -> Any:
