@@ -107,7 +107,12 @@ def test_each_service_account_is_bound_only_on_named_resources(config, settings,
     members = {a.split("=", 1)[1] for c in bindings for a in c if a.startswith("--member=")}
     own = {f"serviceAccount:{settings.service_account(r)}" for r in [*(f.identity for f in functions(
         config, settings)), "push"]}
-    assert members == own | {f"serviceAccount:{settings.pubsub_agent}"}
+    # The beat reader (the AWS side reads this side's beats with its HMAC key) may view that bucket only.
+    reader = f"serviceAccount:{settings.service_account('beat-reader')}"
+    assert [c for c in bindings if f"--member={reader}" in c] == [[
+        "gcloud", "storage", "buckets", "add-iam-policy-binding", "gs://opwatch-example-heartbeats",
+        f"--member={reader}", "--role=roles/storage.objectViewer", "--project=opwatch-example"]]
+    assert members == own | {reader, f"serviceAccount:{settings.pubsub_agent}"}
     for c in bindings:
         role = next((a for a in c if a.startswith("--role=")), "--role=roles/run.invoker")
         # No primitive roles; an admin role only on one snapshot bucket (the snapshot remedy writes,

@@ -25,7 +25,7 @@ FIELDS = {
     "gcp.source": 'source = "build/gcp"',
     "gcp.pagerduty_secret": 'pagerduty_secret = "opwatch-pagerduty-routing-key"',
     "gcp.config_secret": 'config_secret = "opwatch-config"',
-    "gcp.heartbeat_bucket": 'heartbeat_bucket = "opwatch-example-heartbeats"',
+    "heartbeat.gcp.bucket": 'gcp = { bucket = "opwatch-example-heartbeats"',
     "remediation.networks.mainnet.topup.secret":
         'secret = "gcp-secretmanager:projects/opwatch-example/secrets/opwatch-funder-key"',
     "remediation.networks.mainnet.snapshot.bucket": 'bucket = "opwatch-example-snapshots"',

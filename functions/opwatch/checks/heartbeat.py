@@ -57,7 +57,7 @@ CLOUDS = ("aws", "gcp")
 # halted chain most needs delivered. Both clouds' deployments read this.
 WRITER = "sequencer_liveness"
 # Where a cloud's reader keeps the key to the other's beats: its own secret store (or env: locally).
-READER_STORES = {"aws": ("gcp-secretmanager", "env"), "gcp": ("aws-secretsmanager", "env")}
+READER_STORES = {"aws": ("aws-secretsmanager", "env"), "gcp": ("gcp-secretmanager", "env")}
 PEER_TARGET = "peer"  # the finding's target on a deployed function (its one peer is in the details)
 
 

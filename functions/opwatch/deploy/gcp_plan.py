@@ -32,7 +32,7 @@ from ..gcp import filters, roles
 from .gcp import GcpSettings
 from .schedules import Schedules
 
-BEAT_WRITER = "sequencer_liveness"  # runs every minute: its beat proves scheduler → function → publish
+BEAT_WRITER = "sequencer_liveness"  # = checks.heartbeat.WRITER: its beat proves scheduler → function → publish
 APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com",
         "artifactregistry.googleapis.com", "eventarc.googleapis.com", "pubsub.googleapis.com",
         "cloudscheduler.googleapis.com", "secretmanager.googleapis.com", "firestore.googleapis.com",
@@ -81,14 +81,14 @@ def gcloud(*args: str, settings: GcpSettings) -> tuple[str, ...]:
 
 def check_ids(config: Config, settings: GcpSettings) -> list[str]:
     """The checks worth a function: those that apply to at least one configured network.
-    The heartbeat applies when the plan gives it peers to read (it takes them from the env)."""
+    The heartbeat applies when `[heartbeat]` names a peer for GCP to read (the AWS side's beats)."""
     from ..checks import CHECKS, snapshot_freshness
 
     snapshot_freshness.configure(config, cloud="gcp")  # where [remediation] keeps snapshots on GCP
 
     def applies(cid: str) -> bool:
         if cid == "heartbeat":
-            return bool(settings.heartbeat_peers)
+            return bool(config.section("heartbeat").peers_of("gcp"))
         return any(CHECKS[cid].missing(net) is None for net in config.networks.values())
 
     return [cid for cid in CHECKS if applies(cid)]
@@ -174,10 +174,6 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
     out = []
     for cid in check_ids(config, s):
         env = [*common, config_env, ("OPWATCH_FINDINGS_TOPIC", s.topic_path(s.findings_topic))]
-        if cid == BEAT_WRITER and s.heartbeat_bucket:
-            env.append(("OPWATCH_HEARTBEAT_BUCKET", s.heartbeat_bucket))
-        if cid == "heartbeat" and s.heartbeat_peers:
-            env.append(("OPWATCH_HEARTBEAT_PEERS", " ".join(f"{k}={v}" for k, v in sorted(s.heartbeat_peers.items()))))
         out.append(FunctionSpec(s.name(cid), cid, s.service_account(cid), s.name("tick", cid), tuple(env)))
     out.append(FunctionSpec(s.name("pager"), "pager", s.service_account("pager"), "", (
         *common, ("OPWATCH_STATE_STORE", f"firestore:{s.firestore_database}"),
@@ -265,12 +261,27 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
                        create=gcloud("firestore", "fields", "ttls", "update", "expires_at",
                                      f"--collection-group={collection}", "--enable-ttl", db, "--async", settings=s))
                   for collection in collections]
-    if s.heartbeat_bucket:
-        bucket = f"gs://{s.heartbeat_bucket}"
+    beats = config.section("heartbeat")
+    own = beats.own("gcp")
+    if own is not None:
+        bucket = f"gs://{own.bucket}"
         steps.append(Step(f"heartbeat bucket {bucket}",
                           describe=gcloud("storage", "buckets", "describe", bucket, settings=s),
                           create=gcloud("storage", "buckets", "create", bucket, f"--location={s.region}",
                                         "--uniform-bucket-level-access", "--public-access-prevention", settings=s)))
+        # The AWS watchdog reads these beats with an HMAC key of this account (Cloud Storage's XML API):
+        # it may view objects of this bucket only. The key is made by hand and kept in AWS's Secrets
+        # Manager (`[heartbeat.gcp] read_key`): the plan never holds a secret.
+        reader = s.service_account("beat-reader")
+        steps.append(Step("service account for beat-reader (the AWS side reads this side's beats as it)",
+                          describe=gcloud("iam", "service-accounts", "describe", reader, settings=s),
+                          create=gcloud("iam", "service-accounts", "create", s.name("beat-reader"),
+                                        "--display-name=opwatch beat-reader", settings=s)))
+        steps.append(Step(f"beat-reader: roles/storage.objectViewer on {bucket} (then: gcloud storage hmac create "
+                          f"{reader}, into the AWS secret read_key names)",
+                          create=gcloud("storage", "buckets", "add-iam-policy-binding", bucket,
+                                        f"--member=serviceAccount:{reader}", "--role=roles/storage.objectViewer",
+                                        settings=s)))
 
     stores = snapshot_stores(config, reader=False) + snapshot_stores(config, reader=True) + restore_grants(config)
     custom = roles.custom_roles()
@@ -300,12 +311,16 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
             steps += remedy_bindings(config, f, s)
             continue
         grants: tuple[roles.Grant, ...] = roles.CHECK if f.trigger_topic else roles.PAGER
-        if f.entry_point == BEAT_WRITER and s.heartbeat_bucket:
+        if f.entry_point == BEAT_WRITER and own is not None:
             grants = grants + roles.BEAT_WRITER
         for grant in grants:
-            step = bind(grant, f"serviceAccount:{f.service_account}", f.name, s)
+            step = bind(grant, f"serviceAccount:{f.service_account}", f.name, s, own.bucket if own else "")
             if step is not None:
                 steps.append(step)
+        if f.entry_point == "heartbeat":
+            steps += [step for peer in beats.peers_of("gcp") if peer.read_key.startswith("gcp-secretmanager:")
+                      if (step := bind(roles.BEAT_READER[0], f"serviceAccount:{f.service_account}", f.name, s,
+                                       peer.read_key.partition(":")[2].split("/versions/")[0]))]
         if f.entry_point == "snapshot_freshness":
             steps += [step for grant, where, cond in snapshot_stores(config, reader=True)
                       if (step := bind(grant, f"serviceAccount:{f.service_account}", f.name, s, where, cond))]
@@ -516,8 +531,9 @@ def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings, resourc
         argv = ("gcloud", "projects", "add-iam-policy-binding", s.project, who, role,
                 f"--condition=expression={within(database)},title={title}")
     elif grant.on == "heartbeat_bucket":
-        argv = gcloud("storage", "buckets", "add-iam-policy-binding", f"gs://{s.heartbeat_bucket}", who, role,
-                      settings=s)
+        argv = gcloud("storage", "buckets", "add-iam-policy-binding", f"gs://{resource}", who, role, settings=s)
+    elif grant.on == "beat_key_secret":
+        argv = gcloud("secrets", "add-iam-policy-binding", resource, who, role, settings=s)
     elif grant.on == "funder_secret":
         argv = gcloud("secrets", "add-iam-policy-binding", resource, who, role, settings=s)
     elif grant.on == "snapshot_bucket":

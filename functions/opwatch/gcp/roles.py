@@ -32,6 +32,11 @@ CHECK = (
 BEAT_WRITER = (
     Grant("roles/storage.objectUser", "heartbeat_bucket", "overwrite heartbeat/<cloud>/<network>.json"),
 )
+# The heartbeat check reads the AWS side's beats with an access key kept in Secret Manager
+# (`[heartbeat.aws] read_key`); the key itself may read only heartbeat/aws/* in S3.
+BEAT_READER = (
+    Grant("roles/secretmanager.secretAccessor", "beat_key_secret", "the key pair that reads the AWS side's beats"),
+)
 # The pager: alert state in Firestore (transactions), the PagerDuty routing key.
 PAGER = (
     Grant("roles/datastore.user", "firestore", "alert state: preconditioned commits, queries"),
