@@ -158,8 +158,9 @@ class LambdaWorker:
     def start(cls, fn: DeployedFunction, env: dict[str, str], outdir: Path) -> LambdaWorker:
         task = outdir / f"task.{fn.name}"
         task.mkdir(exist_ok=True)
-        if not (task / "opwatch").exists():
-            (task / "opwatch").symlink_to(fn.asset / "opwatch", target_is_directory=True)
+        for name in ("opwatch", "opwatch.toml"):  # /var/task's layout: the package and the config beside it
+            if not (task / name).exists():
+                (task / name).symlink_to(fn.asset / name)
         base = {k: v for k, v in os.environ.items() if k in PASSED}
         log = outdir / f"{fn.name}.log"
         proc = subprocess.Popen(

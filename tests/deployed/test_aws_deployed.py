@@ -9,6 +9,7 @@ import json
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -51,7 +52,7 @@ def test_a_halted_sequencer_is_published_by_the_fast_lane_within_3_block_times_a
     fns = deployment.functions()
     [check] = [f for n, f in fns.items() if n.endswith("-devnet-sequencer-liveness")]
     [pager] = [f for n, f in fns.items() if n.endswith("-pager")]
-    assert check.environment.get("FAST_LANE_EVERY_S") == "1"  # from [schedules] via the synth
+    assert "FAST_LANE_EVERY_S" not in check.environment  # the fast lane is the bundled config's [schedules]
     block_time = load_config(deployment.environment(check)["OPWATCH_CONFIG"]).network("devnet").block_time
     topic = deployment.environment(check)["FINDINGS_TOPIC_ARN"]
     # What SNS delivers to the pager: the template's subscription filter, on an SQS queue.
@@ -92,3 +93,53 @@ def test_a_halted_sequencer_is_published_by_the_fast_lane_within_3_block_times_a
     assert firing[0] - halted_at <= 3 * block_time + 2.0, f"published {firing[0] - halted_at:.1f} s after the halt"
     assert healed_at is not None and replies and replies[0]["status"] == {"sequencer": "ok"}, (replies, arrivals)
     assert events.actions(KEY) == ["trigger", "resolve"], arrivals
+
+
+@dataclass
+class LagRun:
+    """rpc_sync ticks on a node kept 10 blocks behind (lag-rpc), each delivery paged as SNS would."""
+
+    firing_delivered_before_trigger: int = 0
+    route: tuple[str, ...] = ()
+
+
+@pytest.fixture
+def lag_run(deployment, devnet, events) -> LagRun:  # type: ignore[no-untyped-def]
+    from aws_deployed import pager_filter, receive, sns_lambda_event, subscribe_queue
+    from opwatch.config import load_config
+
+    fns = deployment.functions()
+    [check] = [f for n, f in fns.items() if n.endswith("-devnet-rpc-sync")]
+    [pager] = [f for n, f in fns.items() if n.endswith("-pager")]
+    config = load_config(pager.asset / "opwatch.toml")  # the pager's bundled config
+    run = LagRun(route=config.section("alerting").route("warning"))
+    topic = deployment.environment(check)["FINDINGS_TOPIC_ARN"]
+    to_pager = subscribe_queue(deployment, topic, "to-pager-lag", pager_filter(deployment, pager.name))
+    destinations = {"PAGERDUTY_BASE_URL": events.base_url}
+    devnet.fault("lag-rpc")
+    try:
+        for _ in range(8):  # the default holds fire after 5 evaluations; [alerting] asks for 1
+            deployment.invoke(check, {}, destinations)
+            for envelope in receive(deployment, to_pager, wait_s=5):
+                firing = json.loads(envelope["Message"])["status"] == "firing"
+                run.firing_delivered_before_trigger += firing and not events.accepted
+                deployment.invoke(pager, sns_lambda_event(envelope, f"{topic}:pager"), destinations)
+            if events.accepted:
+                break
+    finally:
+        devnet.heal("lag-rpc")
+    return run
+
+
+def test_an_rpc_sync_warning_reaches_the_sink_its_route_names(lag_run, events):
+    assert lag_run.route == ("pagerduty",)  # the only sink a deployed pager builds (alerting.DEPLOYED_SINKS)
+    triggers = [e for e in events.accepted if e["event_action"] == "trigger"]
+    assert len(triggers) == 1, events.accepted
+    assert triggers[0]["dedup_key"].startswith("opwatch/devnet/rpc_sync/")
+    assert triggers[0]["payload"]["severity"] == "warning"
+
+
+def test_fire_after_1_in_alerting_pages_on_the_first_firing_finding(lag_run, events):
+    # rpc_sync's default holds for 5 evaluations: only a pager that reads [alerting] pages at the first.
+    assert events.accepted
+    assert lag_run.firing_delivered_before_trigger == 1

@@ -20,7 +20,8 @@ KEY = "opwatch/devnet/sequencer_liveness/sequencer"
 NO_FIRESTORE_ENDPOINT = (
     "the deployed pager keeps its state in Firestore (the plan renders OPWATCH_STATE_STORE=firestore:(default)) "
     "and gcp/rest.py FirestoreRest always calls firestore.googleapis.com with default credentials: no destination "
-    "variable (like OPWATCH_PUBSUB_ENDPOINT) points it at the Firestore stand-in")
+    "variable (like OPWATCH_PUBSUB_ENDPOINT) points it at the Firestore stand-in; and the plan gives the pager no "
+    "OPWATCH_CONFIG_SECRET while the bundle holds no opwatch.toml, so a pager that reads [alerting] has no config")
 
 
 @pytest.fixture(scope="module")
