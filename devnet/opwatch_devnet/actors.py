@@ -159,7 +159,9 @@ class Batcher(Actor):
         }
         signed = Account.sign_transaction(tx, self.l1.role.key)
         raw = batches.wrap_blob_tx(bytes(signed.raw_transaction), sidecar)
-        return str(self.l1.client.call("eth_sendRawTransaction", "0x" + raw.hex()))
+        # anvil checks the blob's KZG proof before it answers: CPU work that takes seconds on a
+        # busy machine, so this one call waits for the node, not for the client's usual 5 s.
+        return str(self.l1.client.call("eth_sendRawTransaction", "0x" + raw.hex(), timeout=120))
 
 
 def output_root(l2: RpcClient, number: int) -> OutputRoot:

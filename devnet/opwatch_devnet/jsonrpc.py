@@ -31,11 +31,11 @@ class RpcClient:
     timeout: float = 5.0
     _headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
 
-    def call(self, method: str, *params: Any) -> Any:
+    def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
         body = json.dumps({"jsonrpc": "2.0", "id": next(_ids), "method": method, "params": list(params)})
         request = urllib.request.Request(self.url, data=body.encode(), headers=self._headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
                 payload = json.loads(response.read())
         except urllib.error.HTTPError as err:
             raise RpcError(f"HTTP {err.code} from {self.url}", err.code) from err
