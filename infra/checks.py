@@ -24,7 +24,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from opwatch.aws.events import scheduled_input
-from opwatch.checks import CHECKS, snapshot_freshness
+from opwatch.checks import CHECKS, Context
+from opwatch.checks.base import why_skipped
 from opwatch.config import Config
 from opwatch.deploy.aws import AwsSettings, Environment, timeout_seconds
 
@@ -49,7 +50,6 @@ class Checks(Construct):
                  rpc_endpoints: sm.ISecret | None, async_dlq: sqs.IQueue, scheduler_dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
         schedules = config.section("schedules")
-        snapshot_freshness.configure(config, cloud="aws")  # where [remediation] keeps snapshots on AWS
         remediation = config.section("remediation")
         self.functions: list[CheckFunction] = []
         self.skipped: list[tuple[str, str, str]] = []
@@ -59,7 +59,8 @@ class Checks(Construct):
             for check_id, check in CHECKS.items():
                 # The cross-cloud heartbeat needs beats this stack does not write yet and peers it
                 # does not configure (see docs/aws.md); its `missing` reads the synth's environment.
-                why = HEARTBEAT_SKIPPED if check_id == "heartbeat" else check.missing(network)
+                why = HEARTBEAT_SKIPPED if check_id == "heartbeat" else \
+                    why_skipped(check, Context(network, config=config, cloud="aws"))
                 if why:
                     self.skipped.append((network_name, check_id, why))
                     continue
@@ -67,8 +68,6 @@ class Checks(Construct):
                 env = {"OPWATCH_CONFIG": "/var/task/opwatch.toml", "OPWATCH_NETWORK": network_name,
                        "OPWATCH_CHECK": check_id, "FINDINGS_TOPIC_ARN": topic.topic_arn,
                        "POWERTOOLS_SERVICE_NAME": "opwatch", "POWERTOOLS_METRICS_NAMESPACE": settings.namespace}
-                if fast:
-                    env["FAST_LANE_EVERY_S"] = f"{schedules.fast_lane_every_s:g}"
                 if rpc_endpoints is not None:
                     env["RPC_ENDPOINTS_SECRET"] = rpc_endpoints.secret_arn
                 fn = OpwatchFunction(

@@ -91,3 +91,17 @@ def aws_client(service: str, endpoint: str):
 
     return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def freshness(provider: object, now: float, max_age: str = "1h") -> object:
+    """snapshot_freshness on devnet as a runtime runs it: the config's [remediation] snapshot
+    policy (max_age), and `provider` built by the runtime's registry under the policy's name."""
+    from opwatch.backends import core_registry
+    from opwatch.checks import Context, evaluate, snapshot_freshness
+
+    config = load(config_text(remediation=f'[remediation.networks.devnet.snapshot]\nprovider = "s3"\n'
+                                          f'bucket = "snapshots"\nmax_age = "{max_age}"\n'))
+    registry = core_registry()
+    registry.register("snapshot", "s3", lambda _policy, _seams: provider)
+    ctx = Context(config.network("devnet"), clock=lambda: now, config=config, registry=registry)
+    return evaluate(snapshot_freshness.CHECK, ctx)[0]

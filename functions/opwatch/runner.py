@@ -10,7 +10,7 @@ from typing import Any
 
 from .chain.rpc import Transport
 from .checks import CHECKS, Context, evaluate
-from .checks.base import Resources
+from .checks.base import Resources, why_skipped
 from .config import Config
 from .findings import Finding
 from .registry import Registry
@@ -43,12 +43,6 @@ def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids:
     reach each check through its `Context` (default: the core registry, a local run)."""
     started = time.monotonic()
     ids = select_checks(check_ids)
-    if "snapshot_freshness" in ids and registry is not None:
-        from .checks import snapshot_freshness
-
-        # Its snapshot stores come from [remediation], built by the runtime's registry; a deployed
-        # function (`cloud`) reads only the ones kept in its own cloud.
-        snapshot_freshness.configure(config, registry, cloud=cloud)
     names = list(networks) if networks else list(config.networks)
     shared = resources if resources is not None else Resources()
     contexts = [Context(config.network(n), config.rpc, transport, clock, config=config, registry=registry,
@@ -56,7 +50,7 @@ def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids:
     jobs, skipped = [], []
     for ctx in contexts:
         for cid in ids:
-            why = CHECKS[cid].missing(ctx.network)
+            why = why_skipped(CHECKS[cid], ctx)
             if why:
                 skipped.append((ctx.network.name, cid, why))
             else:

@@ -11,7 +11,7 @@ deployed pager builds, so it changed the alert state and notified no one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,21 @@ l2_rpc = "http://127.0.0.1:9545"
 l1_chain_id = 900
 l2_chain_id = 901
 block_time = "2s"
+"""
+
+
+SILENCED = CONFIG + """
+[[alerting.silences]]
+network = "devnet"
+check = "rpc_sync"
+until = "2099-01-01T00:00:00Z"
+reason = "node migration"
+"""
+EAGER = CONFIG + """
+[alerting]
+runbook_base_url = "https://runbooks.example.org/opwatch"
+[alerting.checks.rpc_sync]
+fire_after = 1
 """
 
 
@@ -59,12 +74,16 @@ class LambdaContext:
         return 60_000
 
 
-def test_aws_pager_pages_an_rpc_sync_warning_once(events, monkeypatch):
+def run_aws_pager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, events: EventsStandIn, config: str,
+                  evaluations: int) -> None:
+    """Deliver `evaluations` rpc_sync warnings through SNS to the real pager handler, in-process,
+    with the environment the CDK app gives it and `config` as its bundled opwatch.toml."""
     import boto3
     from opwatch.aws import pager_handler, runtime
     from opwatch.aws.alert_store import create_table
     from opwatch.aws.publisher import SnsPublisher
 
+    (tmp_path / "opwatch.toml").write_text(config)
     server, endpoint = start_moto()
     try:
         for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION,
@@ -86,12 +105,15 @@ def test_aws_pager_pages_an_rpc_sync_warning_once(events, monkeypatch):
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         aws("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
                              Attributes={"FilterPolicy": json.dumps({"network": ["devnet"]})})
-        for name, value in {"ALERTS_TABLE": "opwatch-alerts", "IDEMPOTENCY_TABLE": "opwatch-idempotency",
-                            "PAGERDUTY_SECRET": secret, "PAGERDUTY_BASE_URL": events.base_url}.items():
+        # The pager's environment as infra/pager.py sets it (the bundled config is /var/task/opwatch.toml
+        # there), plus where PagerDuty is: the Events v2 stand-in (a destination, not behaviour).
+        for name, value in {"OPWATCH_CONFIG": str(tmp_path / "opwatch.toml"), "ALERTS_TABLE": "opwatch-alerts",
+                            "IDEMPOTENCY_TABLE": "opwatch-idempotency", "PAGERDUTY_SECRET": secret,
+                            "PAGERDUTY_BASE_URL": events.base_url}.items():
             monkeypatch.setenv(name, value)
         runtime.reset()
 
-        for i in range(EVALUATIONS):
+        for i in range(evaluations):
             SnsPublisher(topic, client=aws("sns")).publish([lagging(i)])
             [message] = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
@@ -105,6 +127,9 @@ def test_aws_pager_pages_an_rpc_sync_warning_once(events, monkeypatch):
         runtime.reset()
         server.stop()
 
+
+def test_aws_pager_pages_an_rpc_sync_warning_once(tmp_path, events, monkeypatch):
+    run_aws_pager(tmp_path, monkeypatch, events, CONFIG, EVALUATIONS)
     key = lagging(0).dedup_key
     assert events.actions(key) == ["trigger"], events.accepted
     [trigger] = events.accepted
@@ -112,39 +137,80 @@ def test_aws_pager_pages_an_rpc_sync_warning_once(events, monkeypatch):
     assert trigger["payload"]["severity"] == "warning"
 
 
+def test_aws_pager_honours_a_silence_in_the_bundled_config(tmp_path, events, monkeypatch):
+    run_aws_pager(tmp_path, monkeypatch, events, SILENCED, EVALUATIONS)
+    assert events.accepted == []
+
+
+def test_aws_pager_with_fire_after_1_pages_on_the_first_firing_finding(tmp_path, events, monkeypatch):
+    run_aws_pager(tmp_path, monkeypatch, events, EAGER, 1)
+    [trigger] = events.accepted
+    assert trigger["event_action"] == "trigger"
+    # The runbook link follows [alerting] runbook_base_url, not an environment variable.
+    assert trigger["links"][0]["href"] == "https://runbooks.example.org/opwatch/docs/runbooks/rpc_sync.md"
+
+
 @pytest.fixture
-def gcp_pager(tmp_path: Path, events: EventsStandIn) -> Iterator[tuple[object, GoogleApisStandIn]]:
-    # The same Function helper the GCP tests use: one functions-framework process per target.
+def gcp_pager(tmp_path: Path, events: EventsStandIn) -> Iterator[Callable[[str], object]]:
+    """Starts the GCP pager from the bundle `opwatch gcp bundle` makes of a config, with the
+    environment the gcloud plan gives it (plus where Secret Manager and PagerDuty are)."""
     from opwatch.deploy.gcp import GcpSettings
     from opwatch.deploy.gcp_cli import bundle
-    from test_gcp_functions import Function, push
+    from test_gcp_functions import Function
 
     apis = GoogleApisStandIn.start()
     secret = "projects/opwatch-test/secrets/opwatch-pagerduty-routing-key"
     apis.secrets[secret] = b"R" * 32
-    (tmp_path / "opwatch.toml").write_text(CONFIG)
-    bundle(parse_config(CONFIG, source=str(tmp_path / "opwatch.toml")), GcpSettings(project="opwatch-test"),
-           tmp_path / "bundle")
-    fn = Function(tmp_path / "bundle", "pager", {
-        "OPWATCH_STATE_STORE": f"sqlite:{tmp_path / 'alerts.db'}",
-        "OPWATCH_PAGERDUTY_SECRET": secret + "/versions/latest",
-        "OPWATCH_SECRETMANAGER_ENDPOINT": apis.base_url, "OPWATCH_PAGERDUTY_URL": events.base_url},
-        tmp_path / "pager.log")
+    started: list[Function] = []
+
+    def start(config: str) -> Function:
+        (tmp_path / "opwatch.toml").write_text(config)
+        bundle(parse_config(config, source=str(tmp_path / "opwatch.toml")), GcpSettings(project="opwatch-test"),
+               tmp_path / "bundle")
+        fn = Function(tmp_path / "bundle", "pager", {
+            "OPWATCH_STATE_STORE": f"sqlite:{tmp_path / 'alerts.db'}",
+            "OPWATCH_PAGERDUTY_SECRET": secret + "/versions/latest",
+            "OPWATCH_SECRETMANAGER_ENDPOINT": apis.base_url, "OPWATCH_PAGERDUTY_URL": events.base_url},
+            tmp_path / "pager.log")
+        started.append(fn)
+        return fn
+
     try:
-        yield (fn, push), apis
+        yield start
     finally:
-        fn.stop()
+        for fn in started:
+            fn.stop()
         apis.stop()
 
 
-def test_gcp_pager_pages_an_rpc_sync_warning_once(gcp_pager, events):
-    (fn, push), _apis = gcp_pager
-    for i in range(EVALUATIONS):
+def push_lagging(fn: object, evaluations: int) -> None:
+    from test_gcp_functions import push
+
+    for i in range(evaluations):
         f = lagging(i)
         message = Published(topic="projects/opwatch-test/topics/opwatch-findings", message_id=f"m-{i}",
                             data=json.dumps(f.to_dict()).encode(), attributes=f.attributes(),
                             publish_time=f.observed_at)
         body, headers = push(message.envelope("projects/opwatch-test/subscriptions/opwatch-pager"), f"m-{i}")
-        assert fn.post(body, headers) == 200, fn.log.read_text()
+        assert fn.post(body, headers) == 200, fn.log.read_text()  # type: ignore[attr-defined]
+
+
+def test_gcp_pager_pages_an_rpc_sync_warning_once(gcp_pager, events):
+    fn = gcp_pager(CONFIG)
+    push_lagging(fn, EVALUATIONS)
     assert events.actions(lagging(0).dedup_key) == ["trigger"], fn.log.read_text()
     assert [e["payload"]["severity"] for e in events.accepted] == ["warning"]
+
+
+def test_gcp_pager_honours_a_silence_in_the_bundled_config(gcp_pager, events):
+    fn = gcp_pager(SILENCED)
+    push_lagging(fn, EVALUATIONS)
+    assert events.accepted == [], fn.log.read_text()
+
+
+def test_gcp_pager_with_fire_after_1_pages_on_the_first_firing_finding(gcp_pager, events):
+    fn = gcp_pager(EAGER)
+    push_lagging(fn, 1)
+    [trigger] = events.accepted
+    assert trigger["event_action"] == "trigger"
+    assert trigger["links"][0]["href"] == "https://runbooks.example.org/opwatch/docs/runbooks/rpc_sync.md"

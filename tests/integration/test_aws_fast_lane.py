@@ -62,7 +62,8 @@ def test_a_halt_seen_mid_window_is_on_the_topic_within_three_block_times_and_2_s
     from opwatch.runner import run_checks
 
     config = tmp_path / "opwatch.toml"
-    config.write_text(tight_config_text(devnet))  # sequencer_max_head_age = 3 s on 1 s blocks
+    # sequencer_max_head_age = 3 s on 1 s blocks; the fast lane is the config's [schedules].
+    config.write_text(tight_config_text(devnet) + '[schedules]\nfast_lane = true\nfast_lane_every = "1s"\n')
     block_time = float(re.search(r'^block_time = "(\d+)s"$', config.read_text(), re.M).group(1))
     topic = aws("sns").create_topic(Name="opwatch-findings")["TopicArn"]
     sqs = aws("sqs")
@@ -70,8 +71,7 @@ def test_a_halt_seen_mid_window_is_on_the_topic_within_three_block_times_and_2_s
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aws("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     for name, value in {"OPWATCH_CONFIG": str(config), "OPWATCH_NETWORK": "devnet",
-                        "OPWATCH_CHECK": "sequencer_liveness", "FINDINGS_TOPIC_ARN": topic,
-                        "FAST_LANE_EVERY_S": "1"}.items():
+                        "OPWATCH_CHECK": "sequencer_liveness", "FINDINGS_TOPIC_ARN": topic}.items():
         monkeypatch.setenv(name, value)
     devnet.heal()
     healthy = load_config(config)

@@ -114,7 +114,8 @@ def test_check_handler_publishes_findings_only_matching_subscribers_receive(devn
     devnet.fault("halt-sequencer")
     try:
         time.sleep(6.5)  # the devnet's sequencer_max_head_age is 5 s
-        monkeypatch.setenv("FAST_LANE_EVERY_S", "1")
+        # The fast lane follows the bundled config's [schedules] (not an environment variable).
+        (tmp_path / "opwatch.toml").write_text(text + '\n[schedules]\nfast_lane = true\nfast_lane_every = "1s"\n')
         runtime.reset()
         reply = check_handler.handler({}, LambdaContext(remaining_ms=int((check_handler.RESERVE_S + 2.5) * 1000)))
     finally:
@@ -160,7 +161,8 @@ def sns_lambda_event(envelope: dict, subscription_arn: str) -> dict:
                          "Sns": sns}]}
 
 
-def test_pager_records_state_in_dynamodb_and_processes_a_duplicate_delivery_once(aws, standin, monkeypatch):
+def test_pager_records_state_in_dynamodb_and_processes_a_duplicate_delivery_once(aws, standin, tmp_path,
+                                                                                 monkeypatch):
     from opwatch.aws import pager_handler
     from opwatch.aws.alert_store import DynamoDBStore, create_table
     from opwatch.aws.publisher import SnsPublisher
@@ -174,8 +176,13 @@ def test_pager_records_state_in_dynamodb_and_processes_a_duplicate_delivery_once
     secret = aws("secretsmanager").create_secret(Name="opwatch/pagerduty", SecretString="r" * 32)["ARN"]
     topic = aws("sns").create_topic(Name="opwatch-findings-pager")["TopicArn"]
     queue = subscribe_queue(aws, topic, "pager-deliveries", {"network": ["devnet"]})
-    for name, value in {"ALERTS_TABLE": "opwatch-alerts", "IDEMPOTENCY_TABLE": "opwatch-idempotency",
-                        "PAGERDUTY_SECRET": secret, "PAGERDUTY_BASE_URL": standin.base_url}.items():
+    # The pager's policy is the bundled config's [alerting] (here: none, the defaults).
+    (tmp_path / "opwatch.toml").write_text('[networks.devnet]\nl1_rpc = "http://127.0.0.1:1"\n'
+                                           'l2_rpc = "http://127.0.0.1:2"\nl1_chain_id = 900\nl2_chain_id = 901\n'
+                                           'block_time = "1s"\n')
+    for name, value in {"OPWATCH_CONFIG": str(tmp_path / "opwatch.toml"), "ALERTS_TABLE": "opwatch-alerts",
+                        "IDEMPOTENCY_TABLE": "opwatch-idempotency", "PAGERDUTY_SECRET": secret,
+                        "PAGERDUTY_BASE_URL": standin.base_url}.items():
         monkeypatch.setenv(name, value)
 
     finding = Finding(network="devnet", check="sequencer_liveness", target="sequencer", status=Status.FIRING,

@@ -82,7 +82,7 @@ retention = 50
     out = work / "bundle"
     bundle(parse_config(text, source=str(work / "opwatch.toml")), GcpSettings(project="opwatch-test"), out)
     fn = Function(out, "remedy", {
-        "OPWATCH_CONFIG": "opwatch.toml", "OPWATCH_CLOUD": "gcp", "OPWATCH_REMEDIES": "snapshot",
+        "OPWATCH_CONFIG": "opwatch.toml", "OPWATCH_REMEDIES": "snapshot",
         "OPWATCH_REMEDY_STORE": f"sqlite:{work / 'remedies.db'}", "STORAGE_EMULATOR_HOST": emulator,
         "GOOGLE_CLOUD_PROJECT": "opwatch-test"}, work / "remedy.log", signature="http")
     fn.config_path = work / "opwatch.toml"

@@ -10,7 +10,6 @@ import socket
 import pytest
 import requests
 from gce_standin import ComputeStandIn
-from opwatch.checks import Context, evaluate, snapshot_freshness
 from opwatch.findings import Status
 from opwatch.gcp.gce_disk import (
     LABEL_BLOCK,
@@ -204,15 +203,13 @@ def test_forbidden_is_store_unavailable_naming_the_permission(compute, slept):
 
 
 def test_snapshot_freshness_is_ok_then_unknown_when_forbidden(compute, slept, monkeypatch):
-    from remedies_fixtures import config_text, load
 
-    monkeypatch.setattr(snapshot_freshness, "_catalogs", {})  # the catalog is process-wide: keep it to this test
-    net = load(config_text()).network("devnet")
+    from remedies_fixtures import freshness
+
     snaps = provider(compute, slept)
-    snapshot_freshness.use_catalog("devnet", snaps, 3600.0)
 
     def run():
-        return evaluate(snapshot_freshness.CHECK, Context(net, clock=lambda: T0 + 600))[0]
+        return freshness(snaps, T0 + 600)
 
     snaps.create("devnet", Head(8), T0)
     assert run().status is Status.OK

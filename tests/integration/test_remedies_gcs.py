@@ -21,7 +21,6 @@ import pytest
 import requests
 from opwatch.chain.errors import ChainError
 from opwatch.chain.rpc import RpcClient
-from opwatch.checks import Context, evaluate, snapshot_freshness
 from opwatch.config import Endpoint
 from opwatch.findings import Status
 from opwatch.gcp.gcs import GcsObjectStore
@@ -32,7 +31,7 @@ from opwatch.remedies.snapshot import (
     SnapshotStoreUnavailable,
     take_snapshot,
 )
-from remedies_fixtures import L1_CHAIN_ID, config_text, free_port, load
+from remedies_fixtures import L1_CHAIN_ID, free_port
 
 pytestmark = pytest.mark.anvil
 
@@ -243,11 +242,8 @@ def test_importing_the_store_does_not_import_the_client():
 
 
 def test_an_unreachable_store_is_unavailable_and_the_check_unknown(tmp_path, chain):
-    net = load(config_text()).network("devnet")
-
     def freshness(p):
-        snapshot_freshness.use_catalog("devnet", p, 3600.0)
-        return evaluate(snapshot_freshness.CHECK, Context(net, clock=lambda: 1_700_000_600))[0]
+        return __import__("remedies_fixtures").freshness(p, 1_700_000_600)
 
     with running_emulator(tmp_path) as endpoint:
         gcs_client(endpoint).create_bucket("gone")

@@ -9,7 +9,6 @@ import json
 import pytest
 from opwatch.aws.snapshots import EbsSnapshots, S3ObjectStore
 from opwatch.chain.rpc import RpcClient
-from opwatch.checks import Context, evaluate, snapshot_freshness
 from opwatch.config import Endpoint
 from opwatch.findings import Status
 from opwatch.remedies.snapshot import (
@@ -99,13 +98,10 @@ def test_retention_keeps_the_newest(moto, bucket, chain):
 
 
 def test_snapshot_freshness_ok_stale_missing_and_unknown(moto, bucket, chain):
-    config = __import__("remedies_fixtures").load(config_text())
-    net = config.network("devnet")
     snaps = provider(moto, bucket)
 
     def run(p, now):
-        snapshot_freshness.use_catalog("devnet", p, 3600.0)
-        return evaluate(snapshot_freshness.CHECK, Context(net, clock=lambda: now))[0]
+        return __import__("remedies_fixtures").freshness(p, now)
 
     assert run(snaps, 1_700_000_000).status is Status.FIRING  # none yet
     snaps.create("devnet", source(chain), 1_700_000_000)

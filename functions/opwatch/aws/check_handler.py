@@ -2,7 +2,7 @@
 
 Scheduler input (or `{}` from a manual invoke) → the check (`run_checks`) → metrics, logs,
 and the findings published to the findings topic → a short reply. With the fast lane
-(`FAST_LANE_EVERY_S`) the run is the core's `fastlane.run`, as on GCP: sampled every few
+(`[schedules] fast_lane` and the check's `fast_lane`) the run is the core's `fastlane.run`, as on GCP: sampled every few
 seconds for the minute until the next schedule, each change of status published as it is
 sampled (and the first and last sample), so a halted sequencer is on the topic within a
 few block times.
@@ -14,7 +14,6 @@ from typing import Any
 
 from .. import fastlane
 from ..findings import Finding
-from ..runner import run_checks
 from . import runtime
 from .events import ScheduledRun
 from .telemetry import heartbeat, log_findings, logger, record_findings, tracer
@@ -30,7 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(network=run.network, check=run.check, scheduled_time=run.scheduled_time)
 
     def once() -> list[Finding]:
-        findings = run_checks(fn.config(), [run.network], [run.check]).findings
+        findings = fn.run(run.network, run.check).findings
         record_findings(findings)
         return findings
 
@@ -43,5 +42,21 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Only after the findings are out: the heartbeat means "ran and delivered", so a function
     # that measures but cannot publish (KMS, SNS, permissions) goes silent and alarms.
     heartbeat(run.network, run.check)
+    _write_beat(fn.config(), run.network, run.check, len(lane.published))
     return {"network": run.network, "check": run.check, "samples": lane.samples, "published": len(lane.published),
             "status": {f.target: str(f.status) for f in lane.last}}
+
+
+def _write_beat(config: Any, network: str, check: str, published: int) -> None:
+    """This side's beat for the GCP watchdog's `heartbeat` check (`[heartbeat.aws]`), written by
+    the writer check's function once its findings are out: the same "ran and delivered"."""
+    from ..checks.heartbeat import WRITER, Beat
+
+    own = config.section("heartbeat").own("aws")
+    if check != WRITER or own is None:
+        return
+    import time
+
+    from .beats import S3BeatWriter
+
+    S3BeatWriter(own.bucket, own.region, own.endpoint).write(Beat("aws", network, time.time(), published))

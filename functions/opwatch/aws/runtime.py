@@ -1,17 +1,23 @@
-"""What a function reads from its environment (set by the CDK app), built once per container.
+"""What the deployment passes a function (set by the CDK app), and the container's cache of
+what `compose` builds from it.
 
-Check functions: `OPWATCH_CONFIG` (the TOML bundled beside the code), `OPWATCH_NETWORK`,
-`OPWATCH_CHECK`, `FINDINGS_TOPIC_ARN`, optional `RPC_ENDPOINTS_SECRET` (see
-`secrets.with_endpoint_urls`), `FAST_LANE_EVERY_S` (sequencer_liveness with the fast lane).
-Pager: `ALERTS_TABLE`, `IDEMPOTENCY_TABLE`, `PAGERDUTY_SECRET`, optional `PAGERDUTY_BASE_URL`
-and `RUNBOOK_BASE_URL`. Remedies: `OPWATCH_REMEDIES` (what this function may run, e.g.
-`snapshot`), `REMEDY_TABLE` (the remedy store: caps, claims, leases, audit; its own table,
-never the pager's `ALERTS_TABLE`, whatever `[remediation] store` says), `IDEMPOTENCY_TABLE`,
-optional `RPC_ENDPOINTS_SECRET` (the same swap as check functions: a remedy reads chains too).
+The environment holds the config's location, secret ARNs and the deployment's own resource
+names, never behaviour (that is the config's: `[alerting]`, `[schedules]`, `[remediation]`):
+- every function: `OPWATCH_CONFIG` (the TOML bundled beside the code), optional
+  `RPC_ENDPOINTS_SECRET` (the keyed URLs, see `secrets.with_endpoint_urls`);
+- check functions: `OPWATCH_NETWORK`, `OPWATCH_CHECK` (which of the stack's functions this
+  is), `FINDINGS_TOPIC_ARN`; the fast lane follows `[schedules]` and the check's `fast_lane`
+  (`FAST_LANE_EVERY_S`, which the CDK app still sets for its timeout, is not read);
+- pager: `ALERTS_TABLE`, `IDEMPOTENCY_TABLE`, `PAGERDUTY_SECRET`;
+- remedies: `OPWATCH_REMEDIES` (what this function may run), `REMEDY_TABLE` (caps, claims,
+  leases, audit: its own table, never the pager's), `IDEMPOTENCY_TABLE`, optional
+  `PAGERDUTY_SECRET` (the failover's own pages).
+Test seams, not behaviour: `PAGERDUTY_BASE_URL` (where the Events API is: a stand-in in tests)
+and `AWS_ENDPOINT_URL` (honoured by boto3: a moto server), so tests run the real handlers
+without patching anything.
 
-Everything is built on first use (not at import: cold starts) and cached. boto3 clients
-honour `AWS_ENDPOINT_URL`, which is how the integration tests point real handlers at a
-moto server without patching anything. `reset()` drops the caches (a new container).
+Everything is built on first use (not at import: cold starts) and cached. `reset()` drops the
+caches (a new container).
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..checks.base import Resources
 from ..config import Config, load_config
 from ..findings import Finding
+from ..registry import Registry
+from ..runner import RunResult
 
 
 def _env(name: str) -> str:
@@ -33,16 +42,21 @@ def _env(name: str) -> str:
     return value
 
 
+def _pagerduty_base_url() -> str | None:
+    return os.environ.get("PAGERDUTY_BASE_URL") or None  # a test seam: see the module docstring
+
+
 @functools.cache
 def base_config() -> Config:
-    from ..checks import snapshot_freshness
-    from .compose import registry
-
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    config = load_config(os.environ.get("OPWATCH_CONFIG") or os.path.join(here, "opwatch.toml"))
-    # snapshot_freshness reads the snapshots kept on AWS, through AWS's providers.
-    snapshot_freshness.configure(config, registry(), cloud="aws")
-    return config
+    return load_config(os.environ.get("OPWATCH_CONFIG") or os.path.join(here, "opwatch.toml"))
+
+
+@functools.cache
+def registry() -> Registry:
+    from .compose import registry as build
+
+    return build()
 
 
 def config_with_secrets(source: Callable[[], str] | None) -> Config:
@@ -67,19 +81,26 @@ class CheckFunction:
     publisher: Any  # SnsPublisher
     rpc_secret: Callable[[], str] | None
     fast_lane_every_s: float | None
+    resources: Resources  # snapshot providers and the like, built once per container
 
     def config(self) -> Config:
         return config_with_secrets(self.rpc_secret)
 
+    def run(self, network: str, check: str) -> RunResult:
+        from .compose import run_check
+
+        return run_check(self.config(), network, check, registry(), self.resources)
+
 
 @functools.cache
 def check_function() -> CheckFunction:
+    from .compose import fast_lane_every_s
     from .publisher import SnsPublisher
 
-    every = os.environ.get("FAST_LANE_EVERY_S")
-    return CheckFunction(network=_env("OPWATCH_NETWORK"), check=_env("OPWATCH_CHECK"),
+    check = _env("OPWATCH_CHECK")
+    return CheckFunction(network=_env("OPWATCH_NETWORK"), check=check,
                          publisher=SnsPublisher(_env("FINDINGS_TOPIC_ARN")), rpc_secret=_rpc_secret(),
-                         fast_lane_every_s=float(every) if every else None)
+                         fast_lane_every_s=fast_lane_every_s(base_config(), check), resources=Resources())
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +117,10 @@ def pager() -> Pager:
         idempotent_function,
     )
 
-    from ..alerting import AlertManager, AlertPolicy
-    from ..alerting.pagerduty import DEFAULT_BASE_URL, PagerDutyClient, PagerDutySink
-    from .alert_store import DynamoDBStore
-    from .secrets import SecretsManagerSource
+    from . import compose
 
-    policy = AlertPolicy(runbook_base_url=os.environ.get("RUNBOOK_BASE_URL", ""))
-    client = PagerDutyClient(SecretsManagerSource(_env("PAGERDUTY_SECRET")),
-                             base_url=os.environ.get("PAGERDUTY_BASE_URL") or DEFAULT_BASE_URL)
-    manager = AlertManager(DynamoDBStore(_env("ALERTS_TABLE")), [PagerDutySink(client, policy.runbook_url)], policy)
+    manager = compose.pager(base_config(), alerts_table=_env("ALERTS_TABLE"),
+                            routing_key_secret=_env("PAGERDUTY_SECRET"), pagerduty_base_url=_pagerduty_base_url())
     # Keyed on the SNS message id: SNS delivers at least once, and a redelivery of a message
     # already processed returns the stored result without touching the alert state. A day
     # covers SNS's retry horizon for Lambda endpoints (about 23 days is the worst case for
@@ -157,12 +173,12 @@ def remedy_function() -> RemedyFunction:
     )
 
     from ..remedies.request import RemedyRequest
-    from ..remedies.service import Seams, handle
-    from .compose import registry
-    from .remedy_store import DynamoDBRemedyStore
+    from ..remedies.service import handle
+    from . import compose
 
-    store = DynamoDBRemedyStore(_env("REMEDY_TABLE"))
-    aws = registry()
+    seams = compose.remedy_seams(base_config(), remedy_table=_env("REMEDY_TABLE"),
+                                 routing_key_secret=os.environ.get("PAGERDUTY_SECRET") or None,
+                                 pagerduty_base_url=_pagerduty_base_url())
     rpc_secret = _rpc_secret()
     # Keyed on request_id, like the remedies' own claim; the payload must match too, so a
     # reused request_id with different contents is refused rather than answered with the old
@@ -170,18 +186,9 @@ def remedy_function() -> RemedyFunction:
     idempotency = IdempotencyConfig(event_key_jmespath="request_id", expires_after_seconds=24 * 3600,
                                     payload_validation_jmespath="[remedy, network, target, dry_run]")
 
-    page = None
-    if os.environ.get("PAGERDUTY_SECRET"):  # the failover pages when it stops midway or a guard refuses it
-        from ..alerting.pagerduty import DEFAULT_BASE_URL, PagerDutyClient
-        from ..remedies.paging import pagerduty_pager
-        from .secrets import SecretsManagerSource
-
-        page = pagerduty_pager(PagerDutyClient(SecretsManagerSource(_env("PAGERDUTY_SECRET")),
-                                               base_url=os.environ.get("PAGERDUTY_BASE_URL") or DEFAULT_BASE_URL))
-
     def run(request: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
         req = replace(RemedyRequest.from_dict(request), caller=caller)
-        outcome = handle(req, config_with_secrets(rpc_secret), Seams(registry=aws, store=store, page=page, cloud="aws"))
+        outcome = handle(req, config_with_secrets(rpc_secret), seams)
         if outcome.get("status") not in REMEMBERED:
             raise NotRemembered(outcome)
         return outcome
@@ -193,5 +200,5 @@ def remedy_function() -> RemedyFunction:
 
 def reset() -> None:
     """Forget everything built so far, as a fresh container would."""
-    for cached in (base_config, check_function, pager, remedy_function):
+    for cached in (base_config, registry, check_function, pager, remedy_function):
         cached.cache_clear()

@@ -103,6 +103,10 @@ class Check:
     # firing is published within a few block times rather than a minute. Only checks cheap
     # enough to run every few seconds and urgent enough to need it: the sequencer's head.
     fast_lane: bool = False
+    # Why the check cannot run in this context beyond the network's own keys (`missing`): a
+    # config section it reads (snapshot_freshness: `[remediation]`), the cloud it is deployed
+    # to. None when it can. Read through `why_skipped`, by the runner and the deployments.
+    applies: Callable[[Context], str | None] = lambda ctx: None
 
 
 class Resources:
@@ -188,6 +192,12 @@ class _LockedQuorum(L1Quorum):
     def head(self):  # type: ignore[no-untyped-def]
         with self._head_lock:
             return super().head()
+
+
+def why_skipped(check: Check, ctx: Context) -> str | None:
+    """Why `check` does not run on `ctx.network` here (a missing key, a config section, the cloud),
+    or None when it does. The runner, the CDK app and the GCP plan all ask this."""
+    return check.missing(ctx.network) or check.applies(ctx)
 
 
 def evaluate(check: Check, ctx: Context) -> list[Finding]:

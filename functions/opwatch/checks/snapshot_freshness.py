@@ -10,29 +10,20 @@ half-written archives do not count). Reported in seconds of age, with its block 
 Unknown: the snapshot store cannot be listed or read (`SnapshotStoreUnavailable`).
 Remedy: `opwatch remediate snapshot --network N` (see docs/runbooks/snapshot_freshness.md).
 
-The check needs the providers the `[remediation]` section describes: whoever runs checks or
-decides what to deploy calls `configure(config)` first (the runner, the CDK app and the GCP
-plan do; tests may `use_catalog`), and the check is skipped on networks without a
-`snapshot` policy. The catalog is process-wide: the last configured config wins.
+Its providers come from the run's `Context`: the config's `[remediation]` names them, the
+runtime's registry (`ctx.registry`, from its composition root) builds them, and they are kept
+for the container's life in `ctx.resources`. A deployed function (`ctx.cloud`) reads only the
+networks whose remedies run in its cloud (`runs_on`): their snapshots live there, with that
+cloud's credentials. The check does not apply to networks without such a policy.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from ..config import Config, Network
 from ..findings import Measure, Severity, Status
 from .base import Check, Context, Verdict
-
-_catalogs: dict[str, tuple[Any, float]] = {}
-_lock = threading.Lock()
-
-
-def use_catalog(network: str, provider: Any, max_age_s: float) -> None:
-    """Register the snapshot provider (a `SnapshotProvider`) and the age limit of a network."""
-    with _lock:
-        _catalogs[network] = (provider, max_age_s)
 
 
 class _Unavailable:
@@ -48,47 +39,48 @@ class _Unavailable:
         raise SnapshotStoreUnavailable(self.provider, self.reason)
 
 
-def configure(config: Config, registry: Any = None, seams: Any = None, cloud: str | None = None) -> None:
-    """Providers for every network of `config` with a snapshot policy, and nothing else: the
-    catalog is replaced, so a network configured earlier in the process (another config, a
-    test) never leaks into this one. Clients are built lazily on use. With `cloud` ("aws",
-    "gcp": a deployed function), only the networks whose remedies run there (`runs_on`):
-    their snapshots live in that cloud, with that cloud's credentials. Providers are built by
-    the runtime's `registry` (its composition root's); one it cannot build, or no registry (the
-    CDK app and the plan renderer only ask which networks the check runs on), is `unknown`."""
-    from ..registry import NotAvailable
-    from ..remedies.snapshot import provider_for
-
-    policy = config.section("remediation")
-    fresh: dict[str, tuple[Any, float]] = {}
-    for name in config.networks:
-        remedies = policy.for_network(name)
-        snap = remedies.snapshot
-        if snap is not None and (cloud is None or remedies.runs_on == cloud):
-            try:
-                provider = provider_for(snap, registry, seams) if registry is not None else \
-                    _Unavailable(snap.provider, "no snapshot provider is registered in this runtime")
-            except NotAvailable as exc:
-                provider = _Unavailable(snap.provider, str(exc))
-            fresh[name] = (provider, snap.max_age_s)
-    with _lock:
-        _catalogs.clear()
-        _catalogs.update(fresh)
+def policy(config: Config | None, network: str, cloud: str | None = None) -> Any:
+    """The network's `SnapshotPolicy` when its snapshots are kept where this runs, else None."""
+    if config is None:
+        return None
+    remedies = config.section("remediation").for_network(network)
+    if remedies.snapshot is None or (cloud is not None and remedies.runs_on != cloud):
+        return None
+    return remedies.snapshot
 
 
-def _missing(net: Network) -> str | None:
-    return None if net.name in _catalogs else "no [remediation.networks.N.snapshot] policy"
+def _applies(ctx: Context) -> str | None:
+    if policy(ctx.config, ctx.network.name, ctx.cloud) is not None:
+        return None
+    where = f" whose remedies run on {ctx.cloud}" if ctx.cloud else ""
+    return f"no [remediation.networks.N.snapshot] policy{where}"
 
 
-def _threshold(net: Network) -> Measure:
-    entry = _catalogs.get(net.name)
-    return Measure(entry[1] if entry else None, "s")
+def _provider(ctx: Context, snap: Any) -> Any:
+    """Built once per container (`ctx.resources`); clients stay lazy until the first listing."""
+    def build() -> Any:
+        from ..registry import NotAvailable
+        from ..remedies.snapshot import provider_for
+
+        try:
+            return provider_for(snap, ctx.registry, ctx.seams)
+        except NotAvailable as exc:
+            return _Unavailable(snap.provider, str(exc))
+
+    return ctx.resources.get(("snapshot", ctx.network.name, snap), build)
+
+
+def _threshold(_net: Network) -> Measure:
+    return Measure(None, "s")  # per network in [remediation]: the findings carry it (an unknown has none)
 
 
 def measure(ctx: Context, _shared: Any, target: str) -> Verdict:
-    provider, max_age = _catalogs[ctx.network.name]
+    snap = policy(ctx.config, ctx.network.name, ctx.cloud)
+    if snap is None:  # the runner skips such networks (`applies`); a direct call gets a clear error
+        raise ValueError(f"snapshot_freshness: {_applies(ctx)} for {ctx.network.name}")
+    max_age = snap.max_age_s
     threshold = Measure(max_age, "s")
-    newest = provider.newest_good(ctx.network.name)  # SnapshotStoreUnavailable -> unknown, in base
+    newest = _provider(ctx, snap).newest_good(ctx.network.name)  # SnapshotStoreUnavailable -> unknown, in base
     if newest is None:
         return Verdict(Status.FIRING, "no verified snapshot exists", Measure(None, "s"), threshold)
     age = max(0.0, ctx.now() - newest.taken_at)
@@ -102,7 +94,8 @@ def measure(ctx: Context, _shared: Any, target: str) -> Verdict:
 CHECK = Check(
     id="snapshot_freshness",
     title="age of the newest verified snapshot (s)",
-    missing=_missing,
+    missing=lambda net: None,
+    applies=_applies,
     targets=lambda net: ["sequencer"],
     threshold=_threshold,
     measure=measure,

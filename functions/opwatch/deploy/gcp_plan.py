@@ -82,14 +82,16 @@ def gcloud(*args: str, settings: GcpSettings) -> tuple[str, ...]:
 def check_ids(config: Config, settings: GcpSettings) -> list[str]:
     """The checks worth a function: those that apply to at least one configured network.
     The heartbeat applies when `[heartbeat]` names a peer for GCP to read (the AWS side's beats)."""
-    from ..checks import CHECKS, snapshot_freshness
+    from ..checks import CHECKS, Context
+    from ..checks.base import why_skipped
 
-    snapshot_freshness.configure(config, cloud="gcp")  # where [remediation] keeps snapshots on GCP
+    # On GCP's terms: snapshot_freshness applies where [remediation] keeps snapshots on GCP.
+    contexts = [Context(net, config=config, cloud="gcp") for net in config.networks.values()]
 
     def applies(cid: str) -> bool:
         if cid == "heartbeat":
             return bool(config.section("heartbeat").peers_of("gcp"))
-        return any(CHECKS[cid].missing(net) is None for net in config.networks.values())
+        return any(why_skipped(CHECKS[cid], ctx) is None for ctx in contexts)
 
     return [cid for cid in CHECKS if applies(cid)]
 
@@ -166,7 +168,7 @@ def check_policy_names(config: Config) -> None:
 
 def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
     check_policy_names(config)
-    common: list[tuple[str, str]] = [("OPWATCH_CLOUD", "gcp")]
+    common: list[tuple[str, str]] = []  # the config's location, secret and resource names only
     if s.config_secret:
         config_env = ("OPWATCH_CONFIG_SECRET", s.secret_path(s.config_secret))
     else:

@@ -1,21 +1,24 @@
-"""Cloud Functions (gen2) entry points: one CloudEvent function per check, the pager, and
+"""Cloud Functions (gen2) entry points: one CloudEvent function per registered check (any id in
+`CHECKS`, served by the module's `__getattr__`: no hand-written line per check), the pager, and
 the remedy HTTP function.
 
-Thin handlers, as in the Lambda adapter: parse the event at one boundary (`events`),
-call the core (`runner.run_checks`, `AlertManager.process`), publish or log the outcome.
-Dependencies are built on first use and kept for the instance's life (no work at import
-time: cold starts), from the environment the gcloud plan sets:
+Thin handlers, as in the Lambda adapter: parse the event at one boundary (`events`), call the
+core through the composition root (`compose`), publish or log the outcome. What `compose`
+builds is kept for the instance's life (no work at import time: cold starts). The gcloud plan
+passes only the config's location, secret names and the deployment's own resource names;
+behaviour (the pager's `[alerting]`, the fast lane's `[schedules]`, snapshot stores) is the
+config's:
 
     OPWATCH_CONFIG / OPWATCH_CONFIG_SECRET   the TOML (a bundled file, or a secret's value)
     OPWATCH_FINDINGS_TOPIC                   projects/P/topics/T (check functions)
-    OPWATCH_HEARTBEAT_BUCKET                 this side's beats (the beat writer only)
     OPWATCH_STATE_STORE                      firestore:<database> | sqlite:<path> (pager)
-    OPWATCH_PAGERDUTY_SECRET                 projects/P/secrets/S/versions/latest (pager)
-    OPWATCH_PAGERDUTY_URL                    Events API base URL (default PagerDuty's)
+    OPWATCH_PAGERDUTY_SECRET                 projects/P/secrets/S/versions/latest (pager; failover's own pages)
     OPWATCH_REMEDIES                         remedy function: the remedies it runs (topup | snapshot |
                                              failover,restore)
     OPWATCH_REMEDY_STORE                     remedy function: firestore:<project>/<database> | sqlite:<path>
-    OPWATCH_PAGERDUTY_SECRET (failover)      its own pages: aborted midway, refused unattended
+
+Test seams, not behaviour: `OPWATCH_PAGERDUTY_URL` (where the Events API is: a stand-in in
+tests) and the Google endpoints the REST clients honour (`OPWATCH_*_ENDPOINT`).
 
 `remedy` is one HTTP function deployed once per remedy: a push subscription delivers the
 firing findings of its trigger check, and an operator POSTs a remedy request by hand (the
@@ -38,31 +41,37 @@ from ..findings import Finding, Status
 from . import log
 from .events import MESSAGE_PUBLISHED, BadEvent, finding_from, pubsub_message
 
-__all__ = [
-    "batch_submission", "batcher_lag", "dispute_games", "heartbeat", "output_root", "pager", "proposer_freshness",
-    "remedy", "rpc_sync",
-    "sequencer_liveness", "snapshot_freshness", "wallet_runway",
-]
+# The check entry points are not listed: `__getattr__` serves any registered check id (the
+# bundle's main.py re-exports it), so `from main import *` takes these two.
+__all__ = ["pager", "remedy"]
 
 _logger = log.CloudLogger({"service": "opwatch", "cloud": "gcp"})
 _lock = threading.Lock()
 
 
+def _pagerduty_url() -> str | None:
+    return os.environ.get("OPWATCH_PAGERDUTY_URL") or None  # a test seam: see the module docstring
+
+
 @functools.cache
 def _config() -> Any:
-    from ..checks import snapshot_freshness
-    from ..config import load_config, parse_config
+    from .compose import load
 
-    secret = os.environ.get("OPWATCH_CONFIG_SECRET")
-    if secret:
-        from .secret_source import SecretManagerSource
+    return load(os.environ.get("OPWATCH_CONFIG_SECRET"), os.environ.get("OPWATCH_CONFIG", "opwatch.toml"))
 
-        config = parse_config(SecretManagerSource(secret)(), source=secret.split("/versions/")[0])
-    else:
-        config = load_config(os.environ.get("OPWATCH_CONFIG", "opwatch.toml"))
-    # snapshot_freshness reads the snapshots kept on GCP, through GCP's providers.
-    snapshot_freshness.configure(config, _registry(), cloud="gcp")
-    return config
+
+@functools.cache
+def _registry() -> Any:
+    from .compose import registry
+
+    return registry()
+
+
+@functools.cache
+def _resources() -> Any:
+    from ..checks.base import Resources
+
+    return Resources()
 
 
 @functools.cache
@@ -74,38 +83,19 @@ def _publisher() -> Any:
 
 @functools.cache
 def _beat_writer() -> Any:
+    """This side's beats for the AWS watchdog's `heartbeat` check, as `[heartbeat.gcp]` names them."""
     from .beats import BeatWriter
 
-    bucket = os.environ.get("OPWATCH_HEARTBEAT_BUCKET")
-    return BeatWriter(bucket) if bucket else None
+    own = _config().section("heartbeat").own("gcp")
+    return BeatWriter.for_peer(own) if own is not None else None
 
 
 @functools.cache
 def _manager() -> Any:
-    from ..alerting import AlertManager, AlertPolicy
-    from ..alerting.pagerduty import DEFAULT_BASE_URL, PagerDutyClient, PagerDutySink
-    from .secret_source import SecretManagerSource
+    from .compose import pager as build
 
-    policy = AlertPolicy(runbook_base_url=os.environ.get("OPWATCH_RUNBOOK_BASE_URL", ""))
-    routing_key = SecretManagerSource(os.environ["OPWATCH_PAGERDUTY_SECRET"])
-    client = PagerDutyClient(routing_key, base_url=os.environ.get("OPWATCH_PAGERDUTY_URL", DEFAULT_BASE_URL))
-    return AlertManager(_store(os.environ.get("OPWATCH_STATE_STORE", "firestore:(default)")),
-                        [PagerDutySink(client, policy.runbook_url)], policy)
-
-
-@functools.cache
-def _registry() -> Any:
-    from .compose import registry
-
-    return registry()
-
-
-def _store(spec: str) -> Any:
-    """`firestore:<db>`, or `sqlite:<path>` (local runs and tests), as the GCP registry builds them."""
-    kind, _, where = spec.partition(":")
-    if kind not in ("firestore", "sqlite"):
-        raise ValueError(f"OPWATCH_STATE_STORE: expected firestore:<db> or sqlite:<path>, got {spec!r}")
-    return _registry().build("alert_store", kind, where, None)
+    return build(_config(), _registry(), state_store=os.environ.get("OPWATCH_STATE_STORE", "firestore:(default)"),
+                 routing_key_secret=os.environ["OPWATCH_PAGERDUTY_SECRET"], pagerduty_base_url=_pagerduty_url())
 
 
 # --- the check functions --------------------------------------------------------------
@@ -114,26 +104,28 @@ def run_check(check_id: str, event: Any) -> list[Finding]:
     """One scheduler tick: run the check on every network, publish, write beats."""
     pubsub_message(event["type"], event.data)  # a tick's body carries nothing we need
     from .. import fastlane
-    from ..runner import run_checks
+    from .compose import fast_lane_every_s
+    from .compose import run_check as evaluate
 
     config = _config()
     started = time.monotonic()
     runs: list[Any] = []
 
     def sample() -> list[Finding]:
-        runs.append(run_checks(config, check_ids=[check_id]))
+        runs.append(evaluate(config, check_id, _registry(), _resources()))
         return list(runs[-1].findings)
 
-    schedules = config.section("schedules")
     # The one fast lane, as on AWS: each change of status is published at the sample that sees it.
-    every_s = schedules.fast_lane_every_s if check_id == "sequencer_liveness" and schedules.fast_lane else None
     time_left_s = config.section("gcp").timeout_s - (time.monotonic() - started)
-    lane = fastlane.run(sample, _publish, every_s=every_s, window_s=fastlane.window_s(time_left_s))
+    lane = fastlane.run(sample, _publish, every_s=fast_lane_every_s(config, check_id),
+                        window_s=fastlane.window_s(time_left_s))
     findings = lane.last
     for network, cid, why in runs[0].skipped:
         _logger.info(f"{cid} skipped on {network}: {why}", labels={"network": network, "check": cid})
-    writer = _beat_writer()
-    if writer is not None:
+    from ..checks.heartbeat import WRITER
+
+    writer = _beat_writer() if check_id == WRITER else None
+    if writer is not None:  # only after the findings are out: a beat means "ran and delivered"
         from ..checks.heartbeat import Beat
         from .beats import CLOUD
 
@@ -152,6 +144,7 @@ def _publish(findings: list[Finding]) -> None:
                     labels=finding.attributes(), dedup_key=finding.dedup_key, message_id=message_id)
 
 
+@functools.cache
 def _check_function(check_id: str) -> Callable[[Any], None]:
     def handler(event: Any) -> None:
         try:
@@ -163,16 +156,13 @@ def _check_function(check_id: str) -> Callable[[Any], None]:
     return functions_framework.cloud_event(handler)
 
 
-sequencer_liveness = _check_function("sequencer_liveness")
-batcher_lag = _check_function("batcher_lag")
-batch_submission = _check_function("batch_submission")
-wallet_runway = _check_function("wallet_runway")
-proposer_freshness = _check_function("proposer_freshness")
-output_root = _check_function("output_root")
-dispute_games = _check_function("dispute_games")
-rpc_sync = _check_function("rpc_sync")
-snapshot_freshness = _check_function("snapshot_freshness")
-heartbeat = _check_function("heartbeat")
+def __getattr__(name: str) -> Callable[[Any], None]:
+    """The entry point of any registered check: `--entry-point=<check id>` (PEP 562)."""
+    from ..checks import CHECKS
+
+    if name in CHECKS:
+        return _check_function(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- the pager -------------------------------------------------------------------------
@@ -198,26 +188,12 @@ def pager(event: Any) -> None:
 # --- remedies --------------------------------------------------------------------------
 
 @functools.cache
-def _remedy_store() -> Any:
-    spec = os.environ.get("OPWATCH_REMEDY_STORE", "")
-    kind, _, where = spec.partition(":")
-    if kind in ("firestore", "sqlite") and where:  # sqlite: local runs and tests
-        return _registry().build("remedy_store", kind, where, None)
-    raise ValueError(f"OPWATCH_REMEDY_STORE: expected firestore:<project>/<database> or sqlite:<path>, got {spec!r}")
+def _remedy_seams() -> Any:
+    from .compose import remedy_seams
 
-
-@functools.cache
-def _remedy_pager() -> Any:
-    """The failover pages when it stops midway or a guard refuses it unattended."""
-    secret = os.environ.get("OPWATCH_PAGERDUTY_SECRET")
-    if not secret:
-        return None
-    from ..alerting.pagerduty import DEFAULT_BASE_URL, PagerDutyClient
-    from ..remedies.paging import pagerduty_pager
-    from .secret_source import SecretManagerSource
-
-    return pagerduty_pager(PagerDutyClient(SecretManagerSource(secret),
-                                           base_url=os.environ.get("OPWATCH_PAGERDUTY_URL", DEFAULT_BASE_URL)))
+    return remedy_seams(_config(), _registry(), remedy_store=os.environ.get("OPWATCH_REMEDY_STORE", ""),
+                        routing_key_secret=os.environ.get("OPWATCH_PAGERDUTY_SECRET") or None,
+                        pagerduty_base_url=_pagerduty_url())
 
 
 def identity_email(headers: Any) -> str | None:
@@ -266,7 +242,7 @@ def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
     from dataclasses import replace
 
     from ..remedies.request import BadRequest, RemedyRequest
-    from ..remedies.service import Seams, handle
+    from ..remedies.service import handle
 
     body = request.get_json(silent=True)
     pushed = isinstance(body, dict) and "message" in body and "subscription" in body
@@ -292,8 +268,7 @@ def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
         return _reply({"status": "rejected", "reason": str(exc)}, 200 if pushed else 400)
     labels = {"network": req.network, "remedy": req.remedy}
     with _lock:
-        outcome = handle(req, _config(), Seams(registry=_registry(), store=_remedy_store(), page=_remedy_pager(),
-                                               cloud="gcp"))
+        outcome = handle(req, _config(), _remedy_seams())
     _logger.log("NOTICE" if outcome.get("status") in ("done", "sent", "aborted", "failed") else "INFO",
                 f"remedy {req.remedy} on {req.network}: {outcome.get('status')}: {outcome.get('reason')}",
                 labels=labels, request_id=req.request_id, approved_by=req.approved_by or "", caller=caller)
