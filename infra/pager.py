@@ -38,10 +38,11 @@ class Pager(Construct):
         self.fn = OpwatchFunction(
             self, "Function", name=f"opwatch-{env_name}-pager", description="opwatch pager: findings → PagerDuty",
             code=code, handler="opwatch.aws.pager_handler.handler",
-            environment={"ALERTS_TABLE": tables.alerts.table_name, "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
+            # Runbook links, routes, timings and silences: the bundled config's [alerting].
+            environment={"OPWATCH_CONFIG": "/var/task/opwatch.toml", "ALERTS_TABLE": tables.alerts.table_name,
+                         "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
                          "PAGERDUTY_SECRET": routing_key.secret_arn, "POWERTOOLS_SERVICE_NAME": "opwatch",
-                         "POWERTOOLS_METRICS_NAMESPACE": settings.namespace,
-                         **({"RUNBOOK_BASE_URL": settings.runbook_base_url} if settings.runbook_base_url else {})},
+                         "POWERTOOLS_METRICS_NAMESPACE": settings.namespace},
             memory_mb=settings.memory_mb("pager"), timeout_s=TIMEOUT_S, key=key, dead_letter_queue=async_dlq,
             retry_attempts=2, max_event_age=Duration.hours(1), log_retention_days=settings.log_retention_days)
         role = self.fn.role

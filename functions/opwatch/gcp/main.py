@@ -227,6 +227,30 @@ def _reply(body: dict[str, Any], status: int = 200) -> tuple[str, int, dict[str,
     return json.dumps(body, sort_keys=True, default=str), status, {"Content-Type": "application/json"}
 
 
+def _remedy_request(body: Any, pushed: bool, caller: str) -> Any:
+    """The `RemedyRequest` a push (a firing finding) or a POST by hand asks for, with its caller;
+    raises BadEvent / BadRequest for one this function must not run."""
+    from dataclasses import replace
+
+    from ..remedies.request import BadRequest, RemedyRequest
+
+    if pushed:
+        message = pubsub_message(MESSAGE_PUBLISHED, body)
+        # The subscription filters on these attributes and the remedy acts on the body: both
+        # must be there and agree (finding_from checks agreement), as on AWS.
+        missing = sorted({"network", "check", "status"} - set(message.attributes))
+        if missing:
+            raise BadEvent(f"message {message.message_id}: attributes {missing} are missing")
+        req = RemedyRequest.from_finding(finding_from(message))
+        caller += f" via {str(body.get('subscription'))[:200]}"
+    else:
+        req = RemedyRequest.from_dict(body)
+    allowed = [r for r in os.environ.get("OPWATCH_REMEDIES", "").split(",") if r]
+    if req.remedy not in allowed:
+        raise BadRequest(f"remedy: this function runs {', '.join(allowed) or 'nothing'}, not {req.remedy!r}")
+    return replace(req, caller=caller)
+
+
 @functions_framework.http
 def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
     """A firing finding pushed by the remedy's subscription, or a remedy request POSTed by hand.
@@ -239,37 +263,20 @@ def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
     Anything unexpected raises: a push is retried, and the remedies' own claim by request id
     makes the retry return the first outcome instead of acting twice.
     """
-    from dataclasses import replace
-
-    from ..remedies.request import BadRequest, RemedyRequest
+    from ..remedies.request import BadRequest
     from ..remedies.service import handle
 
     body = request.get_json(silent=True)
     pushed = isinstance(body, dict) and "message" in body and "subscription" in body
-    caller = f"gcp:{identity_email(request.headers) or 'no identity token'}"
     try:
-        if pushed:
-            message = pubsub_message(MESSAGE_PUBLISHED, body)
-            # The subscription filters on these attributes and the remedy acts on the body: both
-            # must be there and agree (finding_from checks agreement), as on AWS.
-            missing = sorted({"network", "check", "status"} - set(message.attributes))
-            if missing:
-                raise BadEvent(f"message {message.message_id}: attributes {missing} are missing")
-            req = RemedyRequest.from_finding(finding_from(message))
-            caller += f" via {str(body.get('subscription'))[:200]}"
-        else:
-            req = RemedyRequest.from_dict(body)
-        req = replace(req, caller=caller)
-        allowed = [r for r in os.environ.get("OPWATCH_REMEDIES", "").split(",") if r]
-        if req.remedy not in allowed:
-            raise BadRequest(f"remedy: this function runs {', '.join(allowed) or 'nothing'}, not {req.remedy!r}")
+        req = _remedy_request(body, pushed, f"gcp:{identity_email(request.headers) or 'no identity token'}")
     except (BadEvent, BadRequest) as exc:
         _logger.error(f"remedy: refused a {'pushed message' if pushed else 'request'}: {exc}")
         return _reply({"status": "rejected", "reason": str(exc)}, 200 if pushed else 400)
-    labels = {"network": req.network, "remedy": req.remedy}
     with _lock:
         outcome = handle(req, _config(), _remedy_seams())
     _logger.log("NOTICE" if outcome.get("status") in ("done", "sent", "aborted", "failed") else "INFO",
                 f"remedy {req.remedy} on {req.network}: {outcome.get('status')}: {outcome.get('reason')}",
-                labels=labels, request_id=req.request_id, approved_by=req.approved_by or "", caller=caller)
+                labels={"network": req.network, "remedy": req.remedy}, request_id=req.request_id,
+                approved_by=req.approved_by or "", caller=req.caller or "")
     return _reply(outcome | {"request_id": req.request_id})
