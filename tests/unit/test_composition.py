@@ -45,3 +45,28 @@ until = "2099-01-01T00:00:00Z"
                             routing_key_secret="projects/p/secrets/s/versions/latest")
     assert manager.policy.timing("rpc_sync").fire.evaluations == 1
     assert manager.policy.silenced("devnet", "rpc_sync", 0.0) is not None
+
+
+# What a deployment may pass a function: the config's location, secret names, its own resource
+# names and which function this is. Test seams (where a stand-in is) are listed apart.
+DEPLOYMENT_VARIABLES = {
+    "aws/runtime.py": {"OPWATCH_CONFIG", "RPC_ENDPOINTS_SECRET", "OPWATCH_NETWORK", "OPWATCH_CHECK",
+                       "FINDINGS_TOPIC_ARN", "ALERTS_TABLE", "IDEMPOTENCY_TABLE", "PAGERDUTY_SECRET",
+                       "OPWATCH_REMEDIES", "REMEDY_TABLE"},
+    "gcp/main.py": {"OPWATCH_CONFIG", "OPWATCH_CONFIG_SECRET", "OPWATCH_FINDINGS_TOPIC", "OPWATCH_STATE_STORE",
+                    "OPWATCH_PAGERDUTY_SECRET", "OPWATCH_REMEDIES", "OPWATCH_REMEDY_STORE"},
+}
+TEST_SEAMS = {"PAGERDUTY_BASE_URL", "OPWATCH_PAGERDUTY_URL"}
+
+
+def test_deployed_functions_read_no_behaviour_from_their_environment():
+    import re
+    from pathlib import Path
+
+    import opwatch
+
+    root = Path(opwatch.__file__).parent
+    read = re.compile(r"""(?:os\.environ(?:\.get)?[\[(]|_env\()\s*["']([A-Z0-9_]+)["']""")
+    for module, allowed in DEPLOYMENT_VARIABLES.items():
+        names = set(read.findall((root / module).read_text()))
+        assert names - TEST_SEAMS <= allowed, (module, sorted(names - TEST_SEAMS - allowed))
