@@ -13,6 +13,7 @@ from .checks import CHECKS, Context, evaluate
 from .checks.base import Resources, why_skipped
 from .config import Config
 from .findings import Finding
+from .memory import MemoryStore
 from .registry import Registry
 
 
@@ -38,15 +39,17 @@ def select_checks(ids: Iterable[str] | None) -> list[str]:
 def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids: Iterable[str] | None = None,
                transport: Transport | None = None, clock: Callable[[], float] = time.time,
                registry: Registry | None = None, cloud: str | None = None, seams: Any = None,
-               resources: Resources | None = None) -> RunResult:
-    """`registry`, `cloud`, `seams` and `resources` come from the runtime's composition root and
-    reach each check through its `Context` (default: the core registry, a local run)."""
+               resources: Resources | None = None, memory: MemoryStore | None = None) -> RunResult:
+    """`registry`, `cloud`, `seams`, `resources` and `memory` (where checks remember their last
+    observation) come from the runtime's composition root and reach each check through its
+    `Context` (default: the core registry, a local run, no memory)."""
     started = time.monotonic()
     ids = select_checks(check_ids)
     names = list(networks) if networks else list(config.networks)
     shared = resources if resources is not None else Resources()
     contexts = [Context(config.network(n), config.rpc, transport, clock, config=config, registry=registry,
-                        cloud=cloud, seams=seams, resources=shared) for n in names]
+                        cloud=cloud, seams=seams, resources=shared, memory_store=memory)
+                for n in names]
     jobs, skipped = [], []
     for ctx in contexts:
         for cid in ids:

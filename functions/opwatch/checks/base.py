@@ -9,11 +9,12 @@ exceptions themselves.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..backends import core_registry
@@ -22,6 +23,7 @@ from ..chain.node import L1Quorum, Node
 from ..chain.rpc import RpcClient, Transport
 from ..config import Config, Endpoint, Network, RpcSettings
 from ..findings import Finding, Measure, Severity, Status, utc_now_iso
+from ..memory import Memory, MemoryStore, Observation
 from ..registry import Registry
 
 
@@ -35,6 +37,9 @@ class Verdict:
     # A firing verdict milder than the check's `firing_severity` (dispute_games: a game left
     # unresolved warns; a wrong root winning pages). None: the check's own.
     severity: Severity | None = None
+    # What to remember for this target's next run (opwatch.memory): `evaluate` writes it with
+    # the run's time. None: keep what is stored.
+    remember: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +140,15 @@ class Context:
     (snapshot providers, beat sources) with this runtime's implementations, `seams` are the
     injected clients handed to those factories; `cloud` is where a deployed function runs
     ("aws", "gcp"; None: the CLI); `resources` caches what was built for the container.
+    `memory` is the running check's memory (opwatch.memory): `evaluate` hands each check a view
+    of this context bound to its id (`for_check`), sharing the clients and the L1 quorum.
     """
 
     def __init__(self, network: Network, rpc: RpcSettings | None = None,
                  transport: Transport | None = None, clock: Callable[[], float] = time.time, *,
                  config: Config | None = None, registry: Registry | None = None, cloud: str | None = None,
-                 seams: Any = None, resources: Resources | None = None) -> None:
+                 seams: Any = None, resources: Resources | None = None,
+                 memory_store: MemoryStore | None = None) -> None:
         self.network = network
         self.rpc = rpc or RpcSettings()
         self.transport = transport
@@ -152,7 +160,15 @@ class Context:
         self.resources = resources if resources is not None else Resources()
         self._lock = threading.RLock()  # l1() builds clients while holding it
         self._clients: dict[str, RpcClient] = {}
-        self._l1: L1Quorum | None = None
+        self._quorum: list[L1Quorum] = []  # a list, so views made by for_check share it
+        self.memory_store = memory_store
+        self.memory = Memory(memory_store, network.name, "")
+
+    def for_check(self, check_id: str) -> Context:
+        """This context as `check_id` sees it: the same clients, quorum and lock, its own memory."""
+        view = copy.copy(self)
+        view.memory = Memory(self.memory_store, self.network.name, check_id)
+        return view
 
     def now(self) -> float:
         return self.clock()
@@ -173,10 +189,10 @@ class Context:
 
     def l1(self) -> L1Quorum:
         with self._lock:
-            if self._l1 is None:
-                self._l1 = _LockedQuorum([Node(self.client(e), self.network.l1_chain_id)
-                                          for e in self.network.l1_rpc])
-            return self._l1
+            if not self._quorum:
+                self._quorum.append(_LockedQuorum([Node(self.client(e), self.network.l1_chain_id)
+                                                   for e in self.network.l1_rpc]))
+            return self._quorum[0]
 
     def requests_made(self) -> int:
         return sum(c.requests for c in self._clients.values())
@@ -201,6 +217,7 @@ def why_skipped(check: Check, ctx: Context) -> str | None:
 
 
 def evaluate(check: Check, ctx: Context) -> list[Finding]:
+    ctx = ctx.for_check(check.id)
     network = ctx.network
     targets = list(check.targets(network))
     try:
@@ -213,6 +230,10 @@ def evaluate(check: Check, ctx: Context) -> list[Finding]:
             verdict = check.measure(ctx, shared, target)
         except ChainError as exc:
             return _unknown(check, ctx, target, exc)
+        if verdict.remember is not None:
+            failed = ctx.memory.put(target, Observation(ctx.now(), verdict.remember))
+            if failed:  # never changes the finding: the next run just has no memory to use
+                verdict = replace(verdict, details=verdict.details | {"memory_error": failed})
         return _finding(check, ctx, target, verdict)
 
     if check.parallel_targets and len(targets) > 1:
