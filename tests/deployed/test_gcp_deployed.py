@@ -17,11 +17,6 @@ import pytest
 pytestmark = pytest.mark.anvil
 
 KEY = "opwatch/devnet/sequencer_liveness/sequencer"
-NO_FIRESTORE_ENDPOINT = (
-    "the deployed pager keeps its state in Firestore (the plan renders OPWATCH_STATE_STORE=firestore:(default)) "
-    "and gcp/rest.py FirestoreRest always calls firestore.googleapis.com with default credentials: no destination "
-    "variable (like OPWATCH_PUBSUB_ENDPOINT) points it at the Firestore stand-in; and the plan gives the pager no "
-    "OPWATCH_CONFIG_SECRET while the bundle holds no opwatch.toml, so a pager that reads [alerting] has no config")
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +38,22 @@ def apis(gcp_plan, keyed_config_text) -> Iterator[Any]:  # type: ignore[no-untyp
     standin.stop()
 
 
-def destinations(apis: Any, events: Any = None) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def firestore() -> Iterator[Any]:
+    """The Firestore v1 REST stand-in: the pager's alert state (the plan's OPWATCH_STATE_STORE)."""
+    from firestore_standin import FirestoreStandIn
+
+    standin = FirestoreStandIn.start()
+    yield standin
+    standin.stop()
+
+
+def destinations(apis: Any, events: Any = None, firestore: Any = None) -> dict[str, str]:
+    """Where Google's APIs (the stand-ins) and PagerDuty are: destinations, never behaviour."""
     out = {"OPWATCH_PUBSUB_ENDPOINT": apis.base_url, "OPWATCH_SECRETMANAGER_ENDPOINT": apis.base_url,
            "OPWATCH_STORAGE_ENDPOINT": apis.base_url}
+    if firestore is not None:  # the stand-in serves /v1 under its root, as Firestore does
+        out["OPWATCH_FIRESTORE_ENDPOINT"] = firestore.base_url.removesuffix("/v1")
     return out | ({"OPWATCH_PAGERDUTY_URL": events.base_url} if events is not None else {})
 
 
@@ -107,8 +115,13 @@ def test_the_plan_holds_no_keyed_url_and_the_bundle_no_config(gcp_plan, devnet):
     plan, source = gcp_plan
     assert sequencer_url(devnet) not in plan.script
     assert not (source / "opwatch.toml").exists()  # read from the config secret, as the plan says
-    [fn] = [f for f in plan.functions().values() if f.entry_point == "sequencer_liveness"]
-    assert fn.env["OPWATCH_CONFIG_SECRET"].endswith("/secrets/opwatch-config/versions/latest")
+    # Every function reads the config from the secret, the pager too ([alerting]), and may read it.
+    for fn in plan.functions().values():
+        assert fn.env["OPWATCH_CONFIG_SECRET"].endswith("/secrets/opwatch-config/versions/latest"), fn.name
+        account = next(a for a in plan.commands if a[1:3] == ["functions", "deploy"] and a[3] == fn.name)
+        member = next(w for w in account if w.startswith("--service-account=")).split("=", 1)[1]
+        assert any(a[1:4] == ["secrets", "add-iam-policy-binding", "opwatch-config"]
+                   and f"--member=serviceAccount:{member}" in a for a in plan.commands), fn.name
 
 
 def test_a_halted_sequencer_is_published_by_the_fast_lane_within_3_block_times_and_2_s(halt_run):
@@ -122,15 +135,14 @@ def test_a_halted_sequencer_is_published_by_the_fast_lane_within_3_block_times_a
     assert halt_run.status == 200
 
 
-@pytest.mark.xfail(strict=True, reason=NO_FIRESTORE_ENDPOINT)
 def test_the_halt_pages_once_and_resolves_once_through_the_deployed_pager(
-        halt_run, gcp_plan, apis, events, tmp_path):
+        halt_run, gcp_plan, apis, firestore, events, tmp_path):
     from gcp_deployed import GcpFunction, deliver
 
     plan, source = gcp_plan
     [pager] = [f for f in plan.functions().values() if f.entry_point == "pager"]
     subscription = plan.subscription_to(pager.name)
-    function = GcpFunction(pager, source, destinations(apis, events), tmp_path / "pager.log")
+    function = GcpFunction(pager, source, destinations(apis, events, firestore), tmp_path / "pager.log")
     try:
         for _, message in halt_run.arrivals:
             assert deliver(function, subscription, message)

@@ -283,10 +283,13 @@ def test_importing_the_store_does_not_import_google_auth():
 
 
 def test_the_pager_builds_the_firestore_store_from_its_setting_without_connecting():
-    # main.py offers no seam to hand the pager a session or a base URL, so the pager itself is
-    # tested on SQLite (test_gcp_functions.py); this checks only what `firestore:<db>` builds.
-    code = ("import sys; from opwatch.gcp.main import _store; s = _store('firestore:(default)'); "
-            "t = _store('firestore:alerts'); "
-            "print(type(s).__name__, s.database, t.database, any(m.startswith('google.auth') for m in sys.modules))")
+    # What `firestore:[<project>/]<db>` (the plan's OPWATCH_STATE_STORE) builds through the GCP
+    # composition root; the deployed pager on Firestore is tests/deployed/test_gcp_deployed.py.
+    code = ("import sys; from opwatch.gcp.compose import registry, store; r = registry(); "
+            "s = store(r, 'alert_store', 'firestore:(default)', 'x'); "
+            "t = store(r, 'alert_store', 'firestore:alerts', 'x'); "
+            "u = store(r, 'alert_store', 'firestore:p-1/alerts', 'x'); "
+            "print(type(s).__name__, s.database, t.database, u.database, u.rest._project, "
+            "any(m.startswith('google.auth') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["FirestoreStore", "(default)", "alerts", "False"]
+    assert out.split() == ["FirestoreStore", "(default)", "alerts", "alerts", "p-1", "False"]

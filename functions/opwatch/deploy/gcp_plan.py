@@ -177,8 +177,10 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
     for cid in check_ids(config, s):
         env = [*common, config_env, ("OPWATCH_FINDINGS_TOPIC", s.topic_path(s.findings_topic))]
         out.append(FunctionSpec(s.name(cid), cid, s.service_account(cid), s.name("tick", cid), tuple(env)))
+    # The pager reads the config too ([alerting]: routes, timings, silences); its store names the
+    # project, so no call depends on what the default credentials happen to belong to.
     out.append(FunctionSpec(s.name("pager"), "pager", s.service_account("pager"), "", (
-        *common, ("OPWATCH_STATE_STORE", f"firestore:{s.firestore_database}"),
+        *common, config_env, ("OPWATCH_STATE_STORE", f"firestore:{s.project}/{s.firestore_database}"),
         ("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret)))))
     remediation = config.section("remediation")
     for remedy, networks in remedy_networks(config).items():

@@ -42,10 +42,12 @@ def _remedy_store(where: str, _seams: Any) -> Any:
     return FirestoreRemedyStore(project, database or "(default)")
 
 
-def _alert_store(database: str, _seams: Any) -> Any:
+def _alert_store(where: str, _seams: Any) -> Any:
+    """`PROJECT/DATABASE`, or `DATABASE` alone (the project: the credentials' own)."""
     from .alert_store import FirestoreStore
 
-    return FirestoreStore(database=database or "(default)")
+    project, _, database = where.rpartition("/")
+    return FirestoreStore(database=database or "(default)", project=project or None)
 
 
 def _gcs(policy: Any, seams: Any) -> Any:

@@ -11,7 +11,7 @@ config's:
 
     OPWATCH_CONFIG / OPWATCH_CONFIG_SECRET   the TOML (a bundled file, or a secret's value)
     OPWATCH_FINDINGS_TOPIC                   projects/P/topics/T (check functions)
-    OPWATCH_STATE_STORE                      firestore:<database> | sqlite:<path> (pager)
+    OPWATCH_STATE_STORE                      firestore:[<project>/]<database> | sqlite:<path> (pager)
     OPWATCH_PAGERDUTY_SECRET                 projects/P/secrets/S/versions/latest (pager; failover's own pages)
     OPWATCH_REMEDIES                         remedy function: the remedies it runs (topup | snapshot |
                                              failover,restore)

@@ -29,6 +29,11 @@ on first use: an `AuthorizedSession` with the runtime's default credentials, and
 those credentials belong to unless one was given. google.auth is imported only then (its import
 costs every cold start).
 
+`OPWATCH_FIRESTORE_ENDPOINT` (like `OPWATCH_PUBSUB_ENDPOINT`) is a test and emulator seam, not
+behaviour: when set, a store built with the default base URL calls `{endpoint}/v1` instead of
+Firestore, and an http:// endpoint (only ever a local stand-in) gets a plain session without
+credentials, so the store must name its project.
+
 Errors: a transport or credentials failure, a non-2xx answer other than a lost precondition,
 or an answer of the wrong shape raises `StoreUnavailable` with a short reason: never headers,
 never the access token, never a chained exception that could carry either. No call returns a
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import threading
 import urllib.parse
@@ -51,6 +57,7 @@ from ..redact import redact_text
 
 SCOPE = "https://www.googleapis.com/auth/datastore"
 DEFAULT_BASE_URL = "https://firestore.googleapis.com/v1"
+ENDPOINT_ENV = "OPWATCH_FIRESTORE_ENDPOINT"  # a test/emulator seam: see the module docstring
 TIMEOUT_S = 10.0
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 _MAX_ID = 400  # well inside Firestore's 1,500 bytes, so collection + id stays readable in URLs
@@ -156,7 +163,12 @@ class FirestoreRest:
     def __init__(self, database: str = "(default)", session: Any = None, project: str | None = None,
                  base_url: str = DEFAULT_BASE_URL) -> None:
         self.database = database
-        self.base_url = base_url.rstrip("/")
+        endpoint = os.environ.get(ENDPOINT_ENV, "").rstrip("/") if base_url == DEFAULT_BASE_URL else ""
+        self.base_url = f"{endpoint}/v1" if endpoint else base_url.rstrip("/")
+        if session is None and self.base_url.startswith("http://"):
+            import requests
+
+            session = requests.Session()  # a local stand-in: no credentials to send
         self._session = session
         self._project = project
         self._lock = threading.Lock()

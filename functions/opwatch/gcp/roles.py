@@ -37,8 +37,9 @@ BEAT_WRITER = (
 BEAT_READER = (
     Grant("roles/secretmanager.secretAccessor", "beat_key_secret", "the key pair that reads the AWS side's beats"),
 )
-# The pager: alert state in Firestore (transactions), the PagerDuty routing key.
+# The pager: its config ([alerting]), alert state in Firestore (transactions), the PagerDuty routing key.
 PAGER = (
+    Grant("roles/secretmanager.secretAccessor", "config_secret", "read the TOML ([alerting]) when it is a secret"),
     Grant("roles/datastore.user", "firestore", "alert state: preconditioned commits, queries"),
     Grant("roles/secretmanager.secretAccessor", "pagerduty_secret", "the PagerDuty routing key"),
 )
