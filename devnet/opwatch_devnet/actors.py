@@ -235,12 +235,51 @@ class Proposer(Actor):
         self.oracle = oracle
         self.proposed: list[tuple[int, str]] = []  # (l2 block number, tx hash)
         self.corrupt_next = False  # fault bad-output: the next output's root is wrong
-        self.bad: list[tuple[int, str]] = []  # (l2 block number, tx hash) of wrong outputs
+        self.bad: list[tuple[int, str]] = []  # (l2 block number, tx hash) of wrong outputs posted
+        self._lock = threading.Lock()  # a step and a deletion never interleave
 
     def _oracle(self, fn: str, *args: Any) -> Any:
         return contracts.call(self.l1.client, "L2OutputOracle", self.oracle, fn, list(args))[0]
 
     def step(self) -> None:
+        with self._lock:
+            self._propose()
+
+    def delete_wrong_outputs(self, challenger: contracts.Sender) -> int | None:
+        """What an operator does about a wrong output on an L2OutputOracle chain: the oracle's
+        CHALLENGER calls `deleteL2Outputs(index)` on the first wrong one, which deletes it and
+        every output after it; the proposer then proposes from that block again (the oracle's
+        `nextBlockNumber` went back). A later correct output alone would not do: the wrong one
+        could still prove withdrawals. Returns the index deleted from, None when no wrong output
+        is in the oracle. The oracle refuses once the output is finalized (older than its
+        finalization period): then it raises."""
+        with self._lock:  # no proposal in flight while the outputs are rewritten
+            try:
+                latest = int(self._oracle("latestOutputIndex"))
+            except RpcError:
+                return None  # reverts while the oracle is empty
+            first_wrong = None
+            for block in sorted({b for b, _ in self.bad}):
+                try:
+                    index = int(self._oracle("getL2OutputIndexAfter", block))
+                    root, _timestamp, l2_block = self._oracle("getL2Output", index)
+                except RpcError:
+                    continue  # beyond the latest output: deleted already, not proposed again yet
+                if index <= latest and int(l2_block) == block \
+                        and "0x" + bytes(root).hex() != output_root(self.l2, block).root:
+                    first_wrong = index
+                    break
+            if first_wrong is None:
+                return None
+            data = contracts.encode_call("L2OutputOracle", "deleteL2Outputs", [first_wrong])
+            if not contracts.would_succeed(challenger, self.oracle, data):
+                raise RuntimeError(f"the oracle refuses to delete output {first_wrong} (finalized already, or "
+                                   f"{challenger.role.address} is not its CHALLENGER)")
+            challenger.wait(challenger.send(self.oracle, data, gas=300_000),
+                            timeout=max(10.0, 5 * self.interval))
+            return first_wrong
+
+    def _propose(self) -> None:
         next_number = int(self._oracle("nextBlockNumber"))
         if self.l2.block_number() < next_number:
             return
@@ -259,6 +298,7 @@ class Proposer(Actor):
         if corrupt:
             self.corrupt_next = False
             self.bad.append((next_number, tx_hash))
+
 
 class Follower(Actor):
     """Keeps a forked anvil (`node`) at `sequencer head - lag`."""

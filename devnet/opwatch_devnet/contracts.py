@@ -48,7 +48,10 @@ class OracleParams:
     starting_timestamp: int
     proposer: str
     challenger: str
-    finalization_period_seconds: int = 12
+    # The window in which the oracle's CHALLENGER may still delete a wrong output
+    # (deleteL2Outputs refuses finalized ones): the bad-output heal needs it to outlast a
+    # detection and a test's waits; OP Mainnet's was 7 days.
+    finalization_period_seconds: int = 3600
 
 
 @dataclass(frozen=True)
