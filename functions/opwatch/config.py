@@ -130,6 +130,10 @@ class WalletProfile:
     gas_per_tx: int
     blobs_per_tx: int
     priority_fee_wei: int
+    # The wallet's own fee caps as its service is configured (op-batcher/op-proposer): above
+    # them it stops sending, which diagnosis names as the cause. None: not configured.
+    max_fee_wei: int | None = None
+    max_blob_fee_wei: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +253,8 @@ _THRESHOLD_KEYS = {
     "batcher_max_submission_age", "wallet_min_runway", "proposer_max_output_age", "rpc_max_lag_blocks",
     "output_root_lookback", "dispute_clock_min_remaining",
 }
-_WALLET_KEYS = {"txs_per_hour", "gas_per_tx", "blobs_per_tx", "priority_fee_gwei"}
+_WALLET_KEYS = {"txs_per_hour", "gas_per_tx", "blobs_per_tx", "priority_fee_gwei", "max_fee_gwei",
+                "max_blob_fee_gwei"}
 _WALLET_ROLES = ("batcher", "proposer")
 # Defaults: a batcher posting a blob batch about once a minute, a proposer posting about
 # once an hour with a dispute-game-sized transaction. Operators should set their own.
@@ -415,11 +420,18 @@ class _Reader:
                 blobs_per_tx=self.get(table, "blobs_per_tx", sub, _int_range(0, 64), default=dflt["blobs_per_tx"]),
                 priority_fee_wei=int(1e9 * self.get(table, "priority_fee_gwei", sub, _float_range(0.0, 1e6),
                                                     default=dflt["priority_fee_gwei"])),
+                max_fee_wei=_gwei(self.get(table, "max_fee_gwei", sub, _float_range(0.0, 1e6), default=None)),
+                max_blob_fee_wei=_gwei(self.get(table, "max_blob_fee_gwei", sub, _float_range(0.0, 1e6),
+                                                default=None)),
             )
         return profiles
 
 
 # --- field parsers (raise ValueError with a message that reads well after the path) -------
+
+def _gwei(value: float | None) -> int | None:
+    return None if value is None else int(value * 1e9)
+
 
 def _positive_duration(value: Any) -> float:
     seconds = parse_duration(value)

@@ -8,6 +8,7 @@ the threshold (at most `rpc.max_l1_blocks_scanned` blocks per run).
 Fires: no batch within the threshold (batcher down, out of funds, stuck nonce, fees too high).
 Unknown: every L1 endpoint is down or on another chain, or the scan limit ends before the
 threshold is covered (the answer would be a guess).
+Diagnosis (firing): as batcher_lag's (checks/diagnosis.py).
 Remedy: none from this finding; wallet_runway's top-up covers the out-of-funds cause.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from ..chain.node import Node
 from ..findings import Measure, Status
+from . import diagnosis
 from .base import Check, Context, Verdict
 
 TARGET = "batcher"
@@ -54,8 +56,10 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
                     kind = f"blob batch ({tx.blob_count} blobs)" if tx.blob_count else "calldata batch"
                     text = (f"newest {kind} landed in L1 block #{block.number}, {observed.render()} ago "
                             f"(limit {threshold.render()})")
-                    status = Status.FIRING if age > limit else Status.OK
-                    return Verdict(status, text, observed, threshold, details)
+                    if age > limit:
+                        return diagnosis.batcher(ctx, Verdict(Status.FIRING, text, observed, threshold, details),
+                                                 batches_landing=False)
+                    return Verdict(Status.OK, text, observed, threshold, details)
         scanned += count
         top -= count
         chunk = _CHUNK
@@ -64,8 +68,9 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
     span = Measure(round(max(0.0, now - oldest_ts), 1), "s")
     details = {"l1_blocks_scanned": scanned, "l1_head": head.number, "lower_bound": True}
     if oldest_ts < horizon:
-        return Verdict(Status.FIRING, f"no batch from the batcher to the inbox in the last {span.render()} "
-                       f"of L1 ({scanned} blocks; limit {threshold.render()})", span, threshold, details)
+        return diagnosis.batcher(ctx, Verdict(
+            Status.FIRING, f"no batch from the batcher to the inbox in the last {span.render()} "
+            f"of L1 ({scanned} blocks; limit {threshold.render()})", span, threshold, details), batches_landing=False)
     if top < 0:  # read back to genesis: the whole L1 is younger than the limit
         return Verdict(Status.OK, f"no batch yet, but L1 is only {span.render()} old "
                        f"(limit {threshold.render()})", span, threshold, details)

@@ -6,6 +6,8 @@ Why L2 time and not blocks: the threshold then means the same on a 2 s and a 250
 Fires: the safe head falls behind (batcher stopped, batches not landing, derivation stuck).
 Unknown: op-node (`rollup_rpc`) is down, slow, answers garbage, or its rollup config names
 other chain ids than configured.
+Diagnosis (firing): wallet, stuck transactions, fee caps, a rotated batcher key, L1 down, or
+derivation stalled although batches land (checks/diagnosis.py).
 Remedy: none automatic; a wallet_runway or batch_submission finding usually names the cause.
 """
 
@@ -15,6 +17,7 @@ from ..chain import wire
 from ..chain.errors import WrongChain
 from ..chain.rpc import Call
 from ..findings import Measure, Status
+from . import diagnosis
 from .base import Check, Context, Hold, Timing, Verdict
 
 TARGET = "safe-head"
@@ -40,7 +43,8 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
     text = (f"safe head #{safe.number} trails unsafe #{unsafe.number} by {observed.render()} of L2 time "
             f"(limit {threshold.render()})")
     if lag > limit:
-        return Verdict(Status.FIRING, text + ": batches are not landing", observed, threshold, details)
+        return diagnosis.batcher(ctx, Verdict(Status.FIRING, text + ": the safe head is not keeping up", observed,
+                                              threshold, details), safe_lag_s=float(lag))
     return Verdict(Status.OK, text, observed, threshold, details)
 
 

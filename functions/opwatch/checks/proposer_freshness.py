@@ -10,6 +10,7 @@ Invariant: the newest output proposal is younger than `proposer_max_output_age`.
 All reads are pinned to one L1 block, so the index and the output agree.
 Fires: the newest output/game is too old, or none exists.
 Unknown: every L1 endpoint is down, on another chain, or the contract answers garbage.
+Diagnosis (firing): wallet, stuck transactions, the next block not safe yet (checks/diagnosis.py).
 Remedy: none automatic; see docs/runbooks/proposer_freshness.md.
 """
 
@@ -20,6 +21,7 @@ from ..chain.errors import BadResponse, RpcError
 from ..chain.node import Node
 from ..config import Network
 from ..findings import Measure, Status
+from . import diagnosis
 from .base import Check, Context, Hold, Timing, Verdict
 
 TARGET = "proposer"
@@ -89,14 +91,19 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
     if newest is None:
         what = "output" if net.l2_output_oracle else (
             "dispute game" + (f" of type {net.game_type}" if net.game_type is not None else ""))
-        return Verdict(Status.FIRING, f"no {what} found in the {source} at L1 block #{head.number}",
-                       Measure(None, "s"), threshold, {"l1_block": head.number, "source": source})
+        return diagnosis.proposer(ctx, Verdict(
+            Status.FIRING, f"no {what} found in the {source} at L1 block #{head.number}",
+            Measure(None, "s"), threshold, {"l1_block": head.number, "source": source}), None)
     timestamp, details = newest
     age = max(0.0, ctx.now() - timestamp)
     observed = Measure(round(age, 1), "s")
     details |= {"l1_block": head.number, "proposed_at": timestamp, "source": source}
     text = f"newest proposal ({source}) is {observed.render()} old (limit {threshold.render()})"
-    return Verdict(Status.FIRING if age > limit else Status.OK, text, observed, threshold, details)
+    if age > limit:
+        proposed = details.get("l2_block")
+        return diagnosis.proposer(ctx, Verdict(Status.FIRING, text, observed, threshold, details),
+                                  proposed if isinstance(proposed, int) else None)
+    return Verdict(Status.OK, text, observed, threshold, details)
 
 
 def _missing(net: Network) -> str | None:

@@ -5,6 +5,8 @@ the recent window (as many blocks as fit in that age at `block_time`) the mean b
 interval is at most `sequencer_max_interval_ratio` block times.
 Fires: the head is too old (halted), or blocks come far slower than they should.
 Unknown: the sequencer's RPC (`l2_rpc`) is down, slow, on another chain, or answers garbage.
+Diagnosis (firing): op-node up or down, engine stuck behind op-node or op-node stopped,
+sequencer drift (checks/diagnosis.py).
 Remedy: none automatic from this finding alone; failover needs independent confirmation
 (see docs/runbooks/sequencer_liveness.md).
 """
@@ -15,6 +17,7 @@ import math
 
 from ..config import Network
 from ..findings import Measure, Status
+from . import diagnosis
 from .base import Check, Context, Hold, Timing, Verdict
 
 TARGET = "sequencer"
@@ -44,13 +47,15 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
                "mean_block_interval_s": interval, "window_blocks": window, "block_time_s": net.block_time}
     observed, threshold = Measure(round(age, 1), "s"), Measure(limit, "s")
     if age > limit:
-        return Verdict(Status.FIRING, f"unsafe head #{head.number} is {observed.render()} old "
-                       f"(limit {threshold.render()}): the sequencer is not producing blocks",
-                       observed, threshold, details)
+        return diagnosis.sequencer(ctx, Verdict(
+            Status.FIRING, f"unsafe head #{head.number} is {observed.render()} old "
+            f"(limit {threshold.render()}): the sequencer is not producing blocks", observed, threshold, details),
+            head.number)
     if interval is not None and interval > max_interval:
-        return Verdict(Status.FIRING, f"blocks every {interval:.1f} s over the last {window} blocks, expected "
-                       f"{net.block_time:g} s (limit {max_interval:g} s): production is far below its rate",
-                       observed, threshold, details)
+        return diagnosis.sequencer(ctx, Verdict(
+            Status.FIRING, f"blocks every {interval:.1f} s over the last {window} blocks, expected "
+            f"{net.block_time:g} s (limit {max_interval:g} s): production is far below its rate",
+            observed, threshold, details), head.number)
     return Verdict(Status.OK, f"unsafe head #{head.number} is {observed.render()} old "
                    f"(limit {threshold.render()})", observed, threshold, details)
 

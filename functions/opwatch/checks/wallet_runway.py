@@ -11,6 +11,7 @@ The finding reports the runway in hours, with the balance and the prices in its 
 Fires: runway below the threshold (a drained wallet, or a fee spike that burns it faster).
 Unknown: every L1 endpoint is down, on another chain, or answers garbage (including a node
 that does not serve eth_blobBaseFee while blobs are priced).
+Diagnosis (firing): cannot pay one transaction, stuck transactions, fees above the wallet's caps.
 Remedy: top-up of the wallet from the funder (policy-gated; see docs/runbooks/wallet_runway.md).
 """
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from ..chain.node import Node
 from ..config import Network
 from ..findings import Measure, Status
+from . import diagnosis
 from .base import Check, Context, Hold, Timing, Verdict
 
 BLOB_GAS_PER_BLOB = 131_072
@@ -90,8 +92,9 @@ def measure(ctx: Context, prices: Prices, target: str) -> Verdict:
             f"{balance / _WEI_PER_ETH:.4f} ETH at {spend_per_hour / _WEI_PER_ETH:.4g} ETH/h "
             f"({rate:.3g} tx/h, base fee {prices.base_fee / 1e9:.3g} gwei, "
             f"blob fee {prices.blob_base_fee / 1e9:.3g} gwei)")
-    status = Status.FIRING if runway_h < limit_h else Status.OK
-    return Verdict(status, text, observed, threshold, details)
+    if runway_h < limit_h:
+        return diagnosis.wallet(ctx, Verdict(Status.FIRING, text, observed, threshold, details), target)
+    return Verdict(Status.OK, text, observed, threshold, details)
 
 
 CHECK = Check(
