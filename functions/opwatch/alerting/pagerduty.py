@@ -115,21 +115,37 @@ def _message(body: bytes) -> str:
     return "; ".join(map(str, errors)) if errors else str(data.get("message", ""))[:200]
 
 
+WHY = "here's why: "
+
+
+def _summary(summary: str, why: str) -> str:
+    """The summary within PagerDuty's limit; a long one loses its middle, never its "here's why"."""
+    if len(summary) <= SUMMARY_MAX:
+        return summary
+    tail = f"… {WHY}{why}"[-SUMMARY_MAX:] if why else ""
+    return summary[:SUMMARY_MAX - len(tail)] + tail
+
+
 def event_for(notification: Notification, runbook_url: str) -> dict[str, Any]:
     """The Events v2 body (minus routing_key) for a notification."""
     n = notification
     event: dict[str, Any] = {"event_action": n.action, "dedup_key": n.dedup_key[:DEDUP_KEY_MAX]}
     if n.action != "trigger":
         return event  # resolve needs only the dedup_key
+    finding_details = n.details.get("details")
+    diagnosis = finding_details.get("diagnosis") if isinstance(finding_details, dict) else None
+    why = n.summary.rpartition(WHY)[2] if WHY in n.summary else ""
     event["payload"] = {
-        "summary": n.summary[:SUMMARY_MAX] or n.dedup_key,
+        "summary": _summary(n.summary, why) or n.dedup_key,
         "source": f"opwatch/{n.network}/{n.target}",
         "severity": _SEVERITIES.get(n.severity, "error"),
         "timestamp": n.timestamp,
         "component": n.target,
         "group": n.network,
         "class": n.check,
-        "custom_details": {"observed": n.observed, "threshold": n.threshold, **n.details},
+        "custom_details": {"observed": n.observed, "threshold": n.threshold, **n.details,
+                           # The diagnosis (checks/diagnosis.py) on top, where a responder looks first.
+                           **({"why": why, "diagnosis": diagnosis} if diagnosis else {})},
     }
     event["links"] = [{"href": runbook_url, "text": f"runbook: {n.check}"}]
     return event
@@ -147,5 +163,8 @@ class PagerDutySink:
     def send(self, notification: Notification) -> None:
         event = event_for(notification, self.runbook_url(notification.runbook))
         if len(json.dumps(event)) > BODY_MAX - 1024:  # huge details: page without them
-            event["payload"]["custom_details"] = {"truncated": True}
+            kept = {k: event["payload"]["custom_details"].get(k) for k in ("why", "diagnosis")}
+            event["payload"]["custom_details"] = {"truncated": True, **{k: v for k, v in kept.items() if v}}
+            if len(json.dumps(event)) > BODY_MAX - 1024:
+                event["payload"]["custom_details"] = {"truncated": True}
         self.client.enqueue(event)

@@ -33,7 +33,23 @@ def table(findings: Sequence[Finding], colour: bool = False) -> str:
         padded = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
         padded[0] = paint(padded[0], f.status, colour)
         lines.append("  ".join(padded) + "  " + row[-1])
+        if f.status == Status.FIRING:
+            lines += _diagnosis_lines(f)
     return "\n".join(lines)
+
+
+def _diagnosis_lines(finding: Finding) -> list[str]:
+    """Under a firing row: the leading cause, then what was ruled out and what could not be told."""
+    causes = finding.details.get("diagnosis")
+    if not isinstance(causes, list) or not causes:
+        return []
+    held = [c for c in causes if isinstance(c, dict) and c.get("holds") is True]
+    lines = [f"    why: {c.get('text')} ({c.get('measured')})" for c in held[:2]]
+    for label, value in (("ruled out", False), ("could not tell", None)):
+        names = [str(c.get("cause")) for c in causes if isinstance(c, dict) and c.get("holds") is value]
+        if names:
+            lines.append(f"    {label}: {', '.join(names)}")
+    return lines
 
 
 def tally(findings: Sequence[Finding]) -> str:
