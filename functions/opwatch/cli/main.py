@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from ..config import ConfigError, load_config, parse_duration
 from ..findings import Finding, Status, utc_now_iso
+from ..memory import MemoryStore
 from ..runner import run_checks, select_checks
 from . import render
 from .compose import registry as local_registry
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", required=True, help="the opwatch TOML file")
         p.add_argument("--network", action="append", help="only this network (repeatable)")
         p.add_argument("--check", action="append", dest="checks", metavar="ID", help="only this check (repeatable)")
+        p.add_argument("--state", metavar="FILE", help="SQLite file where checks remember their last observation "
+                       "(e.g. the alert state file); without it, diagnosis has no memory")
 
     check = sub.add_parser("check", help="run the checks once")
     common(check)
@@ -106,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(config, args) -> int:  # type: ignore[no-untyped-def]
-    result = run_checks(config, args.network, args.checks, registry=local_registry())
+    result = run_checks(config, args.network, args.checks, registry=local_registry(), memory=_memory(args))
     for network, check_id, why in result.skipped:
         if args.checks:  # asked for by name: say why nothing came back
             render.err(f"{network}/{check_id} not run: {why}")
@@ -119,7 +122,14 @@ def _check(config, args) -> int:  # type: ignore[no-untyped-def]
     return render.exit_code(result.findings)
 
 
+def _memory(args: argparse.Namespace) -> MemoryStore | None:
+    from ..memory import SqliteMemoryStore
+
+    return SqliteMemoryStore(args.state) if getattr(args, "state", None) else None
+
+
 def _watch(config, args) -> int:  # type: ignore[no-untyped-def]
+    memory = _memory(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     colour = render.use_colour(sys.stdout)
     last: dict[str, Status] = {}
@@ -127,7 +137,8 @@ def _watch(config, args) -> int:  # type: ignore[no-untyped-def]
     try:
         while True:
             started = time.monotonic()
-            findings = run_checks(config, args.network, args.checks, registry=local_registry()).findings
+            findings = run_checks(config, args.network, args.checks, registry=local_registry(),
+                                  memory=memory).findings
             if iteration == 0:
                 print(render.table(findings, colour), flush=True)
             for line in transitions(last, findings, colour):
