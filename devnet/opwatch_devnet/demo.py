@@ -35,6 +35,7 @@ from opwatch_devnet.timeline import (
     Scenario,
     Wait,
     Watchdog,
+    l1_contract_scenarios,
     proof_scenarios,
     run_scenario,
     standard_scenarios,
@@ -44,7 +45,9 @@ from opwatch_devnet.timeline import (
 DEMO_SUBMISSION_INTERVAL = 4  # L2 blocks per output root: with 1 s blocks, an output every ~4 s
 FAST_FAULTS = ("halt-sequencer", "drain-batcher", "lag-rpc", "kill-l1")
 # Settlement scenarios per proof mode (timeline.proof_scenarios); `--only` may name them too.
-PROOF_SCENARIOS = {"oracle": ("bad-output",), "fault": ("bad-game", "bad-game-unchallenged")}
+# forged-withdrawal and pause (timeline.l1_contract_scenarios) are played on both modes.
+PROOF_SCENARIOS = {"oracle": ("bad-output", "forged-withdrawal", "pause"),
+                   "fault": ("bad-game", "bad-game-unchallenged", "forged-withdrawal", "pause")}
 DEMO_CLOCK_S = 60  # a dispute game's maxClockDuration on the fault-proof demo chain
 ROUND_INTERVAL = 1.0
 BASELINE_TIMEOUT = 60.0  # the first batch and output must land after start-up
@@ -63,6 +66,7 @@ def demo_thresholds() -> Any:
         proposer_max_output_age="20s",  # outputs land every ~4 s: five missed
         rpc_max_lag_blocks=5,
         output_root_lookback="30s",  # a wrong output leaves the window (and output_root recovers) in 30 s
+        withdrawals_lookback="30s",  # so does a forged proof whose output was deleted (oracle chains)
     )
 
 
@@ -135,7 +139,7 @@ def choose(scenarios: dict[str, Scenario], only: Sequence[str] | None, fast: boo
 def choose_for(network: Any, proofs_mode: str, only: Sequence[str] | None, fast: bool, out: TextIO) -> list[Scenario]:
     """The standard timeline then bad-output (oracle chains), or the dispute-game scenarios (fault-proof
     chains). A settlement scenario whose check is not registered is skipped, saying so."""
-    settlement = proof_scenarios(network, proofs_mode, DEMO_CLOCK_S)
+    settlement = {**proof_scenarios(network, proofs_mode, DEMO_CLOCK_S), **l1_contract_scenarios(network, proofs_mode)}
     wanted = [n for n in PROOF_SCENARIOS[proofs_mode] if not only or n in only]
     for name in wanted:
         if name not in settlement:

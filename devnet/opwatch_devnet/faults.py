@@ -21,6 +21,7 @@
 |                    |                           | needed, the challenger counters it. challenger=False |
 |                    |                           | also stops the challenger until the heal             |
 | stop-challenger    |                           | the honest challenger neither counters nor resolves  |
+| forged-withdrawal, pause, rotate-batcher, upgrade-proxy: the L1 contracts' faults (l1_faults.py)  |
 
 Targets name proxies: an exact name (`l1-0`, `l2`, `rollup`, `rpc-1`), a group (`l1`, `rpc`), or `all`.
 """
@@ -33,6 +34,7 @@ from opwatch_devnet import contracts
 from opwatch_devnet.actors import install_message_passer
 from opwatch_devnet.jsonrpc import RpcClient
 from opwatch_devnet.keys import BATCHER, GRIEFER
+from opwatch_devnet.l1_faults import L1_FAULT_NAMES, L1ContractFaults
 from opwatch_devnet.proxy import FaultProxy, ProxyMode
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ SPIKED_BASE_FEE_WEI = 500 * 10**9
 FAULT_NAMES = (
     "halt-sequencer", "stop-batcher", "drain-batcher", "stop-proposer", "lag-rpc", "kill-l1",
     "l1-endpoint-down", "flaky-rpc", "garbage-rpc", "wrong-chain", "kill-sequencer", "bad-output", "bad-game",
-    "stop-challenger",
+    "stop-challenger", *L1_FAULT_NAMES,
 )
 
 
@@ -53,7 +55,7 @@ class UnknownFault(ValueError):
     pass
 
 
-class FaultController:
+class FaultController(L1ContractFaults):
     def __init__(self, devnet: Devnet) -> None:
         self.devnet = devnet
         self.active: dict[str, dict[str, Any]] = {}

@@ -326,8 +326,9 @@ def standard_scenarios(network: Network) -> dict[str, Scenario]:
 def proof_scenarios(network: Network, proofs_mode: str, max_clock_duration: float = 60.0) -> dict[str, Scenario]:
     """The settlement faults of a devnet in `proofs_mode`, for the checks that are registered.
 
-    oracle: bad-output (one wrong output root) fires `output_root`; it recovers once the wrong
-    proposal is older than `output_root_lookback` (the demo sets it short).
+    oracle: bad-output (one wrong output root) fires `output_root`; the heal is the operator's
+    step (the oracle's CHALLENGER deletes the wrong output, the proposer proposes that block
+    again), after which it recovers. A later correct output alone would not clear it.
     fault: bad-game countered by the challenger keeps `dispute_games` ok; bad-game with the
     challenger stopped fires it once less than the limit is left on the game's clock, and the
     heal (the challenger back in time) counters it.
@@ -341,7 +342,8 @@ def proof_scenarios(network: Network, proofs_mode: str, max_clock_duration: floa
             "bad-output", "the proposer posts a wrong output root",
             expect=(Want("output_root", Status.FIRING),),
             detect_timeout=network.thresholds.proposer_max_output_age + slack,
-            recover_timeout=_lookback(network) + slack)
+            # the deletion, the proposal again once its block's L2 time is in the L1 past, two ok rounds
+            recover_timeout=network.thresholds.proposer_max_output_age + 2 * slack)
     if proofs_mode == "fault" and "dispute_games" in CHECKS:
         found["bad-game"] = Scenario(
             "bad-game", "another account creates a game with a wrong root; the challenger counters it (noise)",
@@ -353,5 +355,31 @@ def proof_scenarios(network: Network, proofs_mode: str, max_clock_duration: floa
     return found
 
 
-def _lookback(network: Network) -> float:
-    return float(getattr(network.thresholds, "output_root_lookback", 86400.0))
+
+# -- withdrawals and the L1 contracts (issue #17) ---------------------------------------------------
+
+def l1_contract_scenarios(network: Network, proofs_mode: str) -> dict[str, Scenario]:
+    """forged-withdrawal fires `withdrawals` (and, being a wrong root, `output_root` or
+    `dispute_games` may fire beside it); its heal disarms the proof (fault proofs: the game is
+    blacklisted, at once harmless; oracle: the output is deleted, and the proof leaves the
+    window after `withdrawals_lookback`, the demo sets it short). pause fires `l1_contracts`
+    until the guardian unpauses. Only for the checks that are registered."""
+    from opwatch.checks import CHECKS
+
+    slack = 30.0
+    found: dict[str, Scenario] = {}
+    wrong_root = (Want("output_root", Status.FIRING, why="the forged proposal's root is wrong"),
+                  Want("dispute_games", Status.FIRING, why="nobody counters the forged game"))
+    if "withdrawals" in CHECKS:
+        lookback = float(getattr(network.thresholds, "withdrawals_lookback", 86400.0))
+        found["forged-withdrawal"] = Scenario(
+            "forged-withdrawal", "a withdrawal never sent on L2 is proven on L1 against a forged root",
+            expect=(Want("withdrawals", Status.FIRING),), allowed=wrong_root,
+            detect_timeout=network.thresholds.proposer_max_output_age + slack,
+            recover_timeout=(slack if proofs_mode == "fault" else lookback + slack))
+    if "l1_contracts" in CHECKS:
+        found["pause"] = Scenario(
+            "pause", "the guardian pauses withdrawals",
+            expect=(Want("l1_contracts", Status.FIRING, target="paused"),),
+            detect_timeout=slack, recover_timeout=slack)
+    return found

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from opwatch_devnet import contracts, proofs
+from opwatch_devnet import contracts, portal, proofs
 from opwatch_devnet.actors import Batcher, Follower, Proposer, Withdrawer, install_message_passer, output_root
 from opwatch_devnet.anvil import AnvilProcess
 from opwatch_devnet.dispute import Challenger, GameProposer
@@ -26,6 +26,7 @@ from opwatch_devnet.keys import BATCHER, CHALLENGER, DEPLOYER, PROPOSER, WITHDRA
 from opwatch_devnet.proxy import FaultProxy
 from opwatch_devnet.rollup_node import BatchScanner, RollupNode, SequencerControl
 from opwatch_devnet.rpcserver import JsonRpcServer
+from opwatch_devnet.withdrawals import WithdrawalProver
 
 log = logging.getLogger("opwatch_devnet")
 
@@ -45,6 +46,19 @@ class Thresholds:
     proposer_max_output_age: str = "40s"
     rpc_max_lag_blocks: int = 5
     output_root_lookback: str | None = None  # None: opwatch's default (1d)
+    withdrawals_lookback: str | None = None  # None: opwatch's default (1d)
+
+
+def _deploy_l1_system(deployer: contracts.Sender,
+                      deployment: contracts.L1Deployment | proofs.FaultProofDeployment) -> portal.L1System:
+    """The portal for the chain's proof mode, SystemConfig naming the devnet's batcher, and the
+    SuperchainConfig (the fault-proof contracts' own when they made one)."""
+    common = {"batcher": BATCHER.address, "batch_inbox": batch_inbox_for(L2_CHAIN_ID)}
+    if isinstance(deployment, proofs.FaultProofDeployment):
+        return portal.deploy_l1_system(deployer, dispute_game_factory=deployment.dispute_game_factory,
+                                       game_type=deployment.game_type,
+                                       superchain_config=deployment.superchain_config, **common)
+    return portal.deploy_l1_system(deployer, l2_output_oracle=deployment.l2_output_oracle, **common)
 
 
 def _if_known(key: str, line: str | None) -> list[str]:
@@ -75,6 +89,8 @@ class Devnet:
     proxies: dict[str, FaultProxy]
     config_path: Path
     withdrawer: Withdrawer
+    l1_system: portal.L1System  # the portal, SystemConfig and SuperchainConfig
+    prover: WithdrawalProver
     challenger: Challenger | None = None  # fault-proof chains only
     submission_interval: int = 10
     faults: FaultController = field(init=False)
@@ -146,6 +162,7 @@ class Devnet:
                     starting_block_number=int(head["number"], 16), starting_timestamp=int(head["timestamp"], 16),
                     proposer=PROPOSER.address, challenger=DEPLOYER.address,
                 ))
+            l1_system = _deploy_l1_system(deployer, deployment)
         except BaseException:
             for proc in started:
                 proc.stop()
@@ -177,6 +194,13 @@ class Devnet:
         else:
             proposer = Proposer(proposer_key, RpcClient(seq.url), deployment.l2_output_oracle,
                                 interval=float(l1_block_time))
+        if isinstance(deployment, proofs.FaultProofDeployment):
+            settlement: dict[str, Any] = {"dispute_game_factory": deployment.dispute_game_factory,
+                                          "game_type": deployment.game_type}
+        else:
+            settlement = {"l2_output_oracle": deployment.l2_output_oracle}
+        prover = WithdrawalProver(contracts.Sender(RpcClient(l1.url), WITHDRAWER, L1_CHAIN_ID), RpcClient(seq.url),
+                                  l1_system, interval=2.0 * l1_block_time, **settlement)
         devnet = cls(
             workdir=workdir, l1_block_time=l1_block_time, l2_block_time=l2_block_time,
             thresholds=thresholds or Thresholds(), l1=l1, sequencer=seq, rpc_nodes=nodes, deployment=deployment,
@@ -185,6 +209,7 @@ class Devnet:
             proposer=proposer, challenger=challenger, submission_interval=submission_interval,
             withdrawer=Withdrawer(contracts.Sender(RpcClient(seq.url), WITHDRAWER, L2_CHAIN_ID),
                                   interval=3.0 * l2_block_time),
+            l1_system=l1_system, prover=prover,
             followers=[Follower(f"follower-{i}", RpcClient(n.url), RpcClient(seq.url), seq.url,
                                 poll=l2_block_time / 2) for i, n in enumerate(nodes)],
             scanner=scanner, sequencer_control=control, rollup_server=rollup, proxies=proxies,
@@ -202,7 +227,7 @@ class Devnet:
     @property
     def actors(self) -> list[Any]:
         extra = [self.challenger] if self.challenger is not None else []
-        return [self.scanner, *self.followers, self.batcher, self.proposer, self.withdrawer, *extra]
+        return [self.scanner, *self.followers, self.batcher, self.proposer, self.withdrawer, self.prover, *extra]
 
     @property
     def proofs_mode(self) -> str:
@@ -268,6 +293,9 @@ class Devnet:
             f'batch_inbox = "{to_checksum_address(self.batch_inbox)}"',
             f'proposer = "{PROPOSER.address}"',
             *self._settlement_lines(),
+            f'optimism_portal = "{self.l1_system.optimism_portal}"',
+            f'system_config = "{self.l1_system.system_config}"',
+            *_if_known("superchain_config", f'superchain_config = "{self.l1_system.superchain_config}"'),
             # The judge of output roots: a replica, not the sequencer the proposer reads (rpc-0
             # is the one lag-rpc slows down).
             *_if_known("trusted_l2_rpc", f"trusted_l2_rpc = {quoted([self.rpc_proxies[-1].url])}"
@@ -282,6 +310,8 @@ class Devnet:
             f"rpc_max_lag_blocks = {t.rpc_max_lag_blocks}",
             *_if_known("output_root_lookback", f'output_root_lookback = "{t.output_root_lookback}"'
                        if t.output_root_lookback else None),
+            *_if_known("withdrawals_lookback", f'withdrawals_lookback = "{t.withdrawals_lookback}"'
+                       if t.withdrawals_lookback else None),
             "",
         ])
 
@@ -310,7 +340,7 @@ class Devnet:
             "addresses": {
                 "batcher": BATCHER.address, "proposer": PROPOSER.address, "deployer": DEPLOYER.address,
                 "withdrawer": WITHDRAWER.address, "challenger": CHALLENGER.address,
-                "batch_inbox": self.batch_inbox, **asdict(self.deployment),
+                "batch_inbox": self.batch_inbox, **asdict(self.deployment), **asdict(self.l1_system),
             },
             "faults": self.faults.active_json(),
         }
