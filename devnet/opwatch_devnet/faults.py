@@ -14,8 +14,10 @@
 | wrong-chain        | target="l2", chain_id     | target proxies answer another eth_chainId            |
 | kill-sequencer     |                           | the sequencer process dies (heal restarts it empty)  |
 | bad-output         |                           | the proposer's next output (oracle chain) or game    |
-|                    |                           | (fault-proof chain) claims a wrong root; heal: the   |
-|                    |                           | proposals after it are correct again                 |
+|                    |                           | (fault-proof chain) claims a wrong root; heal on an  |
+|                    |                           | oracle chain: the oracle's CHALLENGER deletes it and |
+|                    |                           | the proposer proposes again (the operator's step);   |
+|                    |                           | on a fault-proof chain the challenger counters it    |
 | bad-game           | challenger=True           | another account (anvil's account 5) creates a game   |
 |                    |                           | with a wrong root (fault-proof chains); heal: none   |
 |                    |                           | needed, the challenger counters it. challenger=False |
@@ -31,9 +33,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from opwatch_devnet import contracts
-from opwatch_devnet.actors import install_message_passer
+from opwatch_devnet.actors import Proposer, install_message_passer
 from opwatch_devnet.jsonrpc import RpcClient
-from opwatch_devnet.keys import BATCHER, GRIEFER
+from opwatch_devnet.keys import BATCHER, DEPLOYER, GRIEFER
 from opwatch_devnet.l1_faults import L1_FAULT_NAMES, L1ContractFaults
 from opwatch_devnet.proxy import FaultProxy, ProxyMode
 
@@ -140,8 +142,17 @@ class FaultController(L1ContractFaults):
         return {}
 
     def _heal_bad_output(self) -> None:
-        # The wrong proposal stays on L1 (as on a real chain); if it was not posted yet, it never is.
-        self.devnet.proposer.corrupt_next = False
+        # If the wrong proposal was not posted yet, it never is. On an oracle chain a posted one
+        # can prove withdrawals until it is deleted, so the heal is the operator's step: the
+        # oracle's CHALLENGER (the deployer on the devnet) deletes it and the proposer proposes
+        # that block again. On a fault-proof chain the wrong game stays on L1: the challenger
+        # counters it and it resolves CHALLENGER_WINS.
+        from opwatch_devnet.topology import L1_CHAIN_ID
+
+        proposer = self.devnet.proposer
+        proposer.corrupt_next = False
+        if isinstance(proposer, Proposer):
+            proposer.delete_wrong_outputs(contracts.Sender(RpcClient(self.devnet.l1_url), DEPLOYER, L1_CHAIN_ID))
 
     def _inject_bad_game(self, challenger: bool = True) -> dict[str, Any]:
         from opwatch_devnet.dispute import create_bad_game
