@@ -17,6 +17,10 @@ gcloud iam service-accounts describe opwatch-wallet-runway@opwatch-example.iam.g
 gcloud iam service-accounts describe opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-proposer-freshness '--display-name=opwatch proposer_freshness' --project=opwatch-example
 # service account for output_root
 gcloud iam service-accounts describe opwatch-output-root@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-output-root '--display-name=opwatch output_root' --project=opwatch-example
+# service account for withdrawals
+gcloud iam service-accounts describe opwatch-withdrawals@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-withdrawals '--display-name=opwatch withdrawals' --project=opwatch-example
+# service account for l1_contracts
+gcloud iam service-accounts describe opwatch-l1-contracts@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-l1-contracts '--display-name=opwatch l1_contracts' --project=opwatch-example
 # service account for rpc_sync
 gcloud iam service-accounts describe opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --project=opwatch-example >/dev/null 2>&1 || gcloud iam service-accounts create opwatch-rpc-sync '--display-name=opwatch rpc_sync' --project=opwatch-example
 # service account for snapshot_freshness
@@ -55,6 +59,10 @@ gcloud pubsub topics describe opwatch-tick-wallet-runway --project=opwatch-examp
 gcloud pubsub topics describe opwatch-tick-proposer-freshness --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-proposer-freshness --project=opwatch-example
 # topic opwatch-tick-output-root
 gcloud pubsub topics describe opwatch-tick-output-root --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-output-root --project=opwatch-example
+# topic opwatch-tick-withdrawals
+gcloud pubsub topics describe opwatch-tick-withdrawals --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-withdrawals --project=opwatch-example
+# topic opwatch-tick-l1-contracts
+gcloud pubsub topics describe opwatch-tick-l1-contracts --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-l1-contracts --project=opwatch-example
 # topic opwatch-tick-rpc-sync
 gcloud pubsub topics describe opwatch-tick-rpc-sync --project=opwatch-example >/dev/null 2>&1 || gcloud pubsub topics create opwatch-tick-rpc-sync --project=opwatch-example
 # topic opwatch-tick-snapshot-freshness
@@ -95,6 +103,10 @@ gcloud functions deploy opwatch-wallet-runway --gen2 --region=europe-west1 --run
 gcloud functions deploy opwatch-proposer-freshness --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=proposer_freshness --service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-proposer-freshness --trigger-service-account=opwatch-proposer-freshness@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
 # function opwatch-output-root (entry point output_root)
 gcloud functions deploy opwatch-output-root --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=output_root --service-account=opwatch-output-root@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-output-root --trigger-service-account=opwatch-output-root@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-withdrawals (entry point withdrawals)
+gcloud functions deploy opwatch-withdrawals --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=withdrawals --service-account=opwatch-withdrawals@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-withdrawals --trigger-service-account=opwatch-withdrawals@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
+# function opwatch-l1-contracts (entry point l1_contracts)
+gcloud functions deploy opwatch-l1-contracts --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=l1_contracts --service-account=opwatch-l1-contracts@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-l1-contracts --trigger-service-account=opwatch-l1-contracts@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
 # function opwatch-rpc-sync (entry point rpc_sync)
 gcloud functions deploy opwatch-rpc-sync --gen2 --region=europe-west1 --runtime=python312 --source=build/gcp --entry-point=rpc_sync --service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --memory=256Mi --timeout=120s --max-instances=2 --ingress-settings=internal-only --no-allow-unauthenticated --trigger-topic=opwatch-tick-rpc-sync --trigger-service-account=opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --set-env-vars=OPWATCH_CONFIG_SECRET=projects/opwatch-example/secrets/opwatch-config/versions/latest,OPWATCH_FINDINGS_TOPIC=projects/opwatch-example/topics/opwatch-findings --quiet --project=opwatch-example
 # function opwatch-snapshot-freshness (entry point snapshot_freshness)
@@ -147,6 +159,18 @@ gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAcc
 gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-output-root@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
 # opwatch-output-root: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
 gcloud functions add-invoker-policy-binding opwatch-output-root --region=europe-west1 --member=serviceAccount:opwatch-output-root@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-withdrawals: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-withdrawals@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-withdrawals: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-withdrawals@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-withdrawals: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-withdrawals --region=europe-west1 --member=serviceAccount:opwatch-withdrawals@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
+# opwatch-l1-contracts: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
+gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-l1-contracts@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
+# opwatch-l1-contracts: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
+gcloud secrets add-iam-policy-binding opwatch-config --member=serviceAccount:opwatch-l1-contracts@opwatch-example.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project=opwatch-example
+# opwatch-l1-contracts: roles/run.invoker on self (the Eventarc Pub/Sub trigger invokes the function as this account)
+gcloud functions add-invoker-policy-binding opwatch-l1-contracts --region=europe-west1 --member=serviceAccount:opwatch-l1-contracts@opwatch-example.iam.gserviceaccount.com --project=opwatch-example
 # opwatch-rpc-sync: roles/pubsub.publisher on findings_topic (publish findings (publisher.publish))
 gcloud pubsub topics add-iam-policy-binding opwatch-findings --member=serviceAccount:opwatch-rpc-sync@opwatch-example.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=opwatch-example
 # opwatch-rpc-sync: roles/secretmanager.secretAccessor on config_secret (read the TOML when it is kept as a secret)
@@ -274,6 +298,18 @@ if gcloud scheduler jobs describe opwatch-output-root --location=europe-west1 --
   gcloud scheduler jobs update pubsub opwatch-output-root --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-output-root '--message-body={"check": "output_root"}' --project=opwatch-example
 else
   gcloud scheduler jobs create pubsub opwatch-output-root --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-output-root '--message-body={"check": "output_root"}' --project=opwatch-example
+fi
+# every 1 min: withdrawals
+if gcloud scheduler jobs describe opwatch-withdrawals --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-withdrawals --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-withdrawals '--message-body={"check": "withdrawals"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-withdrawals --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-withdrawals '--message-body={"check": "withdrawals"}' --project=opwatch-example
+fi
+# every 1 min: l1_contracts
+if gcloud scheduler jobs describe opwatch-l1-contracts --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
+  gcloud scheduler jobs update pubsub opwatch-l1-contracts --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-l1-contracts '--message-body={"check": "l1_contracts"}' --project=opwatch-example
+else
+  gcloud scheduler jobs create pubsub opwatch-l1-contracts --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-l1-contracts '--message-body={"check": "l1_contracts"}' --project=opwatch-example
 fi
 # every 1 min: rpc_sync
 if gcloud scheduler jobs describe opwatch-rpc-sync --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then

@@ -116,6 +116,9 @@ class Thresholds:
     # A game with a wrong, uncountered root pages once less than this is left on its clock;
     # None: half of the game's own maxClockDuration.
     dispute_clock_min_remaining: float | None = None
+    # How far back `withdrawals` re-verifies the portal's proofs each run. A day re-verifies
+    # every proof for a day after it lands, days before its proof maturity delay ends.
+    withdrawals_lookback: float = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,19 @@ class WalletProfile:
     # them it stops sending, which diagnosis names as the cause. None: not configured.
     max_fee_wei: int | None = None
     max_blob_fee_wei: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class L1Contracts:
+    """`[networks.NAME.l1_contracts]`: what `l1_contracts` watches for upgrades."""
+
+    # Extra proxies to watch, beyond every contract address the network's config names.
+    watch: tuple[str, ...] = ()
+    # Addresses an upgrade (or admin/owner change) may point to without paging: a planned
+    # upgrade is listed here before it happens.
+    allowed_implementations: tuple[str, ...] = ()
+    # How far back each run reads upgrade, pause and config events.
+    lookback: float = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +177,9 @@ class Network:
     trusted_l2_rpc: tuple[Endpoint, ...] = ()
     # OptimismPortal(2) on L1: its respectedGameType() says which dispute games count.
     optimism_portal: str | None = None
+    # SuperchainConfig on L1 (optional): its paused() halts withdrawals of every chain using it.
+    superchain_config: str | None = None
+    l1_contracts: L1Contracts = field(default_factory=L1Contracts)
 
     def trusted_nodes(self) -> tuple[Endpoint, ...]:
         return self.trusted_l2_rpc or (self.l2_rpc,)
@@ -247,11 +266,13 @@ _NETWORK_KEYS = {
     "l1_rpc", "l2_rpc", "rollup_rpc", "rpc_nodes", "l1_chain_id", "l2_chain_id", "block_time",
     "batcher", "batch_inbox", "proposer", "l2_output_oracle", "dispute_game_factory", "game_type",
     "system_config", "thresholds", "wallets", "trusted_l2_rpc", "optimism_portal",
+    "superchain_config", "l1_contracts",
 }
+_L1_CONTRACTS_KEYS = {"watch", "allowed_implementations", "lookback"}
 _THRESHOLD_KEYS = {
     "sequencer_max_head_age", "sequencer_max_interval_ratio", "batcher_max_safe_lag",
     "batcher_max_submission_age", "wallet_min_runway", "proposer_max_output_age", "rpc_max_lag_blocks",
-    "output_root_lookback", "dispute_clock_min_remaining",
+    "output_root_lookback", "dispute_clock_min_remaining", "withdrawals_lookback",
 }
 _WALLET_KEYS = {"txs_per_hour", "gas_per_tx", "blobs_per_tx", "priority_fee_gwei", "max_fee_gwei",
                 "max_blob_fee_gwei"}
@@ -372,6 +393,8 @@ class _Reader:
             trusted_l2_rpc=self.get(t, "trusted_l2_rpc", where, _endpoints,
                                     default=(l2_rpc,) if l2_rpc is not None else ()),
             optimism_portal=self.get(t, "optimism_portal", where, validate_address),
+            superchain_config=self.get(t, "superchain_config", where, validate_address),
+            l1_contracts=self.l1_contracts(t.get("l1_contracts", {}), f"{where}.l1_contracts"),
         )
         return network if len(self.problems) == before else None
 
@@ -396,6 +419,18 @@ class _Reader:
                                         default=max(20, math.ceil(30 / block_time))),
             output_root_lookback=self.get(t, "output_root_lookback", where, d, default=86400.0),
             dispute_clock_min_remaining=self.get(t, "dispute_clock_min_remaining", where, d),
+            withdrawals_lookback=self.get(t, "withdrawals_lookback", where, d, default=86400.0),
+        )
+
+    def l1_contracts(self, t: Any, where: str) -> L1Contracts:
+        if not isinstance(t, Mapping):
+            self.fail(where, "expected a table")
+            t = {}
+        self.keys(t, _L1_CONTRACTS_KEYS, where)
+        return L1Contracts(
+            watch=self.get(t, "watch", where, _addresses, default=()),
+            allowed_implementations=self.get(t, "allowed_implementations", where, _addresses, default=()),
+            lookback=self.get(t, "lookback", where, _positive_duration, default=86400.0),
         )
 
     def wallets(self, t: Any, where: str) -> dict[str, WalletProfile]:
@@ -458,6 +493,12 @@ def _float_range(low: float, high: float) -> Callable[[Any], float]:
             raise ValueError(f"must be between {low} and {high}, got {value}")
         return float(value)
     return parse
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of addresses, got {value!r}")
+    return tuple(dict.fromkeys(validate_address(v) for v in value))
 
 
 def _endpoint(value: Any) -> Endpoint:

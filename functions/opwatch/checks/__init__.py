@@ -10,12 +10,14 @@ from . import (
     batcher_lag,
     dispute_games,
     heartbeat,
+    l1_contracts,
     output_root,
     proposer_freshness,
     rpc_sync,
     sequencer_liveness,
     snapshot_freshness,
     wallet_runway,
+    withdrawals,
 )
 from .base import DEFAULT_TIMING, Check, Context, Hold, Timing, Verdict, evaluate
 
@@ -26,7 +28,7 @@ T = TypeVar("T")
 CHECKS: dict[str, Check] = {
     m.CHECK.id: m.CHECK
     for m in (sequencer_liveness, batcher_lag, batch_submission, wallet_runway, proposer_freshness,
-              output_root, dispute_games, rpc_sync,
+              output_root, dispute_games, withdrawals, l1_contracts, rpc_sync,
               snapshot_freshness, heartbeat)
 }
 
