@@ -17,7 +17,7 @@ import pytest
 import requests
 from opwatch.aws.beats import S3BeatWriter
 from opwatch.checks import Context, evaluate
-from opwatch.checks.base import Resources
+from opwatch.checks.base import Resources, why_skipped
 from opwatch.checks.heartbeat import CHECK, Beat
 from opwatch.config import parse_config
 from opwatch.findings import Status
@@ -154,7 +154,7 @@ def test_an_unreadable_key_secret_is_unknown_and_never_quoted(moto, gcs, reader)
     assert f.status == Status.UNKNOWN and "is not set" in f.summary
 
 
-def test_a_runtime_without_a_peer_is_unknown_with_the_reason(moto, gcs):
+def test_a_runtime_without_a_peer_skips_the_check_and_a_direct_run_is_unknown(moto, gcs):
     cfg = parse_config("""
 [networks.mainnet]
 l1_rpc = "http://127.0.0.1:9"
@@ -166,5 +166,9 @@ block_time = "2s"
 [heartbeat]
 aws = { bucket = "aws-beats", region = "us-east-1" }
 """)
-    f = heartbeat_on("aws", cfg)  # AWS writes beats, but no GCP peer is named for it to read
+    # AWS writes beats, but no GCP peer is named for it to read: the runner skips the check...
+    ctx = Context(cfg.network("mainnet"), config=cfg, cloud="aws")
+    assert "[heartbeat]" in (why_skipped(CHECK, ctx) or "")
+    # ...and a direct run says why it cannot tell, never a pass.
+    f = heartbeat_on("aws", cfg)
     assert f.status == Status.UNKNOWN and "[heartbeat]" in f.summary

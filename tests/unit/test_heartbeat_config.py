@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from opwatch.checks import Context
+from opwatch.checks.base import why_skipped
+from opwatch.checks.heartbeat import CHECK
 from opwatch.config import ConfigError, load_config, parse_config
 from opwatch.deploy.gcp import GcpSettings
 from opwatch.deploy.gcp_plan import functions, render_plan
+from opwatch.runner import run_checks
 
 NET = """
 [networks.n]
@@ -42,3 +46,36 @@ def test_the_gcp_plan_takes_beats_and_peers_from_heartbeat_not_the_environment()
     secret = beats.own("aws").read_key.partition(":")[2].split("/versions/")[0]
     account = fns["heartbeat"].service_account
     assert f"secrets add-iam-policy-binding {secret} --member=serviceAccount:{account}" in shell
+
+
+def _heartbeat(table: str):  # type: ignore[no-untyped-def]
+    return parse_config(NET + ("[heartbeat]\n" + table + "\n" if table else ""))
+
+
+AWS_PEER = 'aws = { bucket = "aws-beats", region = "us-east-1" }'
+GCP_PEER = 'gcp = { bucket = "gcp-beats" }'
+
+
+@pytest.mark.parametrize("table, cloud", [
+    ("", None),  # the CLI on a config without [heartbeat] (the devnet): nothing to read
+    ("", "aws"),
+    (AWS_PEER, "aws"),  # only this cloud's own beats: no peer to read
+    (GCP_PEER, "gcp"),
+])
+def test_the_heartbeat_is_skipped_where_there_is_no_peer_to_read(table, cloud):
+    config = _heartbeat(table)
+    ctx = Context(config.network("n"), config=config, cloud=cloud)
+    why = why_skipped(CHECK, ctx)
+    assert why and "[heartbeat]" in why
+    run = run_checks(config, check_ids=["heartbeat"], cloud=cloud)
+    assert run.findings == [] and [(n, c) for n, c, _ in run.skipped] == [("n", "heartbeat")]
+
+
+@pytest.mark.parametrize("table, cloud", [
+    (AWS_PEER, None), (GCP_PEER, None),  # the CLI reads every peer named
+    (AWS_PEER + "\n" + GCP_PEER, "aws"), (AWS_PEER + "\n" + GCP_PEER, "gcp"),
+    (GCP_PEER, "aws"), (AWS_PEER, "gcp"),
+])
+def test_the_heartbeat_runs_where_another_clouds_beats_are_named(table, cloud):
+    config = _heartbeat(table)
+    assert why_skipped(CHECK, Context(config.network("n"), config=config, cloud=cloud)) is None

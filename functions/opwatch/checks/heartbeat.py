@@ -25,7 +25,9 @@ come every minute; that tolerates a few skipped scheduler ticks and cold starts)
 Fires: the newest beat is older than `max_age`, or the peer never wrote one (the object
 does not exist): the other watchdog is blind or dead, so one cloud's outage would go unseen.
 Unknown: the beat store cannot be read (unreachable, 5xx, denied, garbage, the key secret
-unreadable), or this runtime has no peer in `[heartbeat]`.
+unreadable).
+Skipped (`applies`, no finding): this runtime has no peer in `[heartbeat]` to read (the CLI
+on a config without one, a cloud whose only entry is its own beats).
 Remedy: none automatic; see docs/runbooks/heartbeat.md (redeploy or investigate the peer).
 
 A deployed function reads the peer that is not its own cloud (`Context.cloud`); the CLI reads
@@ -305,6 +307,16 @@ def _settings(ctx: Context) -> HeartbeatSettings:
     return settings
 
 
+def _applies(ctx: Context) -> str | None:
+    """Skipped, not `unknown`, where there is nothing to read: a page saying "cannot see the
+    peer" on a deployment that has none would be noise an SRE learns to ignore."""
+    if _settings(ctx).peers_of(ctx.cloud):
+        return None
+    if ctx.cloud is None:
+        return "no peer's beats named in [heartbeat]"
+    return f"no peer for {ctx.cloud} to read in [heartbeat] (only its own beats, or none)"
+
+
 def measure_peers(ctx: Context, _shared: object, _target: str) -> Verdict:
     """Every peer this runtime reads (one on a deployed function): the worst verdict; a firing
     peer is reported even when another one cannot be read."""
@@ -362,9 +374,9 @@ CHECK = Check(
     id=ID,
     title="age of the peer's newest heartbeat (s)",
     # Whether a runtime has a peer depends on the config and the cloud, which `missing` cannot
-    # see: the deployments decide (deploy/gcp_plan.py, infra/heartbeat.py) and a runtime without
-    # one reads `unknown` with the reason, never a pass.
+    # see: `applies` decides, for the runner, the CDK app and the GCP plan alike.
     missing=lambda _net: None,
+    applies=_applies,
     targets=lambda _net: [PEER_TARGET],
     threshold=_threshold,
     measure=measure_peers,
