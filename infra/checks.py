@@ -33,7 +33,9 @@ from .function import OpwatchFunction
 from .nag import KMS_GENERATE, acknowledge
 from .remedies import grant_snapshot_listing
 
-HEARTBEAT_SKIPPED = "the AWS stack writes no heartbeats and reads no peers yet"
+# The heartbeat reads the peer's beats, never a chain: it gets no RPC endpoints secret
+# (infra/heartbeat.py grants it the peer's read key only).
+READS_NO_CHAIN = frozenset({"heartbeat"})
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,7 @@ class Checks(Construct):
             network = config.network(network_name)
             scope_n = Construct(self, network_name)
             for check_id, check in CHECKS.items():
-                # The cross-cloud heartbeat needs beats this stack does not write yet and peers it
-                # does not configure (see docs/aws.md); its `missing` reads the synth's environment.
-                why = HEARTBEAT_SKIPPED if check_id == "heartbeat" else \
-                    why_skipped(check, Context(network, config=config, cloud="aws"))
+                why = why_skipped(check, Context(network, config=config, cloud="aws"))
                 if why:
                     self.skipped.append((network_name, check_id, why))
                     continue
@@ -68,8 +67,9 @@ class Checks(Construct):
                 env = {"OPWATCH_CONFIG": "/var/task/opwatch.toml", "OPWATCH_NETWORK": network_name,
                        "OPWATCH_CHECK": check_id, "FINDINGS_TOPIC_ARN": topic.topic_arn,
                        "POWERTOOLS_SERVICE_NAME": "opwatch", "POWERTOOLS_METRICS_NAMESPACE": settings.namespace}
-                if rpc_endpoints is not None:
-                    env["RPC_ENDPOINTS_SECRET"] = rpc_endpoints.secret_arn
+                endpoints = None if check_id in READS_NO_CHAIN else rpc_endpoints
+                if endpoints is not None:
+                    env["RPC_ENDPOINTS_SECRET"] = endpoints.secret_arn
                 fn = OpwatchFunction(
                     scope_n, check_id, name=_name(environment.name, network_name, check_id),
                     description=f"opwatch {check_id} on {network_name}" + (" (fast lane)" if fast else ""),
@@ -78,8 +78,8 @@ class Checks(Construct):
                     key=key, dead_letter_queue=async_dlq, retry_attempts=0, max_event_age=Duration.minutes(2),
                     log_retention_days=settings.log_retention_days)
                 topic.grant_publish(fn.role)
-                if rpc_endpoints is not None:
-                    rpc_endpoints.grant_read(fn.role)
+                if endpoints is not None:
+                    endpoints.grant_read(fn.role)
                 snapshot = remediation.for_network(network_name).snapshot
                 if check_id == "snapshot_freshness" and snapshot is not None:
                     grant_snapshot_listing(fn.role, snapshot)

@@ -11,6 +11,7 @@ from .bundling import lambda_code
 from .checks import Checks
 from .dashboard import Dashboard
 from .findings import FindingsTopic
+from .heartbeat import Heartbeat
 from .keys import StackKey
 from .monitoring import SelfWatch
 from .pager import Pager
@@ -39,6 +40,8 @@ class OpwatchStack(Stack):
         self.checks = Checks(self, "Checks", config=config, environment=environment, settings=settings, code=code,
                              key=key, topic=findings.topic, rpc_endpoints=secrets.rpc_endpoints,
                              async_dlq=async_dlq, scheduler_dlq=scheduler_dlq)
+        self.heartbeat = Heartbeat(self, "Heartbeat", config=config, settings=settings, environment=environment,
+                                   functions=self.checks.functions)
         self.pager = Pager(self, "Pager", env_name=environment.name, networks=environment.networks,
                            settings=settings, code=code, key=key, topic=findings.topic, tables=tables,
                            routing_key=secrets.pagerduty_routing_key, async_dlq=async_dlq)

@@ -70,14 +70,15 @@ def test_one_arm64_function_and_schedule_per_configured_check_and_network(templa
     prod = templates["opwatch-production"]
     fns = functions_by_name(prod)
     mainnet = config.network("mainnet")
-    # As the stack decides (on AWS's terms); the heartbeat is not deployed on AWS yet (infra/checks.py).
+    # As the stack decides (on AWS's terms, `why_skipped`).
     on_aws = Context(mainnet, config=config, cloud="aws")
     expected = {f"opwatch-production-mainnet-{c}".replace("_", "-") for c, chk in CHECKS.items()
-                if not why_skipped(chk, on_aws) and c != "heartbeat"}
+                if not why_skipped(chk, on_aws)}
     assert set(check_functions(prod)) == expected
-    # snapshot_freshness applies where [remediation] keeps snapshots; the heartbeat is not deployed yet.
+    # snapshot_freshness applies where [remediation] keeps snapshots; the heartbeat where
+    # [heartbeat] names the GCP watchdog's beats for AWS to read.
     assert "opwatch-production-mainnet-snapshot-freshness" in fns
-    assert not [n for n in fns if "heartbeat" in n]
+    assert "opwatch-production-mainnet-heartbeat" in fns
     assert all(p["Architectures"] == ["arm64"] and p["Runtime"] == "python3.14" and p["TracingConfig"] ==
                {"Mode": "Active"} for p in fns.values())
     assert fns["opwatch-production-mainnet-rpc-sync"]["MemorySize"] == 512  # [aws.memory]
@@ -104,7 +105,8 @@ def test_one_arm64_function_and_schedule_per_configured_check_and_network(templa
     # Staging watches sepolia, which configures no op-node, batch inbox or proposer.
     staging = functions_by_name(templates["opwatch-staging"])
     assert set(staging) == {"opwatch-staging-sepolia-sequencer-liveness", "opwatch-staging-sepolia-wallet-runway",
-                            "opwatch-staging-pager", "opwatch-staging-remedy-topup"}
+                            "opwatch-staging-sepolia-heartbeat", "opwatch-staging-pager",
+                            "opwatch-staging-remedy-topup"}
 
 
 def test_subscriptions_filter_on_message_attributes_and_each_has_a_dead_letter_queue(templates):
@@ -117,8 +119,8 @@ def test_subscriptions_filter_on_message_attributes_and_each_has_a_dead_letter_q
     [pager] = [p for p in by_protocol["lambda"] if p["Endpoint"]["Fn::GetAtt"][0].startswith("Pager")]
     env = functions_by_name(prod)["opwatch-production-pager"]["Environment"]["Variables"]
     # Pages link the runbooks by the bundled config ([alerting], else [aws] runbook_base_url), not the env.
-    assert set(env) == {"OPWATCH_CONFIG", "ALERTS_TABLE", "IDEMPOTENCY_TABLE", "PAGERDUTY_SECRET", "POWERTOOLS_SERVICE_NAME",
-                        "POWERTOOLS_METRICS_NAMESPACE"}
+    assert set(env) == {"OPWATCH_CONFIG", "ALERTS_TABLE", "IDEMPOTENCY_TABLE", "PAGERDUTY_SECRET",
+                        "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
     assert pager["FilterPolicy"] == {"network": ["mainnet"]}  # every status: ok findings resolve incidents
     findings_emails = [p for p in by_protocol["email"] if "FilterPolicy" in p]
     assert [p["FilterPolicy"] for p in findings_emails] == [{"status": ["firing"], "severity": ["critical", "warning"]}]
@@ -177,7 +179,7 @@ def test_self_watch_alarms_on_errors_throttles_and_a_missing_heartbeat(templates
 
 def _statements(template, role_name_part):
     policies = resources(template, "AWS::IAM::Policy").values()
-    return [s for p in policies for r in p["Properties"]["Roles"] if role_name_part in r["Ref"]
+    return [s for p in policies for r in p["Properties"].get("Roles", []) if role_name_part in r["Ref"]
             for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
@@ -564,7 +566,8 @@ def test_every_function_that_reads_a_chain_reads_the_rpc_endpoints_secret(templa
     for template, arn in ((templates["opwatch-production"], "opwatch/rpc-endpoints-GhIjKl"),
                           (restore_template, "opwatch/rpc-endpoints-GhIjKl")):
         fns = functions_by_name(template)
-        readers = {n for n in fns if not n.endswith("-pager")}  # every check and every remedy
+        # Every check and every remedy; the heartbeat reads the peer's beats, no chain.
+        readers = {n for n in fns if not n.endswith(("-pager", "-heartbeat"))}
         assert {n for n in readers if "-remedy-" in n}
         for name in readers:
             assert arn in fns[name]["Environment"]["Variables"].get("RPC_ENDPOINTS_SECRET", ""), name
@@ -632,3 +635,95 @@ def test_rpc_settings_a_check_cannot_outlast_are_refused():
     with pytest.raises(ConfigError, match=r"rpc: rpc_sync needs up to .* more than Lambda's 900 s"):
         timeout_seconds("rpc_sync", slow)
     assert timeout_seconds("rpc_sync", config) < 900
+
+
+# --- The dead-man switch, AWS's half (infra/heartbeat.py) ---
+
+def _role_of(template, function_name):
+    [fn] = [r for r in resources(template, "AWS::Lambda::Function").values()
+            if r["Properties"]["FunctionName"] == function_name]
+    return fn["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def _statements_of_role(template, role):
+    return [s for p in resources(template, "AWS::IAM::Policy").values()
+            if {"Ref": role} in p["Properties"].get("Roles", [])
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_the_beats_bucket_is_private_encrypted_and_made_once(templates):
+    from opwatch.config import load_config
+
+    own = load_config(EXAMPLE).section("heartbeat").own("aws")
+    prod, staging = templates["opwatch-production"], templates["opwatch-staging"]
+    # Production is in the bucket's region: it creates it; staging (eu-west-1) only writes to it.
+    [bucket] = resources(prod, "AWS::S3::Bucket").values()
+    assert resources(staging, "AWS::S3::Bucket") == {}
+    p = bucket["Properties"]
+    assert p["BucketName"] == own.bucket and bucket["DeletionPolicy"] == "Retain"
+    assert p["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                                   "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == \
+        {"SSEAlgorithm": "AES256"}
+    assert p["VersioningConfiguration"] == {"Status": "Enabled"}
+    [policy] = resources(prod, "AWS::S3::BucketPolicy").values()
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_each_writer_may_put_only_its_own_networks_beat(templates):
+    for env, network in (("production", "mainnet"), ("staging", "sepolia")):
+        t = templates[f"opwatch-{env}"]
+        writer = _statements_of_role(t, _role_of(t, f"opwatch-{env}-{network}-sequencer-liveness"))
+        s3 = [s for s in writer if any(a.startswith("s3:") for a in _actions(s))]
+        assert [_actions(s) for s in s3] == [["s3:PutObject"]]
+        assert json.dumps(s3[0]["Resource"]).endswith(f'/heartbeat/aws/{network}.json"]]}}')
+        # No other function of the stack touches the beats.
+        others = [s for p in resources(t, "AWS::IAM::Policy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]
+                  if "heartbeat/aws" in json.dumps(s["Resource"]) and s not in s3
+                  and not any(g for g in p["Properties"].get("Groups", []))]
+        assert others == []
+
+
+def test_the_gcp_reader_is_a_user_that_may_only_read_aws_beats_and_has_no_key_in_the_template(templates):
+    prod = templates["opwatch-production"]
+    [user] = resources(prod, "AWS::IAM::User").values()
+    assert "Policies" not in user["Properties"] and "ManagedPolicyArns" not in user["Properties"]
+    [group] = user["Properties"]["Groups"]
+    policies = [p["Properties"] for p in resources(prod, "AWS::IAM::Policy").values()
+                if p["Properties"].get("Groups") == [group]]
+    assert len(policies) == 1 and not any("Users" in p or "Roles" in p for p in policies)
+    statements = policies[0]["PolicyDocument"]["Statement"]
+    assert {a for s in statements for a in _actions(s)} == {"s3:GetObject", "s3:ListBucket"}
+    [get] = [s for s in statements if _actions(s) == ["s3:GetObject"]]
+    assert json.dumps(get["Resource"]).endswith('/heartbeat/aws/*"]]}')
+    [listing] = [s for s in statements if _actions(s) == ["s3:ListBucket"]]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "heartbeat/aws/*"}}
+    assert resources(prod, "AWS::IAM::AccessKey") == {}  # made by hand (docs/aws.md), never in a template
+
+
+def test_the_heartbeat_function_reads_only_the_gcp_peers_key_secret(templates):
+    for env, network, region, account in (("production", "mainnet", "us-east-1", "222222222222"),
+                                          ("staging", "sepolia", "eu-west-1", "111111111111")):
+        t = templates[f"opwatch-{env}"]
+        fn = f"opwatch-{env}-{network}-heartbeat"
+        statements = _statements_of_role(t, _role_of(t, fn))
+        secrets = [s for s in statements if any(a.startswith("secretsmanager:") for a in _actions(s))]
+        assert [_actions(s) for s in secrets] == [["secretsmanager:GetSecretValue"]]
+        assert json.dumps(secrets[0]["Resource"]).endswith(
+            f':secretsmanager:{region}:{account}:secret:opwatch/gcs-beat-reader-??????"]]}}')
+        assert not [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
+        env_vars = functions_by_name(t)[fn]["Environment"]["Variables"]
+        assert "RPC_ENDPOINTS_SECRET" not in env_vars  # it reads no chain
+
+
+def test_without_a_gcp_peer_aws_deploys_no_heartbeat_function(tmp_path):
+    text = EXAMPLE.read_text().split("[heartbeat]")[0] + \
+        '[heartbeat]\naws = { bucket = "opwatch-example-beats-aws", region = "us-east-1" }\n'
+    config = tmp_path / "opwatch.toml"
+    config.write_text(text)
+    stacks = _synth(tmp_path / "cdk.out", config).stacks
+    names = [r["Properties"]["FunctionName"] for s in stacks
+             for r in resources(json.loads(Path(s.template_full_path).read_text()), "AWS::Lambda::Function").values()]
+    assert names and not [n for n in names if n.endswith("-heartbeat")]
