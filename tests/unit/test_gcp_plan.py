@@ -208,7 +208,7 @@ def test_bundle_holds_entry_points_package_and_pinned_requirements(tmp_path, con
     assert "from opwatch.gcp.main import *" in (out / "main.py").read_text()
     assert (out / "opwatch" / "gcp" / "main.py").is_file() and not list(out.rglob("__pycache__"))
     reqs = (out / "requirements.txt").read_text().splitlines()
-    assert all(re.match(r"^[a-z-]+==[0-9.]+$", r) for r in reqs) and any(r.startswith("functions-framework==")
+    assert all(re.match(r"^[a-z0-9-]+==[0-9.]+$", r) for r in reqs) and any(r.startswith("functions-framework==")
                                                                          for r in reqs)
     assert not (out / "opwatch.toml").exists()  # config_secret is set: RPC keys stay out of the bundle
 

@@ -79,3 +79,50 @@ def test_the_heartbeat_is_skipped_where_there_is_no_peer_to_read(table, cloud):
 def test_the_heartbeat_runs_where_another_clouds_beats_are_named(table, cloud):
     config = _heartbeat(table)
     assert why_skipped(CHECK, Context(config.network("n"), config=config, cloud=cloud)) is None
+
+
+# What the GCP bundle's requirements install, and nothing else of this venv, must import the
+# S3-protocol reader GCP's heartbeat function reads AWS's beats with (aws/beats.py).
+_ONLY_THE_BUNDLE = r"""
+import importlib.abc, importlib.metadata as md, re, sys
+allowed = set(sys.argv[1:])
+def closure(names):
+    seen, todo = set(), list(names)
+    while todo:
+        name = re.split(r"[\s\[<>=!~;(]", todo.pop(), maxsplit=1)[0].lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            continue
+        todo += [r for r in dist.requires or [] if "extra ==" not in r]
+    return seen
+dists = closure(allowed)
+tops = {top for top, owners in md.packages_distributions().items()
+        if any(o.lower().replace("_", "-") in dists for o in owners)}
+class OnlyTheBundle(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in sys.stdlib_module_names or top in tops or top in ("opwatch", "_distutils_hack"):
+            return None
+        raise ModuleNotFoundError(f"{top} is not in the GCP bundle's requirements", name=name)
+sys.meta_path.insert(0, OnlyTheBundle())
+from opwatch.checks.heartbeat import Peer
+from opwatch.aws.beats import S3ProtocolBeatSource
+peer = Peer("aws", "beats", "us-east-1", "http://127.0.0.1:9")
+S3ProtocolBeatSource(peer, lambda: '{"access_key_id": "AKIDTEST", "secret_access_key": "x"}')._build()
+print("imported")
+"""
+
+
+def test_the_gcp_bundle_requirements_import_the_beat_reader():
+    import subprocess
+    import sys
+
+    from opwatch.deploy.gcp_cli import BUNDLE_REQUIREMENTS
+
+    result = subprocess.run([sys.executable, "-c", _ONLY_THE_BUNDLE, *BUNDLE_REQUIREMENTS], capture_output=True,
+                            text=True, timeout=300)
+    assert result.stdout.strip() == "imported", result.stderr[-2000:]
