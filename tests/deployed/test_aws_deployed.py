@@ -143,3 +143,50 @@ def test_fire_after_1_in_alerting_pages_on_the_first_firing_finding(lag_run, eve
     # rpc_sync's default holds for 5 evaluations: only a pager that reads [alerting] pages at the first.
     assert events.accepted
     assert lag_run.firing_delivered_before_trigger == 1
+
+
+@dataclass
+class FaultRun:
+    """A check function ticked under a devnet fault, each delivery to the pager as SNS would."""
+
+    delivered: list[tuple[str, str]]  # (check, status) of each finding the pager got
+    pager_config: Any  # the pager's bundled config, parsed
+
+
+def run_under_fault(deployment, devnet, events, check_suffix: str, fault: str, ticks: int,  # type: ignore[no-untyped-def]
+                    done: Any = lambda run: False) -> FaultRun:
+    """Tick the deployed `*-devnet-<check_suffix>` function up to `ticks` times while `fault` is
+    injected; every message the template's pager subscription lets through goes to the pager."""
+    from aws_deployed import pager_filter, receive, sns_lambda_event, subscribe_queue
+    from opwatch.config import load_config
+
+    fns = deployment.functions()
+    [check] = [f for n, f in fns.items() if n.endswith(f"-devnet-{check_suffix}")]
+    [pager] = [f for n, f in fns.items() if n.endswith("-pager")]
+    run = FaultRun([], load_config(pager.asset / "opwatch.toml"))
+    topic = deployment.environment(check)["FINDINGS_TOPIC_ARN"]
+    to_pager = subscribe_queue(deployment, topic, f"to-pager-{check_suffix}", pager_filter(deployment, pager.name))
+    destinations = {"PAGERDUTY_BASE_URL": events.base_url}
+    devnet.fault(fault)
+    try:
+        for _ in range(ticks):
+            deployment.invoke(check, {}, destinations)
+            for envelope in receive(deployment, to_pager, wait_s=5):
+                message = json.loads(envelope["Message"])
+                run.delivered.append((message["check"], message["status"]))
+                deployment.invoke(pager, sns_lambda_event(envelope, f"{topic}:pager"), destinations)
+            if done(run):
+                break
+    finally:
+        devnet.heal(fault)
+    return run
+
+
+def test_a_silence_in_alerting_suppresses_the_page(deployment, devnet, events):
+    run = run_under_fault(deployment, devnet, events, "wallet-runway", "drain-batcher", 3,
+                          lambda r: ("wallet_runway", "firing") in r.delivered)
+    assert ("wallet_runway", "firing") in run.delivered, run.delivered
+    assert not [e for e in events.accepted if "/wallet_runway/" in e["dedup_key"]], events.accepted
+    policy = run.pager_config.section("alerting")
+    assert policy.timing("wallet_runway").fire.evaluations == 1  # without the silence: a page at once
+    assert policy.silenced("devnet", "wallet_runway", time.time()) is not None  # the bundled [alerting]

@@ -151,3 +151,73 @@ def test_the_halt_pages_once_and_resolves_once_through_the_deployed_pager(
     finally:
         function.stop()
     assert events.actions(KEY) == ["trigger", "resolve"], function.log.read_text()[-4000:]
+
+
+@dataclass
+class FaultRun:
+    """A check function ticked under a devnet fault, each message it published pushed to the pager."""
+
+    delivered: list[tuple[str, str]] = field(default_factory=list)  # (check, status) the pager got
+
+
+def run_under_fault(gcp_plan, apis, firestore, events, devnet, logs, entry_point: str,  # type: ignore[no-untyped-def]
+                    fault: str, ticks: int, done: Any = lambda run: False) -> FaultRun:
+    """Tick the plan's `entry_point` function up to `ticks` times (a scheduler tick each) while
+    `fault` is injected; what it publishes goes through the pager subscription's filter to the
+    deployed pager, as Pub/Sub pushes it."""
+    from gcp_deployed import GcpFunction, deliver
+
+    plan, source = gcp_plan
+    [fn] = [f for f in plan.functions().values() if f.entry_point == entry_point]
+    [pager] = [f for f in plan.functions().values() if f.entry_point == "pager"]
+    subscription = plan.subscription_to(pager.name)
+    topic = fn.env["OPWATCH_FINDINGS_TOPIC"]
+    check = GcpFunction(fn, source, destinations(apis), logs / f"{entry_point}.log")
+    to_pager = GcpFunction(pager, source, destinations(apis, events, firestore), logs / "pager.log")
+    run = FaultRun()
+    seen = len(apis.messages(topic))
+    devnet.fault(fault)
+    try:
+        for i in range(ticks):
+            assert check.tick(plan, f"{entry_point}-{i}") == 200, check.log.read_text()[-4000:]
+            for message in apis.messages(topic)[seen:]:
+                seen += 1
+                if message.attributes["check"] == entry_point and deliver(to_pager, subscription, message):
+                    run.delivered.append((entry_point, message.attributes["status"]))
+            if done(run):
+                break
+    finally:
+        devnet.heal(fault)
+        check.stop()
+        to_pager.stop()
+    return run
+
+
+def test_an_rpc_sync_warning_reaches_the_sink_its_route_names_and_fire_after_1_pages_at_once(
+        gcp_plan, apis, firestore, events, devnet, keyed_config_text, tmp_path):
+    from opwatch.config import parse_config
+
+    policy = parse_config(keyed_config_text).section("alerting")  # what the pager reads: the config secret
+    assert policy.route("warning") == ("pagerduty",)
+    assert policy.timing("rpc_sync").fire.evaluations == 1  # the default holds for 5
+    run = run_under_fault(gcp_plan, apis, firestore, events, devnet, tmp_path, "rpc_sync", "lag-rpc", 8,
+                          lambda r: ("rpc_sync", "firing") in r.delivered)
+    firing = [s for c, s in run.delivered if s == "firing"]
+    assert len(firing) == 1, run.delivered  # stopped at the first firing finding: it paged at once
+    triggers = [e for e in events.accepted if e["event_action"] == "trigger"]
+    assert len(triggers) == 1, events.accepted
+    assert triggers[0]["dedup_key"].startswith("opwatch/devnet/rpc_sync/")
+    assert triggers[0]["payload"]["severity"] == "warning"
+
+
+def test_a_silence_in_alerting_suppresses_the_page(gcp_plan, apis, firestore, events, devnet, keyed_config_text,
+                                                   tmp_path):
+    from opwatch.config import parse_config
+
+    run = run_under_fault(gcp_plan, apis, firestore, events, devnet, tmp_path, "wallet_runway", "drain-batcher", 3,
+                          lambda r: ("wallet_runway", "firing") in r.delivered)
+    assert ("wallet_runway", "firing") in run.delivered, run.delivered
+    assert not [e for e in events.accepted if "/wallet_runway/" in e["dedup_key"]], events.accepted
+    policy = parse_config(keyed_config_text).section("alerting")  # what the pager reads: the config secret
+    assert policy.timing("wallet_runway").fire.evaluations == 1  # without the silence: a page at once
+    assert policy.silenced("devnet", "wallet_runway", time.time()) is not None
