@@ -265,6 +265,19 @@ def test_a_healthy_deployment_is_ok_on_every_target(chain: Chain) -> None:
         assert f.status == Status.OK, (f.target, f.summary)
 
 
+def test_the_deployment_itself_in_the_lookback_does_not_page(chain: Chain) -> None:
+    """Proxies installed from nothing, owners set by initialize() and the SystemConfig values
+    initialize() writes are the deployment the config names, not a change behind its back."""
+    whole_life = '[networks.devnet.l1_contracts]\nlookback = "5d"\n'
+    findings = run(chain, "l1_contracts", config(chain, extra=whole_life))
+    upgrades, updates = target(findings, "upgrades"), target(findings, "config")
+    assert upgrades.status == Status.OK and updates.status == Status.OK, (upgrades.summary, updates.summary)
+    firsts = {(e["proxy"], e["event"]) for e in upgrades.details["deployment"]}
+    assert (chain.system_config.lower(), "Upgraded") in firsts and (chain.portal.lower(), "Upgraded") in firsts
+    assert (chain.system_config.lower(), "OwnershipTransferred") in firsts
+    assert updates.details["set_by_initialize"] >= 3 and updates.details["updates"] == []
+
+
 def test_a_guardian_pause_fires_and_unpause_heals(chain: Chain) -> None:
     from opwatch_devnet.contracts import encode_call
 

@@ -52,6 +52,8 @@ ADMIN_CHANGED = "0x7e644d79422f17c01e4894b5f4f588d331ebfa28653d42ae832dc59e38c97
 OWNERSHIP_TRANSFERRED = "0x8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e0"
 # SystemConfig: ConfigUpdate(uint256 indexed version, uint8 indexed updateType, bytes data)
 CONFIG_UPDATE = "0x1d2b0bda21d56b8bd12d4f94ebacffdfb35f5e226f84b461103bb8beab6353be"
+# Initializable: Initialized(uint8 version), emitted by initialize() (and reinitializers)
+INITIALIZED = "0x7f26b83ff96e1f2b6a682f133852f6798a09c465da95921460cefb3847402498"
 # SuperchainConfig: Paused(string identifier)
 PAUSED_EVENT = "0xc32e6d5d6d1de257f64eac19ddb1f700ba13527983849c9486b1ab007ea28381"
 # ERC-1967 implementation slot: bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)

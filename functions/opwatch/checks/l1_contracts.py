@@ -14,9 +14,13 @@ Targets (each present when its keys are configured):
     `[l1_contracts] lookback` to an address outside `allowed_implementations`. Fires critical
     naming the proxy, the old and new implementation (the old one read from the ERC-1967 slot at
     the block before the event) or admin/owner, and the L1 transaction. Listed targets are
-    reported in `details` as planned.
+    reported in `details` as planned. Changes from the zero address (a proxy's first
+    implementation and admin) and an owner set by initialize() are the contract's deployment: reported
+    under `details.deployment`, not paged.
   - `config` (`system_config`): SystemConfig `ConfigUpdate` events in the lookback, decoded
     (batcher, gas config and fee scalars, gas limit, unsafe block signer). Fires as a warning.
+    Updates emitted by initialize() (a transaction that also emits `Initialized` on the
+    SystemConfig) are its deployment, counted in `details`, not fired.
 Unknown: L1 cannot be read, or a contract answers garbage (not the contract configured).
 Remedy: none automatic; see docs/runbooks/l1_contracts.md.
 """
@@ -36,6 +40,7 @@ UNIT = "findings"
 # SystemConfig.UpdateType in contracts-bedrock 0.17.3 (src/L1/SystemConfig.sol).
 UPDATE_TYPES = {0: "BATCHER", 1: "GAS_CONFIG", 2: "GAS_LIMIT", 3: "UNSAFE_BLOCK_SIGNER"}
 _ADDRESS_MASK = (1 << 160) - 1
+_ZERO = "0x" + "00" * 20
 
 
 def watched(net: Network) -> list[str]:
@@ -148,16 +153,25 @@ def measure_upgrades(ctx: Context, net: Network, head: int) -> Verdict:
 
     def read(node: Node) -> list[dict[str, object]]:
         start, end = _window(ctx, node, head, net.l1_contracts.lookback)
-        found = logs.get_logs(node, proxies, [abi.UPGRADED, abi.ADMIN_CHANGED, abi.OWNERSHIP_TRANSFERRED], start, end)
-        return [describe_upgrade(node, log) for log in found]
+        found = logs.get_logs(node, proxies, [abi.UPGRADED, abi.ADMIN_CHANGED, abi.OWNERSHIP_TRANSFERRED,
+                                              abi.INITIALIZED], start, end)
+        initializing = {(log.tx_hash, log.address) for log in found if log.topics[0] == abi.INITIALIZED}
+        return [describe_upgrade(node, log) | {"initialize": (log.tx_hash, log.address) in initializing}
+                for log in found if log.topics[0] != abi.INITIALIZED]
 
     events = ctx.l1().read(read)
     allowed = {a.lower() for a in net.l1_contracts.allowed_implementations}
-    unplanned = [e for e in events if e["new"] not in allowed]
-    planned = [e for e in events if e["new"] in allowed]
+    # The deployment, not a change: a proxy's first implementation and admin (from nothing), and
+    # the owner initialize() sets. An upgrade that re-initializes still pages by its Upgraded event.
+    for e in events:
+        e["deployment"] = e["old"] == _ZERO or (e["event"] == "OwnershipTransferred" and bool(e.pop("initialize")))
+        e.pop("initialize", None)
+    deployment = [e for e in events if e["deployment"]]
+    unplanned = [e for e in events if e["new"] not in allowed and not e["deployment"]]
+    planned = [e for e in events if e["new"] in allowed and not e["deployment"]]
     threshold = Measure(0, "unplanned upgrades")
     details: dict[str, object] = {"l1_block": head, "watched": proxies, "lookback_s": net.l1_contracts.lookback,
-                                  "planned": planned}
+                                  "planned": planned, "deployment": deployment}
     if not unplanned:
         return Verdict(Status.OK, f"no unplanned upgrade of the {len(proxies)} watched contracts "
                        f"({len(planned)} planned)", Measure(0, "unplanned upgrades"), threshold, details)
@@ -195,14 +209,18 @@ def measure_config(ctx: Context, net: Network, head: int) -> Verdict:
     assert net.system_config
     system_config = net.system_config.lower()
 
-    def read(node: Node) -> list[dict[str, object]]:
+    def read(node: Node) -> tuple[list[dict[str, object]], int]:
         start, end = _window(ctx, node, head, net.l1_contracts.lookback)
-        return [decode_config_update(log, node.name)
-                for log in logs.get_logs(node, [system_config], [abi.CONFIG_UPDATE], start, end)]
+        found = logs.get_logs(node, [system_config], [abi.CONFIG_UPDATE, abi.INITIALIZED], start, end)
+        initializing = {log.tx_hash for log in found if log.topics[0] == abi.INITIALIZED}
+        updates = [log for log in found if log.topics[0] == abi.CONFIG_UPDATE]
+        return ([decode_config_update(log, node.name) for log in updates if log.tx_hash not in initializing],
+                sum(1 for log in updates if log.tx_hash in initializing))
 
-    updates = ctx.l1().read(read)
+    updates, at_initialize = ctx.l1().read(read)
     threshold = Measure(0, "config updates")
-    details: dict[str, object] = {"l1_block": head, "lookback_s": net.l1_contracts.lookback, "updates": updates}
+    details: dict[str, object] = {"l1_block": head, "lookback_s": net.l1_contracts.lookback, "updates": updates,
+                                  "set_by_initialize": at_initialize}
     if not updates:
         return Verdict(Status.OK, "no SystemConfig update in the lookback", Measure(0, "config updates"),
                        threshold, details)
