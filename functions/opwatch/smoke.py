@@ -10,10 +10,14 @@ a gate that cannot see is not a gate that passed):
   batcher            batcher_lag, batch_submission, and the batcher wallet's runway
   proposer           proposer_freshness, output_root (the proposals' roots are true),
                      dispute_games (fault-proof chains), and the proposer wallet's runway
+  l1_contracts       withdrawals (every proven withdrawal was sent on L2) and l1_contracts's
+                     paused, batcher_key and upgrades (a config update in the last day is
+                     a warning to read, not a reason to stop a deploy)
   snapshots          snapshot_freshness, where [remediation] keeps snapshots
-  watchdog           the deployed opwatch's heartbeat (`checks/heartbeat.py` sources), where
-                     peers are given: a fresh beat proves the scheduled function ran and
-                     published its findings (the writer beats only after publishing)
+  watchdog           the deployed opwatch's heartbeat (`checks/heartbeat.py`): the peers
+                     `--heartbeat` gives, else those `[heartbeat]` names; a fresh beat proves
+                     the scheduled function ran and published its findings (the writer
+                     beats only after publishing)
 
 A gate none of whose checks apply to the network (say, no `rollup_rpc`) is `skipped`, and
 says why; the gate as a whole passes when no gate failed. Further probes (e.g. "findings
@@ -31,9 +35,11 @@ from typing import Any
 from .chain.rpc import Transport
 from .checks import CHECKS, Context, evaluate
 from .checks import heartbeat as heartbeat_check
+from .checks.base import why_skipped
 from .checks.heartbeat import HeartbeatSource
 from .config import Config, Network
 from .findings import Finding, Status
+from .registry import Registry
 from .runner import run_checks
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
@@ -45,6 +51,8 @@ GATES: dict[str, tuple[tuple[str, str | None], ...]] = {
     "batcher": (("batcher_lag", None), ("batch_submission", None), ("wallet_runway", "batcher")),
     "proposer": (("proposer_freshness", None), ("output_root", None), ("dispute_games", None),
                  ("wallet_runway", "proposer")),
+    "l1_contracts": (("withdrawals", None), ("l1_contracts", "paused"), ("l1_contracts", "batcher_key"),
+                     ("l1_contracts", "upgrades")),
     "snapshots": (("snapshot_freshness", None),),
 }
 WATCHDOG = "watchdog"
@@ -103,18 +111,24 @@ def _matches(finding: Finding, check_id: str, target: str | None) -> bool:
 
 
 def heartbeat_gate(network: Network, config: Config, sources: Mapping[str, HeartbeatSource], max_age_s: float,
-                   transport: Transport | None = None, clock: Callable[[], float] = time.time) -> GateResult:
-    if not sources:
-        return GateResult(WATCHDOG, SKIPPED, [], f"no heartbeat peers given (--heartbeat or "
-                                                 f"{heartbeat_check.PEERS_ENV})")
-    check = heartbeat_check.make_check(lambda: sources, max_age_s)
-    findings = evaluate(check, Context(network, config.rpc, transport, clock))
-    return gate_from(WATCHDOG, findings)
+                   transport: Transport | None = None, clock: Callable[[], float] = time.time, *,
+                   registry: Registry | None = None, seams: Any = None) -> GateResult:
+    """The peers `sources` (`--heartbeat` URLs), else every peer `[heartbeat]` names, read
+    through `registry` (the CLI's: both clouds' beat readers and secret stores)."""
+    if sources:
+        check = heartbeat_check.make_check(lambda: sources, max_age_s)
+        return gate_from(WATCHDOG, evaluate(check, Context(network, config.rpc, transport, clock)))
+    ctx = Context(network, config.rpc, transport, clock, config=config, registry=registry, seams=seams)
+    why = why_skipped(heartbeat_check.CHECK, ctx)
+    if why:
+        return GateResult(WATCHDOG, SKIPPED, [], f"{why} (or --heartbeat URL)")
+    return gate_from(WATCHDOG, evaluate(heartbeat_check.CHECK, ctx))
 
 
 def run_smoke(config: Config, network: str, heartbeat_sources: Mapping[str, HeartbeatSource] | None = None,
               max_heartbeat_age_s: float = heartbeat_check.DEFAULT_MAX_AGE_S, probes: Iterable[Probe] = (),
-              transport: Transport | None = None, clock: Callable[[], float] = time.time) -> SmokeReport:
+              transport: Transport | None = None, clock: Callable[[], float] = time.time,
+              registry: Registry | None = None) -> SmokeReport:
     started = time.monotonic()
     net = config.network(network)  # raises ConfigError on an unknown network
     ids = list(CORE_CHECKS)
@@ -130,7 +144,8 @@ def run_smoke(config: Config, network: str, heartbeat_sources: Mapping[str, Hear
         findings = [f for f in result.findings if any(_matches(f, c, t) for c, t in parts)]
         why = [f"{c}: {w}" for _n, c, w in result.skipped if any(c == p for p, _t in parts)]
         gates.append(gate_from(name, findings, why))
-    gates.append(heartbeat_gate(net, config, heartbeat_sources or {}, max_heartbeat_age_s, transport, clock))
+    gates.append(heartbeat_gate(net, config, heartbeat_sources or {}, max_heartbeat_age_s, transport, clock,
+                                registry=registry))
     gates.extend(probe(net) for probe in probes)
     return SmokeReport(network, gates, time.monotonic() - started)
 

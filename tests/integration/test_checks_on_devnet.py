@@ -81,8 +81,17 @@ def test_a_healthy_devnet_is_all_ok_with_every_check_and_target(config: Config, 
                          ("batch_submission", "batcher"), ("wallet_runway", "batcher"),
                          ("wallet_runway", "proposer"), ("proposer_freshness", "proposer"),
                          ("output_root", "proposals"),
-                         *(("rpc_sync", t) for t in rpc_targets)}
+                         *(("rpc_sync", t) for t in rpc_targets), *l1_targets(config)}
     assert all_ok(seen)
+
+
+def l1_targets(config: Config) -> set[Key]:
+    """withdrawals' and l1_contracts' targets, as far as the devnet's config names the contracts."""
+    from opwatch.checks import CHECKS
+
+    net = config.network("devnet")
+    return {(c, t) for c in ("withdrawals", "l1_contracts") if CHECKS[c].missing(net) is None
+            for t in CHECKS[c].targets(net)}
 
 
 FAULTS = [

@@ -91,7 +91,7 @@ def test_gate_passes_on_a_healthy_devnet_with_a_fresh_heartbeat(devnet, config_f
     statuses = {g["gate"]: g["status"] for g in report["gates"]}
     assert report["passed"] is True and report["failed"] == []
     assert statuses == {"block_production": PASS, "rpc": PASS, "batcher": PASS, "proposer": PASS,
-                        "snapshots": SKIPPED, "watchdog": PASS}
+                        "l1_contracts": PASS, "snapshots": SKIPPED, "watchdog": PASS}
     rpc = next(g for g in report["gates"] if g["gate"] == "rpc")
     assert len(rpc["findings"]) == len(devnet.rpc_proxies)  # every node answered
 
