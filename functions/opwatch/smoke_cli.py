@@ -5,15 +5,15 @@
 
 Exit codes: 0 every gate passed (or was skipped), 1 a gate failed, 2 bad usage/config.
 Heartbeat peers come from `--heartbeat` (repeatable; `{network}` in the URL is replaced)
-or, without it, from `OPWATCH_HEARTBEAT_PEERS` (`NAME=URL ...`, as the deployed check reads).
+or, without it, from the config's `[heartbeat]` (every peer it names, read as the deployed
+check reads it, with the read keys from the secret stores `read_key` names).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from .checks import heartbeat as heartbeat_check
 from .checks.heartbeat import HeartbeatSource
@@ -44,16 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return smoke
 
 
-def heartbeat_sources(flags: Sequence[str] | None,
-                      environ: Mapping[str, str] | None = None) -> dict[str, HeartbeatSource]:
-    """`--heartbeat` items (a bare URL is named `deployed`, `deployed-2`, ...) or the environment's peers."""
-    if not flags:
-        return heartbeat_check.sources_from_env(environ)
+def heartbeat_sources(flags: Sequence[str] | None) -> dict[str, HeartbeatSource]:
+    """`--heartbeat` items (a bare URL is named `deployed`, `deployed-2`, ...); none: `[heartbeat]`'s peers."""
     items = []
-    for i, flag in enumerate(flags):
+    for i, flag in enumerate(flags or ()):
         named = not flag.startswith(("http://", "https://"))
         items.append(flag if named else f"deployed{'' if i == 0 else f'-{i + 1}'}={flag}")
-    return heartbeat_check.sources_from_env({heartbeat_check.PEERS_ENV: " ".join(items)})
+    return heartbeat_check.sources_from_urls(items)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,11 +59,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         config.network(args.network)
-        sources = heartbeat_sources(args.heartbeat, os.environ)
+        sources = heartbeat_sources(args.heartbeat)
     except (ConfigError, ValueError) as exc:
         render.err(str(exc))
         return EXIT_USAGE
-    report = run_smoke(config, args.network, sources, args.max_heartbeat_age)
+    from .cli.compose import registry
+
+    report = run_smoke(config, args.network, sources, args.max_heartbeat_age, registry=registry())
     if args.format == "json":
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
     else:

@@ -172,3 +172,21 @@ aws = { bucket = "aws-beats", region = "us-east-1" }
     # ...and a direct run says why it cannot tell, never a pass.
     f = heartbeat_on("aws", cfg)
     assert f.status == Status.UNKNOWN and "[heartbeat]" in f.summary
+
+
+
+def test_opwatch_smoke_reads_the_peers_named_in_heartbeat(moto, gcs):
+    """The operator's CLI reads every peer `[heartbeat]` names (no env var, no URL flag)."""
+    from opwatch.cli.compose import registry
+    from opwatch.smoke import FAIL, PASS, heartbeat_gate
+
+    S3BeatWriter("aws-beats", s3_client=aws_client("s3", moto)).write(Beat("aws", "mainnet", NOW - 30))
+    gcp_writer(gcs).write(Beat("gcp", "mainnet", NOW - 20))
+    cfg = config(moto, gcs)
+    gate = heartbeat_gate(cfg.network("mainnet"), cfg, {}, 300.0, clock=lambda: NOW, registry=registry(),
+                          seams=Seams())
+    assert gate.status == PASS and [f.status for f in gate.findings] == [Status.OK]
+    # Six minutes on with no new beat from either, the gate fails: the peers stopped.
+    late = heartbeat_gate(cfg.network("mainnet"), cfg, {}, 300.0, clock=lambda: NOW + 400, registry=registry(),
+                          seams=Seams())
+    assert late.status == FAIL and "stopped" in late.reason

@@ -6,7 +6,7 @@ import pytest
 from gcp_standins import GoogleApisStandIn
 from opwatch.checks import heartbeat
 from opwatch.checks.base import Context, evaluate
-from opwatch.checks.heartbeat import Beat, HttpBeatSource, make_check, sources_from_env
+from opwatch.checks.heartbeat import Beat, HttpBeatSource, make_check, sources_from_urls
 from opwatch.config import parse_config
 from opwatch.findings import Status
 from opwatch.gcp.beats import BeatWriter
@@ -78,23 +78,22 @@ def test_a_future_beat_is_age_zero_not_negative(apis):
     assert f.status == Status.OK and f.observed.value == 0.0
 
 
-def test_peers_come_from_the_environment_and_none_means_skipped():
-    sources = sources_from_env({heartbeat.PEERS_ENV: "aws=https://a/{network}.json gcp=https://g/{network}.json"})
+def test_peers_come_from_the_smoke_flags_and_none_means_skipped():
+    sources = sources_from_urls(["aws=https://a/{network}.json", "gcp=https://g/{network}.json"])
     assert sorted(sources) == ["aws", "gcp"]
     network = parse_config(CONFIG).network("mainnet")
-    assert "OPWATCH_HEARTBEAT_PEERS" in make_check(lambda: {}).missing(network)
+    assert "--heartbeat" in make_check(lambda: {}).missing(network)
     with pytest.raises(ValueError):
-        sources_from_env({heartbeat.PEERS_ENV: "aws"})
+        sources_from_urls(["aws"])
 
 
 def test_a_malformed_peer_list_is_unknown_with_the_reason_not_a_crash_or_a_skip():
-    from opwatch.checks import heartbeat
     from opwatch.checks.base import Context, evaluate
     from opwatch.config import parse_config
     from opwatch.findings import Status
 
     def broken():
-        return heartbeat.sources_from_env({heartbeat.PEERS_ENV: "aws-without-url"})
+        return heartbeat.sources_from_urls(["aws-without-url"])
 
     check = heartbeat.make_check(broken)
     config = parse_config('[networks.n]\nl1_rpc = "http://127.0.0.1:1"\nl2_rpc = "http://127.0.0.1:2"\n'

@@ -126,3 +126,31 @@ def test_the_gcp_bundle_requirements_import_the_beat_reader():
     result = subprocess.run([sys.executable, "-c", _ONLY_THE_BUNDLE, *BUNDLE_REQUIREMENTS], capture_output=True,
                             text=True, timeout=300)
     assert result.stdout.strip() == "imported", result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("line", ['heartbeat_bucket = "opwatch-heartbeats"',
+                                  'heartbeat_peers = { aws = "https://beats.example/heartbeat/aws/{network}.json" }'])
+def test_the_old_gcp_heartbeat_keys_are_errors_pointing_to_the_heartbeat_section(line):
+    with pytest.raises(ConfigError) as err:
+        parse_config(NET + '[gcp]\nproject = "opwatch-test"\n' + line + "\n")
+    key = line.split(" =")[0]
+    [problem] = [p for p in err.value.problems if p.startswith(f"gcp.{key}")]
+    assert "[heartbeat]" in problem
+
+
+def test_smoke_reads_the_watchdogs_peers_from_heartbeat_not_the_environment(monkeypatch):
+    from opwatch.cli.compose import registry
+    from opwatch.smoke import FAIL, SKIPPED, heartbeat_gate
+    from opwatch.smoke_cli import heartbeat_sources
+
+    # The old variable names a peer; it is no longer read: flags or [heartbeat] only.
+    monkeypatch.setenv("OPWATCH_HEARTBEAT_PEERS", "gcp=https://g.example/{network}.json")
+    assert heartbeat_sources(None) == {}
+    bare = _heartbeat("")
+    gate = heartbeat_gate(bare.network("n"), bare, {}, 300.0, registry=registry())
+    assert gate.status == SKIPPED and "[heartbeat]" in gate.reason
+    # A peer named in [heartbeat] is read (here: nothing answers, so the gate cannot pass).
+    named = _heartbeat('aws = { bucket = "aws-beats", region = "us-east-1", endpoint = "http://127.0.0.1:9" }')
+    gate = heartbeat_gate(named.network("n"), named, {}, 300.0, registry=registry())
+    assert gate.status == FAIL and [(f.check, f.target, str(f.status)) for f in gate.findings] == \
+        [("heartbeat", "peer", "unknown")]

@@ -37,11 +37,10 @@ every peer. `make_check(resolve)` builds the same check over fixed sources (`opw
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -52,7 +51,6 @@ from ..redact import redact_url
 from .base import Check, Context, Verdict
 
 ID = "heartbeat"
-PEERS_ENV = "OPWATCH_HEARTBEAT_PEERS"  # `opwatch smoke` only; deployed functions read [heartbeat]
 DEFAULT_MAX_AGE_S = 300.0
 CLOUDS = ("aws", "gcp")
 # The check function whose run writes the beat: every minute on every network, and the one a
@@ -269,14 +267,14 @@ def parse_beat(body: bytes | str, network: str, where: str) -> Beat:
     return beat
 
 
-def sources_from_env(environ: Mapping[str, str] | None = None) -> dict[str, HeartbeatSource]:
-    """`opwatch smoke`: `OPWATCH_HEARTBEAT_PEERS="aws=https://…/{network}.json"` → {"aws": HttpBeatSource}."""
-    spec = (os.environ if environ is None else environ).get(PEERS_ENV, "")
+def sources_from_urls(items: Sequence[str]) -> dict[str, HeartbeatSource]:
+    """`opwatch smoke --heartbeat NAME=URL`: `aws=https://…/{network}.json` → {"aws": HttpBeatSource}.
+    Without the flag, smoke reads the peers `[heartbeat]` names, as the deployed check does."""
     sources: dict[str, HeartbeatSource] = {}
-    for item in spec.split():
+    for item in items:
         name, sep, url = item.partition("=")
         if not sep or not name or not url.startswith(("https://", "http://")):
-            raise ValueError(f"{PEERS_ENV}: expected NAME=URL items, got {item!r}")
+            raise ValueError(f"--heartbeat: expected NAME=URL items, got {item!r}")
         sources[name] = HttpBeatSource(name, url)
     return sources
 
@@ -355,7 +353,7 @@ def make_check(resolve: Callable[[], Mapping[str, HeartbeatSource]], max_age_s: 
 
     def configured(_net: Network) -> str | None:
         try:
-            return None if resolve() else f"no heartbeat peers configured ({PEERS_ENV})"
+            return None if resolve() else "no heartbeat peers given (--heartbeat)"
         except ValueError:
             return None  # configured, but wrongly: run, and report unknown with the reason
 
@@ -363,7 +361,7 @@ def make_check(resolve: Callable[[], Mapping[str, HeartbeatSource]], max_age_s: 
         try:
             source = resolve()[target]
         except ValueError as exc:
-            raise HeartbeatUnreadable(PEERS_ENV, str(exc)) from None
+            raise HeartbeatUnreadable("--heartbeat", str(exc)) from None
         return judge(ctx, target, source.latest(ctx.network.name), max_age_s)
 
     return Check(id=ID, title=CHECK.title, missing=configured, targets=peers,

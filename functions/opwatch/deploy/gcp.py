@@ -20,9 +20,10 @@ memory = "256Mi"
 timeout = "120s"
 max_instances = 2
 max_delivery_attempts = 10            # per findings subscription, then its dead-letter topic
-heartbeat_bucket = "opwatch-heartbeats"               # optional: where this side's beats go
-heartbeat_peers = { aws = "https://…/heartbeat/aws/{network}.json" }   # optional
 ```
+
+The heartbeat's buckets and peers are the config's `[heartbeat]` (checks/heartbeat.py), the same
+section the AWS stack reads; `heartbeat_bucket`/`heartbeat_peers` here are errors pointing there.
 
 Names derive mechanically from check ids (`sequencer_liveness` → function
 `opwatch-sequencer-liveness`, entry point `sequencer_liveness`), so one search finds them.
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import GCP_NAMES, Config, ConfigError, parse_duration
@@ -41,14 +42,13 @@ _RUNTIME = re.compile(r"python3[0-9]{2}")
 _PREFIX = re.compile(r"[a-z][a-z0-9-]{0,13}")
 _MEMORY = re.compile(r"[0-9]+(Mi|Gi)")
 _SOURCE = re.compile(r"[A-Za-z0-9._/-]+")  # a folder path: nothing a shell or gcloud would read twice
-_PEER = re.compile(r"[a-z0-9_-]{1,32}")
-# A peer's URL goes into --set-env-vars: no whitespace, control characters, quotes or '|' (the delimiter).
-_PEER_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%!*+,;=:@/{}-]*)?")
 _KEYS = {
     "project", "project_number", "region", "runtime", "prefix", "source", "pagerduty_secret", "config_secret",
     "firestore_database", "remedy_database", "memory", "timeout", "max_instances", "max_delivery_attempts",
-    "heartbeat_bucket", "heartbeat_peers",
 }
+# Keys that moved: both clouds read them from one section now.
+_MOVED = {"heartbeat_bucket": "[heartbeat] gcp = { bucket = \"...\" }",
+          "heartbeat_peers": "[heartbeat] aws = { bucket = \"...\", region = \"...\", read_key = \"...\" }"}
 SA_MAX = 30  # service account ids: 6..30 characters
 
 
@@ -68,8 +68,6 @@ class GcpSettings:
     timeout_s: int = 120
     max_instances: int = 2
     max_delivery_attempts: int = 10
-    heartbeat_bucket: str = ""
-    heartbeat_peers: Mapping[str, str] = field(default_factory=dict)
 
     def with_overrides(self, project: str | None = None, region: str | None = None,
                        project_number: str | None = None) -> GcpSettings:
@@ -130,7 +128,10 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> GcpSe
         problems.append(f"{where}.{key}: {message}")
 
     for key in table:
-        if key not in _KEYS:
+        if key in _MOVED:
+            fail(key, f"moved to the [heartbeat] section, read by both clouds: {_MOVED[key]} "
+                      "(docs/runbooks/heartbeat.md)")
+        elif key not in _KEYS:
             fail(key, f"unknown key (known: {', '.join(sorted(_KEYS))})")
 
     def text(key: str, pattern: re.Pattern[str], hint: str) -> None:
@@ -144,8 +145,7 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> GcpSe
 
     for key, kind in (("project", "project"), ("project_number", "project_number"), ("region", "region"),
                       ("pagerduty_secret", "secret"), ("config_secret", "secret"),
-                      ("firestore_database", "firestore_database"), ("remedy_database", "firestore_database"),
-                      ("heartbeat_bucket", "bucket")):
+                      ("firestore_database", "firestore_database"), ("remedy_database", "firestore_database")):
         text(key, *GCP_NAMES[kind])
     text("runtime", _RUNTIME, "a pinned Python runtime like 'python312'")
     text("prefix", _PREFIX, "1-14 lower-case letters, digits or '-', starting with a letter")
@@ -167,13 +167,6 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> GcpSe
                 fail(key, f"expected an integer between {low} and {high}, got {value!r}")
             else:
                 values[key] = value
-    if "heartbeat_peers" in table:
-        peers = table["heartbeat_peers"]
-        if not isinstance(peers, Mapping) or not all(isinstance(k, str) and _PEER.fullmatch(k) and isinstance(v, str)
-                                                     and _PEER_URL.fullmatch(v) for k, v in peers.items()):
-            fail("heartbeat_peers", "expected a table of peer name = https URL (may contain {network})")
-        else:
-            values["heartbeat_peers"] = dict(peers)
     settings = GcpSettings(**values)
     if settings.remedy_store_database == settings.firestore_database:
         fail("remedy_database", "must differ from firestore_database: the pager may write alert state, never the "
