@@ -31,24 +31,32 @@ from .common import summary
 FAULTS = {  # fault -> the check whose alert counts as detection
     "halt-sequencer": "sequencer_liveness", "stop-batcher": "batch_submission", "drain-batcher": "wallet_runway",
     "stop-proposer": "proposer_freshness", "lag-rpc": "rpc_sync",
+    # A wrong output root (oracle chain): detected once the proposer's next output lands, so
+    # the time includes the wait for that output (the devnet proposes every 10 L2 blocks).
+    "bad-output": "output_root",
 }
+# No Prometheus rule recomputes output roots: that column is left empty for these checks.
+NO_PROMETHEUS_EQUIVALENT = {"output_root"}
 SAMPLE_S = 1.0
 FAST_LANE_EVERY_S = 5.0  # [schedules] fast_lane_every default
 PROM = {"scrape_s": 15.0, "eval_s": 15.0, "for_s": 60.0, "group_wait_s": 30.0}
 
 
-def run(devnet: Any, trials: int = 5) -> dict[str, Any]:
+def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[str, Any]:
+    """`faults`: a subset of FAULTS (default: all of them)."""
     from opwatch_devnet.demo import demo_thresholds
     from opwatch_devnet.paging import DevnetPaging
-    from opwatch_devnet.timeline import Wait, Watchdog, run_scenario, standard_scenarios
+    from opwatch_devnet.timeline import Wait, Watchdog, proof_scenarios, run_scenario, standard_scenarios
+
+    chosen = {f: FAULTS[f] for f in (faults or FAULTS)}
 
     # The demo's thresholds: rewrite the config the devnet wrote with them.
     devnet.thresholds = demo_thresholds()
     devnet.write_config(devnet.config_path)
     config = load_config(devnet.config_path)
     network = config.network("devnet")
-    scenarios = standard_scenarios(network)
-    limits = {"sequencer_liveness": network.thresholds.sequencer_max_head_age,
+    scenarios = {**standard_scenarios(network), **proof_scenarios(network, devnet.proofs_mode)}
+    limits = {"output_root": 0.0, "sequencer_liveness": network.thresholds.sequencer_max_head_age,
               "batch_submission": network.thresholds.batcher_max_submission_age,
               "wallet_runway": 0.0, "proposer_freshness": network.thresholds.proposer_max_output_age,
               "rpc_sync": 5 * network.block_time}
@@ -56,9 +64,9 @@ def run(devnet: Any, trials: int = 5) -> dict[str, Any]:
         paging = DevnetPaging(Path(tmp), config.section("alerting"))
         watchdog = Watchdog(config, SAMPLE_S, on_round=lambda r: paging.process(r.findings))
         watchdog.settle(60)
-        rows: dict[str, dict[str, list[float]]] = {f: {"finding": [], "page": []} for f in FAULTS}
+        rows: dict[str, dict[str, list[float]]] = {f: {"finding": [], "page": []} for f in chosen}
         for _ in range(trials):
-            for fault, check in FAULTS.items():
+            for fault, check in chosen.items():
                 started = time.monotonic()
 
                 def paged(check: str = check, started: float = started) -> bool:
@@ -75,7 +83,7 @@ def run(devnet: Any, trials: int = 5) -> dict[str, Any]:
         paging.close()
     rng = random.Random(7)
     out = []
-    for fault, check in FAULTS.items():
+    for fault, check in chosen.items():
         finding, page = rows[fault]["finding"], rows[fault]["page"]
         period = DEFAULT_MINUTES[check] * 60.0
         hold = DEFAULT_TIMINGS[check].fire
@@ -89,7 +97,8 @@ def run(devnet: Any, trials: int = 5) -> dict[str, Any]:
         fast = [rng.choice(finding) + rng.uniform(0, FAST_LANE_EVERY_S) for _ in range(10_000)] \
             if finding and check == "sequencer_liveness" else []
         prom = [limits[check] + rng.uniform(0, PROM["scrape_s"]) + rng.uniform(0, PROM["eval_s"])
-                + PROM["for_s"] + PROM["group_wait_s"] for _ in range(10_000)]
+                + PROM["for_s"] + PROM["group_wait_s"] for _ in range(10_000)] \
+            if check not in NO_PROMETHEUS_EQUIVALENT else []
         out.append({"fault": fault, "check": check, "trials": trials, "trials_finding_s": finding,
                     "trials_page_s": page, "measured_finding_s": summary(finding),
                     "measured_page_s": summary(page), "schedule_period_s": period,
@@ -97,7 +106,7 @@ def run(devnet: Any, trials: int = 5) -> dict[str, Any]:
                     "computed_default_schedule_finding_s": summary(finding_sched),
                     "computed_default_schedule_s": summary(scheduled),
                     "computed_fast_lane_s": summary(fast) if fast else None,
-                    "computed_prometheus_s": summary(prom), "threshold_s": limits[check]})
+                    "computed_prometheus_s": summary(prom) if prom else None, "threshold_s": limits[check]})
     return {"sample_s": SAMPLE_S, "fast_lane_every_s": FAST_LANE_EVERY_S, "prometheus_defaults": PROM,
             "block_time_s": network.block_time, "rows": out, "table": table(out, network.block_time)}
 
@@ -113,7 +122,7 @@ def table(rows: list[dict[str, Any]], block_time: float) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         f, p, d, q = (r["measured_finding_s"], r["measured_page_s"], r["computed_default_schedule_s"],
-                      r["computed_prometheus_s"])
+                      r["computed_prometheus_s"] or {"median": None})
         fs = r["computed_default_schedule_finding_s"]
         lines.append(f"| {r['fault']} | {s(r['threshold_s'])} | {s(f['median'])} / {s(f['p95'])} | "
                      f"{s(p['median'])} / {s(p['p95'])} | {s(fs['p95'])} (every {r['schedule_period_s'] / 60:.0f} min) "
@@ -124,3 +133,30 @@ def table(rows: list[dict[str, Any]], block_time: float) -> str:
                   f"computed from the measured detection): median {s(fast['median'])}, p95 {s(fast['p95'])}; "
                   f"floor: one block time ({block_time:g} s)."]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.ttd --faults bad-output --trials 5`: some faults only, on a devnet of
+    their own (bench.run ttd runs every fault); writes bench/results/ttd-<faults>.json."""
+    import argparse
+    import sys
+
+    from opwatch_devnet.topology import Devnet
+
+    from .common import save
+
+    parser = argparse.ArgumentParser(prog="bench.ttd")
+    parser.add_argument("--faults", nargs="+", choices=sorted(FAULTS), default=sorted(FAULTS))
+    parser.add_argument("--trials", type=int, default=5)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="opwatch-bench-ttd-") as workdir, Devnet.start(workdir) as devnet:
+        data = run(devnet, args.trials, args.faults)
+    path = save("ttd-" + "-".join(args.faults), {**data, "bench_wall_s": round(time.monotonic() - started, 1)})
+    print(data["table"])
+    print(f"bench: ttd {' '.join(args.faults)} done in {time.monotonic() - started:.0f} s -> {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
