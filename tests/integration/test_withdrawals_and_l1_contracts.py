@@ -231,7 +231,7 @@ def test_a_refused_log_range_is_split_not_skipped(chain: Chain) -> None:
     chain.deployer.client.call("anvil_mine", hex(16))  # a window well over 4 blocks, whatever ran before
     standin = GetLogsLimit(chain.l1, max_range=4)
     try:
-        # retries = 0: the client retries -32005 (rate limits share the code) before the split.
+        # retries = 0: the split alone (a refusal is not retried anyway: see the next test).
         (finding,) = run(chain, "withdrawals", config(chain, l1=standin.url, rpc="retries = 0"))
     finally:
         standin.close()
@@ -242,6 +242,22 @@ def test_a_refused_log_range_is_split_not_skipped(chain: Chain) -> None:
     assert served[0][1] >= served[0][0]
     for (_a, b), (c, _d) in itertools.pairwise(served):
         assert c == b + 1, f"a gap between served ranges {served}"
+
+
+def test_a_refused_log_range_is_split_at_once_not_retried(chain: Chain) -> None:
+    """With the default retries, a -32005 "query returned more than N results" is the node's
+    answer about the range, not a transient error: each refused range is asked once, then split
+    (retrying it would only repeat the refusal, spending the run's time budget on backoff)."""
+    chain.deployer.client.call("anvil_mine", hex(16))
+    standin = GetLogsLimit(chain.l1, max_range=4)
+    try:
+        (finding,) = run(chain, "withdrawals", config(chain, l1=standin.url))  # default [rpc] retries
+    finally:
+        standin.close()
+    assert standin.refused, "the stand-in never refused a range: the test proves nothing"
+    assert finding.status == Status.FIRING, finding.summary
+    asked_again = sorted({r for r in standin.refused if standin.refused.count(r) > 1})
+    assert not asked_again, f"refused ranges asked again instead of split: {asked_again}"
 
 
 def test_a_forged_proof_against_a_blacklisted_game_is_harmless(chain: Chain) -> None:

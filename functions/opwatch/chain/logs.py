@@ -13,7 +13,6 @@ round trip, so about six round trips on a chain of tens of millions of blocks).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from . import wire
 from .errors import BadResponse, RpcError
 from .node import Node
-from .rpc import Call
+from .rpc import Call, refuses_log_range
 
 # Blocks per eth_getLogs request before any split: a day of L1 (7200 blocks) in a few requests,
 # under the 10,000-block range most providers allow.
@@ -30,9 +29,6 @@ MAX_RANGE = 2_000
 # run read without end.
 MAX_REQUESTS = 256
 _PROBES = 16
-# What the providers say when a range holds too much (matched case-insensitively).
-_REFUSED = re.compile(r"more than \d+ results|too many|response size|range (is )?too (large|wide|big)|"
-                      r"limit exceeded|exceed", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +82,6 @@ def first_block_since(node: Node, since: float, head: wire.Block) -> int:
     return hi
 
 
-def _refused(exc: RpcError) -> bool:
-    return not exc.is_revert and bool(_REFUSED.search(exc.message))
-
-
 def get_logs(node: Node, addresses: Sequence[str], topic0: Sequence[str], from_block: int,
              to_block: int) -> list[Log]:
     """Every log of `addresses` whose first topic is one of `topic0`, in [from_block, to_block],
@@ -112,7 +104,7 @@ def get_logs(node: Node, addresses: Sequence[str], topic0: Sequence[str], from_b
         try:
             (raw,) = node.client.batch([Call("eth_getLogs", (query,))])
         except RpcError as exc:
-            if not _refused(exc):
+            if not refuses_log_range(exc):  # what the providers say when a range holds too much
                 raise
             if start == end:
                 raise BadResponse(node.name, f"eth_getLogs refused block {start} even alone ({exc.message})") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import re
 import socket
 import threading
 import time
@@ -28,6 +29,14 @@ _RETRY_STATUS = {429, 500, 502, 503, 504}
 # JSON-RPC errors that say "try again" rather than "no": internal error (an overloaded or
 # restarting node) and limit exceeded (a provider's rate limit answered with HTTP 200).
 _TRANSIENT_RPC_CODES = {-32603, -32005}
+# ... except an eth_getLogs refused for its size: -32005 "query returned more than 10000 results"
+# (geth, Infura), "Log response size exceeded" (Alchemy), "block range too large". That is the
+# node's answer about the range, the same on every retry: it goes straight to the caller, which
+# splits the range (chain/logs.py). A rate limit on the same code ("rate", "request count") is
+# still retried.
+_LOG_RANGE_REFUSED = re.compile(r"more than \d+ results|too many (results|logs|blocks)|response size|"
+                                r"range (is )?too (large|wide|big)|limit exceeded|exceed", re.IGNORECASE)
+_RATE_LIMITED = re.compile(r"rate|per second|request count|too many requests|credits|capacity", re.IGNORECASE)
 _MAX_BODY = 64 * 1024 * 1024
 
 
@@ -99,6 +108,12 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return redact_text(f"{type(exc).__name__}: {exc}")
+
+
+def refuses_log_range(exc: RpcError) -> bool:
+    """The node refused an eth_getLogs range for its size (not a revert, not a rate limit)."""
+    return (not exc.is_revert and bool(_LOG_RANGE_REFUSED.search(exc.message))
+            and not _RATE_LIMITED.search(exc.message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +196,8 @@ class RpcClient:
                 return self._parse(raw, ids, calls, allow_errors)
             except RpcError as exc:
                 if exc.code not in _TRANSIENT_RPC_CODES:
+                    raise
+                if any(c.method == "eth_getLogs" for c in calls) and refuses_log_range(exc):
                     raise
                 last = exc
         raise last
