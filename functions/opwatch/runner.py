@@ -10,7 +10,7 @@ from typing import Any
 
 from .chain.rpc import Transport
 from .checks import CHECKS, Context, evaluate
-from .checks.base import Resources, why_skipped
+from .checks.base import Check, Resources, why_skipped
 from .config import Config
 from .findings import Finding
 from .memory import MemoryStore
@@ -24,6 +24,8 @@ class RunResult:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
     rpc_requests: int = 0
     wall_s: float = 0.0
+    # (network, check id) -> seconds its evaluation took (for the service's metrics).
+    durations: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def select_checks(ids: Iterable[str] | None) -> list[str]:
@@ -59,10 +61,19 @@ def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids:
             else:
                 jobs.append((ctx, CHECKS[cid]))
     findings: list[Finding] = []
+    durations: dict[tuple[str, str], float] = {}
+
+    def timed(job: tuple[Context, Check]) -> list[Finding]:
+        begun = time.monotonic()
+        try:
+            return evaluate(job[1], job[0])
+        finally:
+            durations[(job[0].network.name, job[1].id)] = time.monotonic() - begun
+
     if jobs:
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            for batch in pool.map(lambda job: evaluate(job[1], job[0]), jobs):
+            for batch in pool.map(timed, jobs):
                 findings.extend(batch)
     return RunResult(findings=findings, skipped=skipped,
                      rpc_requests=sum(ctx.requests_made() for ctx in contexts),
-                     wall_s=time.monotonic() - started)
+                     wall_s=time.monotonic() - started, durations=durations)

@@ -1,7 +1,7 @@
 """`opwatch`: the command line.
 
   opwatch check --config FILE [--network N] [--check ID ...] [--format table|json]
-  opwatch watch --config FILE [--interval 10s]
+  opwatch watch --config FILE [--interval 10s] [--listen ADDR:PORT]   (Prometheus metrics: docs/metrics.md)
   opwatch devnet up|down|status|fault|heal ...     (local devnet; a checkout only)
   opwatch demo                                     (the whole job on the devnet)
   opwatch alerts --state FILE                      (open alerts, transitions, undelivered pages)
@@ -35,6 +35,17 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _listen(text: str) -> tuple[str, int]:
+    try:
+        from .metrics import parse_listen  # loads prometheus_client: only the service needs it
+    except ModuleNotFoundError as exc:
+        raise argparse.ArgumentTypeError(f"--listen needs {exc.name} (pip install 'opwatch[service]')") from None
+    try:
+        return parse_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opwatch", description="Watchdog for OP Stack rollups.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(watch)
     watch.add_argument("--interval", type=_duration, default=10.0, help="e.g. 10s (default)")
     watch.add_argument("--iterations", type=int, default=0, help=argparse.SUPPRESS)
+    watch.add_argument("--listen", metavar="ADDR:PORT", type=_listen,
+                       help="serve Prometheus metrics on http://ADDR:PORT/metrics (docs/metrics.md)")
 
     devnet = sub.add_parser("devnet", help="local OP Stack devnet (anvil) with fault injection",
                             add_help=False)
@@ -130,6 +143,17 @@ def _memory(args: argparse.Namespace) -> MemoryStore | None:
 
 def _watch(config, args) -> int:  # type: ignore[no-untyped-def]
     memory = _memory(args)
+    exporter, transport = None, None
+    if getattr(args, "listen", None):
+        from .metrics import Exporter
+
+        exporter = Exporter(config)
+        transport = exporter.transport()
+        try:
+            exporter.serve(args.listen)
+        except OSError as exc:
+            render.err(f"cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror or exc}")
+            return EXIT_USAGE
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     colour = render.use_colour(sys.stdout)
     last: dict[str, Status] = {}
@@ -137,8 +161,11 @@ def _watch(config, args) -> int:  # type: ignore[no-untyped-def]
     try:
         while True:
             started = time.monotonic()
-            findings = run_checks(config, args.network, args.checks, registry=local_registry(),
-                                  memory=memory).findings
+            result = run_checks(config, args.network, args.checks, registry=local_registry(),
+                                memory=memory, transport=transport)
+            findings = result.findings
+            if exporter is not None:
+                exporter.record(result, time.time())
             if iteration == 0:
                 print(render.table(findings, colour), flush=True)
             for line in transitions(last, findings, colour):
