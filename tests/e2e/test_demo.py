@@ -129,3 +129,41 @@ def test_a_drained_batcher_is_topped_up_once_by_the_unattended_remedy(devnet: De
     # One transaction, however many rounds saw the wallet firing: the others were "already funded".
     assert len(drain["remedies"]) == 1 and "sent 40 ETH" in drain["remedies"][0]
     assert "already funded" in out.getvalue()
+
+
+def test_the_oracle_demo_pages_on_bad_output_and_the_challengers_delete_resolves_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # What `opwatch demo` promises after its standard timeline, played alone (--only).
+    code = demo.run(["--only", "bad-output", "--json", "--no-colour", "--workdir", str(tmp_path)])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert code == 0, captured.err
+    (bad,) = report["faults"]
+    assert bad["fault"] == "bad-output" and bad["expected"] == ["output_root firing"]
+    assert bad["detected"] and bad["recovered"] and not bad["unexpected"], bad
+    # A wrong root is critical: it pages, once, and the page resolves after the heal.
+    assert [t for t in bad["paging"]["triggers"] if "output_root" in t and t.startswith("pagerduty")], bad["paging"]
+    assert not bad["paging"]["still_open"]
+    assert not [pid for pid in pids_in(tmp_path) if alive(pid)]
+
+
+def test_the_fault_proof_demo_counters_a_bad_game_and_pages_when_the_challenger_is_down(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `opwatch demo --proofs fault`'s dispute-game scenarios: about two minutes (60 s clocks).
+    code = demo.run(["--proofs", "fault", "--only", "bad-game", "--only", "bad-game-unchallenged", "--json",
+                     "--no-colour", "--workdir", str(tmp_path)])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert code == 0, captured.err
+    countered, unchallenged = [f for f in report["faults"] if f["fault"] == "bad-game"]
+    # With the challenger: nothing fires, nobody is paged.
+    assert countered["noise"] and countered["passed"] and not countered["unexpected"], countered
+    assert not countered["paging"]["triggers"]
+    # Without it: dispute_games fires once the clock passes the limit, pages, and resolves
+    # once the challenger is back and counters the game.
+    assert unchallenged["expected"] == ["dispute_games firing"]
+    assert unchallenged["detected"] and unchallenged["recovered"], unchallenged
+    assert unchallenged["detect_s"] >= demo.DEMO_CLOCK_S / 2 - 5  # not before half the clock is gone
+    assert [t for t in unchallenged["paging"]["triggers"] if "dispute_games" in t], unchallenged["paging"]
+    assert not unchallenged["paging"]["still_open"]
+    assert not [pid for pid in pids_in(tmp_path) if alive(pid)]

@@ -102,8 +102,9 @@ def oracle_outputs(node: Node, oracle: str, block: int, since: float) -> list[Pr
 
 
 def factory_games(node: Node, factory: str, game_types: Sequence[int] | None, block: int,
-                  since: float) -> list[Game]:
-    """Games created at or after `since` of the given types (None: any), newest first.
+                  since: float, limit: int | None = None) -> list[Game]:
+    """Games created at or after `since` of the given types (None: any), newest first; at
+    most `limit` of them.
 
     At most MAX_GAMES_SCANNED entries of the factory are read per run."""
     (count_raw,) = node.eth_calls([(factory, abi.GAME_COUNT)], block)
@@ -122,6 +123,8 @@ def factory_games(node: Node, factory: str, game_types: Sequence[int] | None, bl
                 return found
             if game_types is None or kind in game_types:
                 found.append(Game(i, kind, abi.word_address(proxy), timestamp))
+                if limit is not None and len(found) >= limit:
+                    return found
         index = indices[-1] - 1
     return found
 

@@ -1,6 +1,8 @@
 """dispute_games: on a fault-proof chain, wrong games are countered and games resolve rightly.
 
-Invariant, over every game created within `output_root_lookback` (at most 64, newest first),
+Invariant, over every game created within `output_root_lookback`, or within the life of a game
+(2 x maxClockDuration + an hour, from the newest game's clock) when that is longer (at most 64,
+newest first),
 by anyone, of the type that counts (`game_type` when set; else the `optimism_portal`'s
 `respectedGameType()`; else every type), its root judged as output_root judges it:
   - a game with a wrong root has a counter to its root claim (some claimData entry whose
@@ -64,7 +66,17 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
             types = [settlement.respected_game_type(node, portal, l1_head.number)]
         else:
             types = None
-        listed = settlement.factory_games(node, factory, types, l1_head.number, since)[:settlement.MAX_PROPOSALS]
+        # A game matters for its whole life, which may outlast the lookback: a wrong root
+        # becomes critical only once half its clock is gone (OP Mainnet: 1.75 of 3.5 days, past
+        # the default 1 d lookback), and a game may resolve or be left unresolved later still.
+        # So the window reaches back over the newest game's life (2 x maxClockDuration, plus
+        # the unresolved grace) when that is longer than the lookback.
+        window = since
+        newest = settlement.factory_games(node, factory, types, l1_head.number, float("-inf"), limit=1)
+        if newest:
+            (probe,) = settlement.game_facts(node, newest, l1_head.number)
+            window = min(since, l1_head.timestamp - 2 * probe.max_clock_duration - UNRESOLVED_GRACE_S)
+        listed = settlement.factory_games(node, factory, types, l1_head.number, window)[:settlement.MAX_PROPOSALS]
         return types, settlement.game_facts(node, listed, l1_head.number)
 
     types, games = l1.read(read)
