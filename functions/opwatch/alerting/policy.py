@@ -8,7 +8,7 @@ what each signal's noise needs.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -26,9 +26,14 @@ DEFAULT_TIMINGS: Mapping[str, Timing] = CheckFacts(lambda check: check.timing, {
 # For an alert whose check is not registered (a state written by another version).
 FALLBACK_TIMING = DEFAULT_TIMING
 
-# The sinks the deployed pagers build (aws/runtime.py `pager()`, gcp/main.py `_manager()`):
-# a route in the config file may name only these.
+# The sink every runtime builds without being told: PagerDuty, with the deployment's own routing
+# key secret. Others are declared in `[alerting.sinks.<name>]`; a route may name only these and
+# the declared ones (`AlertPolicy.sink_names`), and every runtime builds exactly those.
 DEPLOYED_SINKS: tuple[str, ...] = ("pagerduty",)
+# type → what the sink speaks (alerting/<type>.py). A Slack or webhook URL is a credential
+# (whoever holds it may post), so those come from a secret; an Alertmanager URL may be plain.
+SINK_TYPES = ("pagerduty", "alertmanager", "slack", "webhook")
+_URL_MAY_BE_PLAIN = ("alertmanager",)
 
 # Severity → sink names. Critical and warning both go to PagerDuty: no chat sink is deployed
 # yet, and a warning routed to a sink nobody builds changed state and notified no one. Events
@@ -68,6 +73,25 @@ class Silence:
 
 
 @dataclass(frozen=True, slots=True)
+class SinkSpec:
+    """`[alerting.sinks.<name>]`: where a sink delivers. `secret` names a secret in the runtime's
+    secret store (AWS Secrets Manager, GCP Secret Manager, the environment for the CLI) holding
+    the webhook URL (slack, webhook, alertmanager) or the routing key (pagerduty), read at call
+    time and never logged; `url` is an Alertmanager's address when it is no credential."""
+
+    name: str
+    type: str
+    secret: str = ""
+    url: str = ""
+    # Alertmanager: how long a trigger stays firing there unless resolved (opwatch sends a
+    # trigger once; Alertmanager would otherwise end it after its resolve_timeout, 5 min).
+    firing_ttl_s: float = 0.0  # 0: DEFAULT_FIRING_TTL_S
+
+
+DEFAULT_FIRING_TTL_S = 7 * 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class AlertPolicy:
     timings: Mapping[str, Timing] = field(default_factory=lambda: dict(DEFAULT_TIMINGS))
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
@@ -76,6 +100,13 @@ class AlertPolicy:
     runbook_base_url: str = ""
     # How long one evaluator owns sending a notification before another may take over.
     claim_seconds: float = 120.0
+    # Declared sinks beyond PagerDuty, by name.
+    sinks: Mapping[str, SinkSpec] = field(default_factory=dict)
+
+    @property
+    def sink_names(self) -> tuple[str, ...]:
+        """Every sink a runtime builds for this policy: PagerDuty and the declared ones."""
+        return (*DEPLOYED_SINKS, *self.sinks)
 
     def timing(self, check: str) -> Timing:
         return self.timings.get(check, FALLBACK_TIMING)
@@ -116,7 +147,8 @@ def route_problems(routes: Mapping[str, Sequence[str]], sinks: Collection[str],
 
 # --- [alerting] in the config file ---------------------------------------------------------
 
-_TOP_KEYS = {"runbook_base_url", "claim_time", "routes", "checks", "silences"}
+_TOP_KEYS = {"runbook_base_url", "claim_time", "routes", "checks", "silences", "sinks"}
+_SINK_KEYS = {"type", "secret", "url", "firing_ttl"}
 _CHECK_KEYS = {"fire_after", "fire_after_time", "resolve_after", "resolve_after_time",
                "blind_after", "blind_after_time", "blind_severity"}
 _SEVERITIES = ("critical", "warning", "info")
@@ -128,7 +160,13 @@ def parse_section(table: Mapping[str, Any], where: str, config: Any) -> AlertPol
     ```toml
     [alerting]
     runbook_base_url = "https://github.com/org/opwatch/blob/main"
-    routes = { critical = ["pagerduty"], warning = ["pagerduty"], info = [] }  # sinks: pagerduty
+    routes = { critical = ["pagerduty", "am"], warning = ["chat"], info = [] }
+    [alerting.sinks.am]
+    type = "alertmanager"     # or: slack, webhook, pagerduty (another service's routing key)
+    url = "http://alertmanager:9093"   # or secret = "<name>" (required for slack and webhook)
+    [alerting.sinks.chat]
+    type = "slack"
+    secret = "opwatch-slack-webhook"   # the incoming-webhook URL, in the runtime's secret store
     [alerting.checks.rpc_sync]
     fire_after = 5            # evaluations in a row
     fire_after_time = "5m"    # or this long, whichever comes first
@@ -175,7 +213,8 @@ def parse_section(table: Mapping[str, Any], where: str, config: Any) -> AlertPol
             fail(f"routes.{severity}", "expected a list of sink names")
         else:
             routes[severity] = tuple(sinks)
-    problems += route_problems(routes, DEPLOYED_SINKS, where)
+    sinks = _sinks(table.get("sinks", {}), fail)
+    problems += route_problems(routes, (*DEPLOYED_SINKS, *sinks), where)
     timings = dict(base.timings)
     raw_checks = table.get("checks", {})
     if not isinstance(raw_checks, Mapping):
@@ -246,7 +285,60 @@ def parse_section(table: Mapping[str, Any], where: str, config: Any) -> AlertPol
     if problems:
         raise ConfigError(problems)
     return AlertPolicy(timings=timings, routes=routes, silences=tuple(silences),
-                       runbook_base_url=runbook_base_url, claim_seconds=claim)
+                       runbook_base_url=runbook_base_url, claim_seconds=claim, sinks=sinks)
+
+
+def _sinks(raw: Any, fail: Callable[[str, str], None]) -> dict[str, SinkSpec]:
+    from ..config import parse_duration
+
+    if not isinstance(raw, Mapping):
+        fail("sinks", "expected a table of [alerting.sinks.<name>]")
+        return {}
+    out: dict[str, SinkSpec] = {}
+    for name, t in raw.items():
+        sub = f"sinks.{name}"
+        if name in DEPLOYED_SINKS:
+            fail(sub, f"{name!r} is built from the deployment's routing key secret; declare another "
+                      "PagerDuty service under another name (type = \"pagerduty\", secret = ...)")
+            continue
+        if not isinstance(t, Mapping):
+            fail(sub, "expected a table")
+            continue
+        for key in t:
+            if key not in _SINK_KEYS:
+                fail(f"{sub}.{key}", f"unknown key (known: {', '.join(sorted(_SINK_KEYS))})")
+        kind, secret, url = t.get("type"), t.get("secret", ""), t.get("url", "")
+        if kind not in SINK_TYPES:
+            fail(f"{sub}.type", f"expected one of {', '.join(SINK_TYPES)}, got {kind!r}")
+            continue
+        if not isinstance(secret, str) or not isinstance(url, str):
+            fail(sub, "secret and url are strings")
+            continue
+        if url and kind not in _URL_MAY_BE_PLAIN:
+            # Never echo the value: it is the credential.
+            fail(f"{sub}.url", f"a {kind} URL is a credential: keep it in a secret and name it with `secret`")
+            continue
+        if url and (not url.startswith(("http://", "https://")) or "@" in url.split("/")[2]):
+            fail(f"{sub}.url", "expected http(s)://host[:port] without credentials (put a URL with "
+                               "credentials in a secret and name it with `secret`)")
+            continue
+        if bool(url) == bool(secret):
+            fail(sub, "expected exactly one of secret (a secret's name) or url" if kind in _URL_MAY_BE_PLAIN
+                 else "expected secret: the name of the secret holding its " +
+                      ("routing key" if kind == "pagerduty" else "webhook URL"))
+            continue
+        ttl = DEFAULT_FIRING_TTL_S
+        if "firing_ttl" in t:
+            if kind != "alertmanager":
+                fail(f"{sub}.firing_ttl", "only an alertmanager sink has one")
+                continue
+            try:
+                ttl = parse_duration(t["firing_ttl"])
+            except ValueError as exc:
+                fail(f"{sub}.firing_ttl", str(exc))
+                continue
+        out[name] = SinkSpec(name=name, type=kind, secret=secret, url=url, firing_ttl_s=ttl)
+    return out
 
 
 def _timestamp(value: Any) -> float:

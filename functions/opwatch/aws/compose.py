@@ -39,13 +39,15 @@ def run_check(config: Config, network: str, check: str, aws: Registry, resources
 
 
 def pager(config: Config, *, alerts_table: str, routing_key_secret: str, pagerduty_base_url: str | None = None) -> Any:
-    """The AlertManager of the pager function: `[alerting]`, DynamoDB state, PagerDuty."""
+    """The AlertManager of the pager function: `[alerting]`, DynamoDB state, PagerDuty and the
+    declared sinks, their secrets read from Secrets Manager by the names `[alerting.sinks]` gives
+    (the stack grants the pager exactly those: infra/pager.py)."""
     from .alert_store import DynamoDBStore
     from .secrets import SecretsManagerSource
 
     return compose.alert_manager(config, DynamoDBStore(alerts_table), SecretsManagerSource(routing_key_secret),
                                  pagerduty_base_url=pagerduty_base_url,
-                                 runbook_base_url=config.section("aws").runbook_base_url)
+                                 runbook_base_url=config.section("aws").runbook_base_url, secret=SecretsManagerSource)
 
 
 def remedy_seams(config: Config, *, remedy_table: str, routing_key_secret: str | None,

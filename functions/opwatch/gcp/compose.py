@@ -59,11 +59,20 @@ def store(gcp: Registry, kind: str, spec: str, what: str) -> Any:
 
 def pager(config: Config, gcp: Registry, *, state_store: str, routing_key_secret: str,
           pagerduty_base_url: str | None = None) -> Any:
-    """The AlertManager of the pager function: `[alerting]`, Firestore state, PagerDuty."""
+    """The AlertManager of the pager function: `[alerting]`, Firestore state, PagerDuty and the
+    declared sinks, their secrets read from Secret Manager in the routing key's project (a
+    sink's `secret` may also be a full `projects/P/secrets/S/versions/V`)."""
     from .secret_source import SecretManagerSource
 
+    project = routing_key_secret.split("/secrets/")[0]
+
+    def secret(name: str) -> SecretManagerSource:
+        path = name if name.startswith("projects/") else f"{project}/secrets/{name}/versions/latest"
+        return SecretManagerSource(path)
+
     return compose.alert_manager(config, store(gcp, "alert_store", state_store, "OPWATCH_STATE_STORE"),
-                                 SecretManagerSource(routing_key_secret), pagerduty_base_url=pagerduty_base_url)
+                                 SecretManagerSource(routing_key_secret), pagerduty_base_url=pagerduty_base_url,
+                                 secret=secret)
 
 
 def remedy_seams(config: Config, gcp: Registry, *, remedy_store: str, routing_key_secret: str | None,
