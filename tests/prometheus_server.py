@@ -29,6 +29,21 @@ def binary(name: str) -> str:
     return found
 
 
+def exported_metric_names() -> set[str]:
+    """Every metric name `opwatch watch --listen` can serve (the exporter's own registry)."""
+    from opwatch.cli.metrics import Exporter
+
+    class _NoNetworks:
+        networks: dict[str, object] = {}
+
+    registry = Exporter(_NoNetworks()).registry  # type: ignore[arg-type]
+    names = set()
+    for family in registry.collect():
+        names.add(family.name)
+        names.update(f"{family.name}{suffix}" for suffix in ("_total", "_created") if family.type == "counter")
+    return names
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
