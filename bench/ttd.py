@@ -34,9 +34,14 @@ FAULTS = {  # fault -> the check whose alert counts as detection
     # A wrong output root (oracle chain): detected once the proposer's next output lands, so
     # the time includes the wait for that output (the devnet proposes every 10 L2 blocks).
     "bad-output": "output_root",
+    # A withdrawal proven on L1 against a forged root but never sent on L2: the proof lands in
+    # the fault itself (on a fault-proof chain, a forged game nobody counters), so the time is
+    # the next sample reading the portal's logs and asking the trusted node.
+    "forged-withdrawal": "withdrawals",
 }
-# No Prometheus rule recomputes output roots: that column is left empty for these checks.
-NO_PROMETHEUS_EQUIVALENT = {"output_root"}
+# No Prometheus rule recomputes output roots or joins L1 proofs to L2's message passer: that
+# column is left empty for these checks.
+NO_PROMETHEUS_EQUIVALENT = {"output_root", "withdrawals"}
 SAMPLE_S = 1.0
 FAST_LANE_EVERY_S = 5.0  # [schedules] fast_lane_every default
 PROM = {"scrape_s": 15.0, "eval_s": 15.0, "for_s": 60.0, "group_wait_s": 30.0}
@@ -44,9 +49,10 @@ PROM = {"scrape_s": 15.0, "eval_s": 15.0, "for_s": 60.0, "group_wait_s": 30.0}
 
 def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[str, Any]:
     """`faults`: a subset of FAULTS (default: all of them)."""
+    from opwatch_devnet import timeline
     from opwatch_devnet.demo import demo_thresholds
     from opwatch_devnet.paging import DevnetPaging
-    from opwatch_devnet.timeline import Wait, Watchdog, proof_scenarios, run_scenario, standard_scenarios
+    from opwatch_devnet.timeline import Wait, Watchdog, run_scenario
 
     chosen = {f: FAULTS[f] for f in (faults or FAULTS)}
 
@@ -55,8 +61,9 @@ def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[s
     devnet.write_config(devnet.config_path)
     config = load_config(devnet.config_path)
     network = config.network("devnet")
-    scenarios = {**standard_scenarios(network), **proof_scenarios(network, devnet.proofs_mode)}
-    limits = {"output_root": 0.0, "sequencer_liveness": network.thresholds.sequencer_max_head_age,
+    scenarios = {**timeline.standard_scenarios(network), **timeline.proof_scenarios(network, devnet.proofs_mode),
+                 **timeline.l1_contract_scenarios(network, devnet.proofs_mode)}
+    limits = {"output_root": 0.0, "withdrawals": 0.0, "sequencer_liveness": network.thresholds.sequencer_max_head_age,
               "batch_submission": network.thresholds.batcher_max_submission_age,
               "wallet_runway": 0.0, "proposer_freshness": network.thresholds.proposer_max_output_age,
               "rpc_sync": 5 * network.block_time}
@@ -137,7 +144,8 @@ def table(rows: list[dict[str, Any]], block_time: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m bench.ttd --faults bad-output --trials 5`: some faults only, on a devnet of
-    their own (bench.run ttd runs every fault); writes bench/results/ttd-<faults>.json."""
+    their own (bench.run ttd runs every fault); writes bench/results/ttd-<faults>.json.
+    `--proofs fault`: a fault-proof devnet (forged-withdrawal through an unchallenged game)."""
     import argparse
     import sys
 
@@ -148,11 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.ttd")
     parser.add_argument("--faults", nargs="+", choices=sorted(FAULTS), default=sorted(FAULTS))
     parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--proofs", choices=("oracle", "fault"), default="oracle")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="opwatch-bench-ttd-") as workdir, Devnet.start(workdir) as devnet:
+    with tempfile.TemporaryDirectory(prefix="opwatch-bench-ttd-") as workdir, \
+            Devnet.start(workdir, proofs_mode=args.proofs) as devnet:
         data = run(devnet, args.trials, args.faults)
-    path = save("ttd-" + "-".join(args.faults), {**data, "bench_wall_s": round(time.monotonic() - started, 1)})
+    suffix = "" if args.proofs == "oracle" else "-" + args.proofs
+    path = save("ttd-" + "-".join(args.faults) + suffix, {**data, "bench_wall_s": round(time.monotonic() - started, 1)})
     print(data["table"])
     print(f"bench: ttd {' '.join(args.faults)} done in {time.monotonic() - started:.0f} s -> {path}", file=sys.stderr)
     return 0
