@@ -1,4 +1,5 @@
-"""The pager: the findings topic → opwatch.aws.pager_handler → alert state → PagerDuty.
+"""The pager: the findings topic → opwatch.aws.pager_handler → alert state → PagerDuty and the
+sinks `[alerting.sinks]` declares (reading exactly their secrets).
 
 Its subscription's filter policy takes every status (ok findings resolve incidents) for the
 networks this stack watches, so another stack's findings on a shared topic never reach it.
@@ -33,7 +34,7 @@ TIMEOUT_S = 60
 class Pager(Construct):
     def __init__(self, scope: Construct, id: str, *, env_name: str, networks: Sequence[str], settings: AwsSettings,
                  code: lambda_.Code, key: kms.IKey, topic: sns.ITopic, tables: StateTables,
-                 routing_key: sm.ISecret, async_dlq: sqs.IQueue) -> None:
+                 routing_key: sm.ISecret, async_dlq: sqs.IQueue, sink_secrets: Sequence[str] = ()) -> None:
         super().__init__(scope, id)
         self.fn = OpwatchFunction(
             self, "Function", name=f"opwatch-{env_name}-pager", description="opwatch pager: findings → PagerDuty",
@@ -52,6 +53,11 @@ class Pager(Construct):
                                                resources=[tables.idempotency.table_arn]))
         key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
         routing_key.grant_read(role)
+        # The declared sinks' secrets ([alerting.sinks.<name>] secret: a webhook URL or another
+        # service's routing key), read by name at call time; this function alone may read them.
+        # By name, so the grant is the name plus Secrets Manager's random 6-character suffix.
+        for i, name in enumerate(sorted(set(sink_secrets))):
+            sm.Secret.from_secret_name_v2(self, f"SinkSecret{i}", name).grant_read(role)
         self.dead_letter_queue = dead_letter_queue(self, "SubscriptionDlq")
         topic.add_subscription(subs.LambdaSubscription(
             self.fn.function, filter_policy=filter_policy({"network": list(networks)}),

@@ -44,7 +44,8 @@ class OpwatchStack(Stack):
                                    functions=self.checks.functions)
         self.pager = Pager(self, "Pager", env_name=environment.name, networks=environment.networks,
                            settings=settings, code=code, key=key, topic=findings.topic, tables=tables,
-                           routing_key=secrets.pagerduty_routing_key, async_dlq=async_dlq)
+                           routing_key=secrets.pagerduty_routing_key, async_dlq=async_dlq,
+                           sink_secrets=[s.secret for s in config.section("alerting").sinks.values() if s.secret])
         self.remedies = Remedies(self, "Remedies", config=config, config_text=config_text, environment=environment,
                                  settings=settings, code=code, key=key, topic=findings.topic, tables=tables,
                                  funder_secret=secrets.funder_key, routing_key=secrets.pagerduty_routing_key,

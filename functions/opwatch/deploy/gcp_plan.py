@@ -236,7 +236,8 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
             create=gcloud("iam", "service-accounts", "create", sa_id, f"--display-name=opwatch {role}", settings=s)))
 
     # --- secrets: referenced, never created with a value -------------------------------
-    secrets = [s.pagerduty_secret] + ([s.config_secret] if s.config_secret else []) + funder_secrets(config)
+    secrets = [s.pagerduty_secret] + ([s.config_secret] if s.config_secret else []) + funder_secrets(config) + \
+        [name for name in sink_secrets(config) if name not in (s.pagerduty_secret, s.config_secret)]
     for secret in secrets:
         steps.append(Step(
             f"secret {secret} must exist (add a version yourself; the plan never holds a value)",
@@ -321,6 +322,9 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
             step = bind(grant, f"serviceAccount:{f.service_account}", f.name, s, own.bucket if own else "")
             if step is not None:
                 steps.append(step)
+        if f.entry_point == "pager":
+            steps += [step for name in sink_secrets(config)
+                      if (step := bind(roles.SINK_SECRET, f"serviceAccount:{f.service_account}", f.name, s, name))]
         if f.entry_point == "heartbeat":
             steps += [step for peer in beats.peers_of("gcp") if peer.read_key.startswith("gcp-secretmanager:")
                       if (step := bind(roles.BEAT_READER[0], f"serviceAccount:{f.service_account}", f.name, s,
@@ -413,6 +417,13 @@ def deploy_function(f: FunctionSpec, s: GcpSettings) -> tuple[str, ...]:
     args += [f"--set-env-vars=^|^{'|'.join(f'{k}={v}' for k, v in f.env)}" if any("," in v for _, v in f.env)
              else f"--set-env-vars={env}", "--quiet"]
     return gcloud(*args, settings=s)
+
+
+def sink_secrets(config: Config) -> list[str]:
+    """The Secret Manager secrets the pager's declared sinks read (`[alerting.sinks.<name>] secret`):
+    a short name (in this project, as the pager resolves it) or `projects/P/secrets/S`."""
+    return sorted({spec.secret.split("/versions/")[0] for spec in config.section("alerting").sinks.values()
+                   if spec.secret})
 
 
 def funder_secrets(config: Config) -> list[str]:
@@ -536,7 +547,7 @@ def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings, resourc
                 f"--condition=expression={within(database)},title={title}")
     elif grant.on == "heartbeat_bucket":
         argv = gcloud("storage", "buckets", "add-iam-policy-binding", f"gs://{resource}", who, role, settings=s)
-    elif grant.on == "beat_key_secret":
+    elif grant.on in ("beat_key_secret", "sink_secret"):
         argv = gcloud("secrets", "add-iam-policy-binding", resource, who, role, settings=s)
     elif grant.on == "funder_secret":
         argv = gcloud("secrets", "add-iam-policy-binding", resource, who, role, settings=s)

@@ -43,6 +43,9 @@ PAGER = (
     Grant("roles/datastore.user", "firestore", "alert state: preconditioned commits, queries"),
     Grant("roles/secretmanager.secretAccessor", "pagerduty_secret", "the PagerDuty routing key"),
 )
+# The pager's declared sinks ([alerting.sinks.<name>] secret): a webhook URL or another
+# service's routing key, one grant per named secret.
+SINK_SECRET = Grant("roles/secretmanager.secretAccessor", "sink_secret", "a declared sink's webhook URL or key")
 # The identity Pub/Sub pushes findings with (OIDC): it may only invoke the pager.
 PUSH = (
     Grant("roles/run.invoker", "pager", "push subscription delivers findings to the pager"),
