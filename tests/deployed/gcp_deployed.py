@@ -165,6 +165,16 @@ class GcpFunction:
         except urllib.error.HTTPError as exc:
             return int(exc.code)
 
+    def post_json(self, body: Any) -> tuple[int, Any]:
+        """An HTTP function called by hand (an operator's POST): its status and JSON reply."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.fn.timeout_s + 60) as reply:
+                return int(reply.status), json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), json.loads(exc.read() or b"null")
+
     def tick(self, plan: GcpPlan, event_id: str) -> int:
         """What Eventarc POSTs when the function's scheduler job fires: a structured CloudEvent."""
         data = {"message": {"data": base64.b64encode(plan.tick_body(self.fn.trigger_topic)).decode(),

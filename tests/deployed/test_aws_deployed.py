@@ -6,7 +6,6 @@ stand-in. See aws_deployed.py for what the harness resolves and the one thing it
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -20,28 +19,43 @@ KEY = "opwatch/devnet/sequencer_liveness/sequencer"
 WINDOW_S = 40.0  # the fast lane's window in this invocation: time for a halt and a recovery
 
 
-@pytest.fixture
-def deployment(aws_synth, moto, devnet, monkeypatch):  # type: ignore[no-untyped-def]
+
+
+def provision(aws_synth, moto, monkeypatch, endpoints: dict[str, str]):  # type: ignore[no-untyped-def]
+    """The synthesized deployment on moto, its imported rpc_endpoints secret holding `endpoints`
+    (name -> keyed URL), its created secrets a routing key and the funder's test key."""
     import boto3
     from aws_deployed import REGION, AwsDeployment
+    from conftest import FUNDER_TEST_KEY
 
     for name, value in {"AWS_ENDPOINT_URL": moto, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                         "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_TRACE_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     template, outdir = aws_synth
     d = AwsDeployment(template, outdir, lambda s: boto3.client(s, endpoint_url=moto, region_name=REGION))
-    # The keyed sequencer URL exists only in the rpc_endpoints secret, by the endpoint's name.
-    seq_url = re.search(r'^l2_rpc = "(.*)"$', devnet.config_text(), re.M).group(1)
-    d.provision({"opwatch/rpc-endpoints-AbCdEf": json.dumps({"sequencer": seq_url}),
-                 d.logical_id("SecretsPagerDutyRoutingKey"): "R" * 32})
+    d.provision({"opwatch/rpc-endpoints-AbCdEf": json.dumps(endpoints),
+                 d.logical_id("SecretsPagerDutyRoutingKey"): "R" * 32,
+                 d.logical_id("SecretsFunderKey"): FUNDER_TEST_KEY})
+    return d
+
+
+@pytest.fixture
+def deployment(aws_synth, moto, devnet, monkeypatch):  # type: ignore[no-untyped-def]
+    """The deployment as its operator completes it: the keyed URLs (sequencer, L1) exist only in
+    the rpc_endpoints secret, by the endpoint's name (conftest.keyed_urls)."""
+    from conftest import keyed_urls
+
+    d = provision(aws_synth, moto, monkeypatch, keyed_urls(devnet))
     yield d
     d.close()
 
 
 def test_the_bundled_config_holds_no_keyed_url(deployment, devnet):
-    seq_url = re.search(r'^l2_rpc = "(.*)"$', devnet.config_text(), re.M).group(1)
+    from conftest import keyed_urls
+
     for fn in deployment.functions().values():
-        assert seq_url not in (fn.asset / "opwatch.toml").read_text()
+        bundled = (fn.asset / "opwatch.toml").read_text()
+        assert not [n for n, url in keyed_urls(devnet).items() if url in bundled], fn.name
 
 
 def test_a_halted_sequencer_is_published_by_the_fast_lane_within_3_block_times_and_2_s_and_pages_once(
@@ -190,3 +204,37 @@ def test_a_silence_in_alerting_suppresses_the_page(deployment, devnet, events):
     policy = run.pager_config.section("alerting")
     assert policy.timing("wallet_runway").fire.evaluations == 1  # without the silence: a page at once
     assert policy.silenced("devnet", "wallet_runway", time.time()) is not None  # the bundled [alerting]
+
+
+
+
+def test_the_topup_function_reaches_l1_through_the_keyed_url_from_the_rpc_endpoints_secret(deployment, devnet):
+    from conftest import l1_balance, reset_l1_balance, topup_request
+    from opwatch.config import load_config
+
+    [fn] = [f for n, f in deployment.functions().items() if n.endswith("-remedy-topup")]
+    config = load_config(fn.asset / "opwatch.toml")  # its bundled config: keyless L1 URLs only
+    assert all(e.url.startswith("http://127.0.0.1:9/keyless/") for e in config.network("devnet").l1_rpc)
+    batcher = config.network("devnet").batcher
+    devnet.heal()
+    before = reset_l1_balance(devnet, batcher)
+    out = deployment.invoke(fn, topup_request("deployed-topup-1"), {})
+    assert out["status"] == "sent", out
+    # Paid up to the 12,000 ETH target on the devnet's L1 (less what the busy batcher spent since).
+    after = l1_balance(devnet, batcher)
+    assert 11999 * 10**18 < after <= 12000 * 10**18, (before, after)
+    assert "127.0.0.1:9" not in json.dumps(out)
+
+
+def test_without_the_keyed_l1_urls_the_topup_function_refuses(aws_synth, moto, devnet, monkeypatch):
+    from conftest import keyed_urls, reset_l1_balance, topup_request
+
+    # The operator's secret names only the sequencer: the function has the bundled keyless L1 URLs.
+    reset_l1_balance(devnet, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")  # the devnet's batcher
+    d = provision(aws_synth, moto, monkeypatch, {"sequencer": keyed_urls(devnet)["sequencer"]})
+    try:
+        [fn] = [f for n, f in d.functions().items() if n.endswith("-remedy-topup")]
+        out = d.invoke(fn, topup_request("deployed-topup-2"), {})
+    finally:
+        d.close()
+    assert out["status"] == "refused" and "cannot read L1" in out["reason"], out

@@ -221,3 +221,70 @@ def test_a_silence_in_alerting_suppresses_the_page(gcp_plan, apis, firestore, ev
     policy = parse_config(keyed_config_text).section("alerting")  # what the pager reads: the config secret
     assert policy.timing("wallet_runway").fire.evaluations == 1  # without the silence: a page at once
     assert policy.silenced("devnet", "wallet_runway", time.time()) is not None
+
+
+@dataclass(frozen=True)
+class GcpnetDeployment:
+    """The deployed config plus gcpnet (tests/deployed/gcpnet.toml: its remedies on GCP)."""
+
+    plan: Any
+    source: Any
+    keyless_text: str  # what the plan was rendered from: no keyed URL
+    keyed_text: str  # the config secret's value, as the operator stores it
+
+
+@pytest.fixture(scope="module")
+def gcpnet(deployed_config, devnet, tmp_path_factory) -> GcpnetDeployment:  # type: ignore[no-untyped-def]
+    from conftest import HERE, keyed, network_block
+    from gcp_deployed import GcpPlan, bundle, render
+
+    path = tmp_path_factory.mktemp("gcpnet") / "opwatch.toml"
+    path.write_text(deployed_config.read_text() + "\n" + network_block(devnet, "gcpnet") + "\n"
+                    + (HERE / "gcpnet.toml").read_text())
+    text = path.read_text()
+    return GcpnetDeployment(GcpPlan(render(path)), bundle(path, path.parent / "bundle"), text, keyed(text, devnet))
+
+
+def topup_on_gcp(gcpnet: GcpnetDeployment, config_secret_value: str, firestore: Any, log: Any,
+                 request_id: str) -> tuple[int, Any]:
+    """The plan's top-up function, its config secret holding `config_secret_value`, POSTed an
+    approved request by hand (as `opwatch remediate topup --invoke` does)."""
+    from conftest import FUNDER_TEST_KEY, topup_request
+    from gcp_deployed import GcpFunction
+    from gcp_standins import GoogleApisStandIn
+
+    [fn] = [f for f in gcpnet.plan.functions().values() if f.name.endswith("-remedy-topup")]
+    apis = GoogleApisStandIn.start()
+    apis.secrets[fn.env["OPWATCH_CONFIG_SECRET"].split("/versions/")[0]] = config_secret_value.encode()
+    apis.secrets["projects/opwatch-deployed/secrets/gcpnet-funder"] = FUNDER_TEST_KEY.encode()
+    function = GcpFunction(fn, gcpnet.source, destinations(apis, None, firestore), log)
+    try:
+        return function.post_json(topup_request(request_id) | {"network": "gcpnet"})
+    finally:
+        function.stop()
+        apis.stop()
+
+
+def test_the_topup_function_reaches_l1_through_the_keyed_urls_of_the_config_secret(gcpnet, firestore, devnet,
+                                                                                  tmp_path):
+    from conftest import keyed_urls, l1_balance, reset_l1_balance
+    from opwatch.config import parse_config
+
+    assert not [url for url in keyed_urls(devnet).values() if url in gcpnet.plan.script]
+    assert not (gcpnet.source / "opwatch.toml").exists()
+    batcher = parse_config(gcpnet.keyed_text).network("gcpnet").batcher
+    assert batcher is not None
+    devnet.heal()
+    reset_l1_balance(devnet, batcher)
+    status, out = topup_on_gcp(gcpnet, gcpnet.keyed_text, firestore, tmp_path / "topup.log", "gcp-topup-1")
+    assert status == 200 and out["status"] == "sent", (status, out, (tmp_path / "topup.log").read_text()[-4000:])
+    # Paid up to the 12,000 ETH target on the devnet's L1 (less what the busy batcher spent since).
+    assert 11999 * 10**18 < l1_balance(devnet, batcher) <= 12000 * 10**18
+
+
+def test_with_the_keyless_config_the_topup_function_refuses(gcpnet, firestore, devnet, tmp_path):
+    from conftest import reset_l1_balance
+
+    reset_l1_balance(devnet, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")  # the devnet's batcher
+    status, out = topup_on_gcp(gcpnet, gcpnet.keyless_text, firestore, tmp_path / "topup.log", "gcp-topup-2")
+    assert status == 200 and out["status"] == "refused" and "cannot read L1" in out["reason"], (status, out)
