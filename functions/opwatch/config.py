@@ -20,8 +20,10 @@ from .redact import redact_url
 
 # Every validating pattern is matched whole (re.fullmatch): `$` also matches before a trailing
 # newline, and a value with a newline can end a `# comment` line of the rendered gcloud plan.
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*")
+# One term of a duration; a duration is one or more terms, largest unit first ("1h30m").
+_DURATION_TERM = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_UNIT_ORDER = ("d", "h", "m", "s", "ms")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _URL = re.compile(r"https?://[^\s/]+[^\s\x00-\x1f\x7f]*")
@@ -62,11 +64,25 @@ class ConfigError(ValueError):
 
 
 def parse_duration(text: str) -> float:
-    """'30s' -> 30.0, '10m' -> 600.0, '2h' -> 7200.0, '250ms' -> 0.25."""
-    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f"expected a duration like '30s', '10m' or '2h', got {text!r}")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    """'30s' -> 30.0, '10m' -> 600.0, '2h' -> 7200.0, '250ms' -> 0.25, '1h30m' -> 5400.0.
+
+    Compound terms go largest unit first, each unit once: '30m1h' or '1h1h' is more likely a
+    typo than a meaning, so it is refused rather than summed.
+    """
+    problem = ValueError(f"expected a duration like '30s', '10m', '2h' or '1h30m', got {text!r}")
+    if not isinstance(text, str):
+        raise problem
+    seconds, position, last_rank = 0.0, 0, -1
+    while position < len(text) or position == 0:
+        match = _DURATION_TERM.match(text, position)
+        if not match or match.end() == position:
+            raise problem
+        rank = _UNIT_ORDER.index(match.group(2))
+        if rank <= last_rank:
+            raise problem
+        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position, last_rank = match.end(), rank
+    return seconds
 
 
 def to_checksum_address(address: str) -> str:
@@ -367,7 +383,7 @@ class _Reader:
         if l1 == ():
             if "l1_rpc" in t:
                 self.fail(f"{where}.l1_rpc", "at least one L1 endpoint is required")
-        block_time = self.get(t, "block_time", where, _positive_duration, required=True, default=2.0)
+        block_time = self.get(t, "block_time", where, _block_time, required=True, default=2.0)
         oracle = self.get(t, "l2_output_oracle", where, validate_address)
         factory = self.get(t, "dispute_game_factory", where, validate_address)
         if oracle and factory:
@@ -473,6 +489,15 @@ def _positive_duration(value: Any) -> float:
     if seconds <= 0:
         raise ValueError(f"must be a positive duration, got {value!r}")
     return seconds
+
+
+def _block_time(value: Any) -> float:
+    """A duration, or a bare number of seconds as op-node's rollup config writes it (`block_time = 2`)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"must be a positive number of seconds or a duration, got {value!r}")
+        return float(value)
+    return _positive_duration(value)
 
 
 def _int_range(low: int, high: int) -> Callable[[Any], int]:
