@@ -135,6 +135,12 @@ class Thresholds:
     # How far back `withdrawals` re-verifies the portal's proofs each run. A day re-verifies
     # every proof for a day after it lands, days before its proof maturity delay ends.
     withdrawals_lookback: float = 86400.0
+    # sequencer_ha: a conductor paused (failover disabled) or stopped longer than this fires;
+    # an operator pauses it for maintenance, forgetting to resume leaves the chain without HA.
+    conductor_max_paused: float = 900.0
+    # rollup_nodes: fewer connected gossip peers than this warns (a replica with no peers
+    # falls back to deriving from L1 only, minutes behind the unsafe head).
+    min_peers: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +202,12 @@ class Network:
     # SuperchainConfig on L1 (optional): its paused() halts withdrawals of every chain using it.
     superchain_config: str | None = None
     l1_contracts: L1Contracts = field(default_factory=L1Contracts)
+    # sequencer_ha: op-conductor RPCs of the sequencer's HA cluster, and the op-node RPCs of its
+    # sequencer candidates (admin_sequencerActive).
+    conductors: tuple[Endpoint, ...] = ()
+    sequencer_nodes: tuple[Endpoint, ...] = ()
+    # rollup_nodes: replica op-nodes' RPCs (optimism_*, opp2p_*), compared with rollup_rpc.
+    rollup_nodes: tuple[Endpoint, ...] = ()
 
     def trusted_nodes(self) -> tuple[Endpoint, ...]:
         return self.trusted_l2_rpc or (self.l2_rpc,)
@@ -282,13 +294,14 @@ _NETWORK_KEYS = {
     "l1_rpc", "l2_rpc", "rollup_rpc", "rpc_nodes", "l1_chain_id", "l2_chain_id", "block_time",
     "batcher", "batch_inbox", "proposer", "l2_output_oracle", "dispute_game_factory", "game_type",
     "system_config", "thresholds", "wallets", "trusted_l2_rpc", "optimism_portal",
-    "superchain_config", "l1_contracts",
+    "superchain_config", "l1_contracts", "conductors", "sequencer_nodes", "rollup_nodes",
 }
 _L1_CONTRACTS_KEYS = {"watch", "allowed_implementations", "lookback"}
 _THRESHOLD_KEYS = {
     "sequencer_max_head_age", "sequencer_max_interval_ratio", "batcher_max_safe_lag",
     "batcher_max_submission_age", "wallet_min_runway", "proposer_max_output_age", "rpc_max_lag_blocks",
     "output_root_lookback", "dispute_clock_min_remaining", "withdrawals_lookback",
+    "conductor_max_paused", "min_peers",
 }
 _WALLET_KEYS = {"txs_per_hour", "gas_per_tx", "blobs_per_tx", "priority_fee_gwei", "max_fee_gwei",
                 "max_blob_fee_gwei"}
@@ -411,6 +424,9 @@ class _Reader:
             optimism_portal=self.get(t, "optimism_portal", where, validate_address),
             superchain_config=self.get(t, "superchain_config", where, validate_address),
             l1_contracts=self.l1_contracts(t.get("l1_contracts", {}), f"{where}.l1_contracts"),
+            conductors=self.get(t, "conductors", where, _endpoints, default=()),
+            sequencer_nodes=self.get(t, "sequencer_nodes", where, _endpoints, default=()),
+            rollup_nodes=self.get(t, "rollup_nodes", where, _endpoints, default=()),
         )
         return network if len(self.problems) == before else None
 
@@ -436,6 +452,8 @@ class _Reader:
             output_root_lookback=self.get(t, "output_root_lookback", where, d, default=86400.0),
             dispute_clock_min_remaining=self.get(t, "dispute_clock_min_remaining", where, d),
             withdrawals_lookback=self.get(t, "withdrawals_lookback", where, d, default=86400.0),
+            conductor_max_paused=self.get(t, "conductor_max_paused", where, d, default=900.0),
+            min_peers=self.get(t, "min_peers", where, _int_range(1, 10_000), default=3),
         )
 
     def l1_contracts(self, t: Any, where: str) -> L1Contracts:
