@@ -129,9 +129,17 @@ def test_a_lagging_rpc_node_fires_for_that_node_only(devnet, config: Config, rpc
 
 
 def test_every_l1_endpoint_down_makes_l1_checks_unknown_not_ok(devnet, config: Config, healthy: None) -> None:  # type: ignore[no-untyped-def]
+    from opwatch.checks import CHECKS
+
+    # Every check that declares it reads L1 (Check.reads_l1), settlement and contract checks
+    # included; the ones written before them are named too, so a check that stopped declaring
+    # it would fail here rather than drop out of the expectation.
+    before = check_now(config)
+    l1_keys = {k for k in before if CHECKS[k[0]].reads_l1}
+    assert {("batch_submission", "batcher"), ("wallet_runway", "batcher"), ("wallet_runway", "proposer"),
+            ("proposer_freshness", "proposer"), ("output_root", "proposals"), ("withdrawals", "portal"),
+            ("l1_contracts", "paused")} <= l1_keys
     devnet.fault("kill-l1")
-    l1_keys = {("batch_submission", "batcher"), ("wallet_runway", "batcher"), ("wallet_runway", "proposer"),
-               ("proposer_freshness", "proposer")}
     seen = check_now(config)
     assert {k: seen[k] for k in l1_keys} == {k: UNKNOWN for k in l1_keys}
     assert others(seen, l1_keys) == {}
