@@ -119,10 +119,16 @@ class BatchScanner(Actor):
 
 
 class RollupNode:
-    """The op-node stand-in's JSON-RPC surface; run it with `serve()`."""
+    """The op-node stand-in's JSON-RPC surface; run it with `serve()`.
 
-    def __init__(self, l1: RpcClient, l2: RpcClient, scanner: BatchScanner, sequencer: SequencerControl,
-                 l1_chain_id: int, l2_chain_id: int, block_time: int) -> None:
+    Replica mode (`sequencer=None`): a non-sequencing op-node over its own execution client
+    (`l2`) and its own L1 traversal (`scanner`; a scanner nobody steps is derivation halted at
+    its `next_l1`). It serves no `admin_*` methods. `peers` is what `opp2p_peerStats` reports
+    as connected gossip peers (op-node's p2p.PeerStats; the stand-in has no libp2p host).
+    """
+
+    def __init__(self, l1: RpcClient, l2: RpcClient, scanner: BatchScanner, sequencer: SequencerControl | None,
+                 l1_chain_id: int, l2_chain_id: int, block_time: int, peers: int = 5) -> None:
         self.l1 = l1
         self.l2 = l2
         self.scanner = scanner
@@ -130,18 +136,30 @@ class RollupNode:
         self.l1_chain_id = l1_chain_id
         self.l2_chain_id = l2_chain_id
         self.block_time = block_time
+        self.peers = peers
         self._admin_lock = threading.Lock()
 
     def serve(self, port: int | None = None) -> JsonRpcServer:
-        return JsonRpcServer("op-node-standin", {
+        methods = {
             "optimism_syncStatus": self.sync_status,
             "optimism_rollupConfig": self.rollup_config,
             "optimism_version": lambda: VERSION,
             "optimism_outputAtBlock": self.output_at_block,
-            "admin_sequencerActive": lambda: self.sequencer.active,
-            "admin_stopSequencer": self.stop_sequencer,
-            "admin_startSequencer": self.start_sequencer,
-        }, port).start()
+            "opp2p_peerStats": self.peer_stats,
+        }
+        sequencer = self.sequencer
+        if sequencer is not None:
+            methods |= {
+                "admin_sequencerActive": lambda: sequencer.active,
+                "admin_stopSequencer": self.stop_sequencer,
+                "admin_startSequencer": self.start_sequencer,
+            }
+        return JsonRpcServer("op-node-standin", methods, port).start()
+
+    def peer_stats(self) -> dict[str, int]:
+        # op-node's p2p.PeerStats (op-node/p2p/rpc_server.go): JSON numbers.
+        return {"connected": self.peers, "table": self.peers, "blocksTopic": self.peers,
+                "blocksTopicV2": self.peers, "blocksTopicV3": self.peers, "banned": 0, "known": self.peers}
 
     # -- optimism_* -----------------------------------------------------------------------------
 
@@ -215,12 +233,14 @@ class RollupNode:
     # -- admin_* (op-node's sequencer switch) ---------------------------------------------------
 
     def stop_sequencer(self) -> str:
+        assert self.sequencer is not None
         with self._admin_lock:
             if not self.sequencer.active:
                 raise MethodError("sequencer not running")
             return self.sequencer.halt()
 
     def start_sequencer(self, unsafe_head: str) -> None:
+        assert self.sequencer is not None
         with self._admin_lock:
             if self.sequencer.active:
                 raise MethodError("sequencer already running")

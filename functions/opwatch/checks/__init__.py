@@ -13,7 +13,9 @@ from . import (
     l1_contracts,
     output_root,
     proposer_freshness,
+    rollup_nodes,
     rpc_sync,
+    sequencer_ha,
     sequencer_liveness,
     snapshot_freshness,
     wallet_runway,
@@ -27,8 +29,9 @@ T = TypeVar("T")
 # funds, then settlement, then the read path, then the recovery plan, then the watchdog itself.
 CHECKS: dict[str, Check] = {
     m.CHECK.id: m.CHECK
-    for m in (sequencer_liveness, batcher_lag, batch_submission, wallet_runway, proposer_freshness,
-              output_root, dispute_games, withdrawals, l1_contracts, rpc_sync,
+    for m in (sequencer_liveness, sequencer_ha, batcher_lag, batch_submission, wallet_runway,
+              proposer_freshness,
+              output_root, dispute_games, withdrawals, l1_contracts, rpc_sync, rollup_nodes,
               snapshot_freshness, heartbeat)
 }
 
