@@ -141,12 +141,17 @@ def run(argv: list[str]) -> int:
                            "(60 s clocks, a game proposer and an honest challenger)")
     for name in ("down", "status"):
         sub.add_parser(name).add_argument("--workdir", type=Path, default=argparse.SUPPRESS)
-    from opwatch_devnet.faults import FAULT_NAMES
+    from opwatch_devnet.faults import FAULT_NAMES, fault_help
 
     p_fault = sub.add_parser("fault", help="inject a fault: NAME [ARG ...] [KEY=VALUE ...]",
-                             description="faults: " + ", ".join(FAULT_NAMES)
-                             + " (bad-game and stop-challenger need --proofs fault)")
-    p_fault.add_argument("name")
+                             formatter_class=argparse.RawDescriptionHelpFormatter,
+                             description="Inject one fault into the running devnet (heal it with "
+                                         "`opwatch devnet heal NAME`). Arguments are positional or "
+                                         "KEY=VALUE; bad-game and stop-challenger need --proofs fault.\n\n"
+                                         "faults (NAME, ARGUMENTS=DEFAULT, what it does):\n" + fault_help(),
+                             epilog="exit codes: 0 injected (the devnet's status printed), 1 devnet not "
+                                    "running, 2 unknown fault or bad arguments")
+    p_fault.add_argument("name", choices=FAULT_NAMES, metavar="NAME")
     p_fault.add_argument("args", nargs="*")
     p_fault.add_argument("--workdir", type=Path, default=argparse.SUPPRESS)
     p_heal = sub.add_parser("heal", help="heal one fault, or all without NAME")

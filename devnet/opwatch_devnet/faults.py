@@ -23,6 +23,10 @@
 |                    |                           | needed, the challenger counters it. challenger=False |
 |                    |                           | also stops the challenger until the heal             |
 | stop-challenger    |                           | the honest challenger neither counters nor resolves  |
+| halt-finality      |                           | op-node sees L1 finality stall: its L1 finalized (and|
+|                    |                           | so finalized_l2) stops where it is                   |
+| rewind-finalized   | n=10                      | op-node serves finalized_l2 n blocks lower (a node   |
+|                    |                           | restarted on a rolled-back database)                 |
 | forged-withdrawal, pause, rotate-batcher, upgrade-proxy: the L1 contracts' faults (l1_faults.py)  |
 
 Targets name proxies: an exact name (`l1-0`, `l2`, `rollup`, `rpc-1`), a group (`l1`, `rpc`), or `all`.
@@ -49,7 +53,7 @@ SPIKED_BASE_FEE_WEI = 500 * 10**9
 FAULT_NAMES = (
     "halt-sequencer", "stop-batcher", "drain-batcher", "stop-proposer", "lag-rpc", "kill-l1",
     "l1-endpoint-down", "flaky-rpc", "garbage-rpc", "wrong-chain", "kill-sequencer", "bad-output", "bad-game",
-    "stop-challenger", *L1_FAULT_NAMES,
+    "stop-challenger", "halt-finality", "rewind-finalized", *L1_FAULT_NAMES,
 )
 
 
@@ -184,6 +188,23 @@ class FaultController(L1ContractFaults):
         if self.devnet.challenger is not None:
             self.devnet.challenger.resume()
 
+    # -- finality (the op-node stand-in's view of it) ---------------------------------------------
+
+    def _inject_halt_finality(self) -> dict[str, Any]:
+        finalized = self.devnet.batcher.l1.client.block("finalized")
+        self.devnet.scanner.l1_finality_halted_at = int(finalized["number"], 16) if finalized else 0
+        return {}
+
+    def _heal_halt_finality(self) -> None:
+        self.devnet.scanner.l1_finality_halted_at = None
+
+    def _inject_rewind_finalized(self, n: int = 10) -> dict[str, Any]:
+        self.devnet.scanner.finalized_rewind = int(n)
+        return {}
+
+    def _heal_rewind_finalized(self) -> None:
+        self.devnet.scanner.finalized_rewind = 0
+
     def _inject_drain_batcher(self) -> dict[str, Any]:
         l1 = self.devnet.batcher.l1.client
         l1.call("anvil_setBalance", BATCHER.address, hex(DRAINED_BALANCE_WEI))
@@ -240,3 +261,34 @@ class FaultController(L1ContractFaults):
 
     def _heal_wrong_chain(self, names: list[str]) -> None:
         self._reset(names)
+
+
+def fault_help() -> str:
+    """Every fault with its arguments (from the inject methods' signatures) and what it does (from
+    the catalogue above): `opwatch devnet fault --help`."""
+    import inspect
+    import textwrap
+
+    from opwatch_devnet import l1_faults
+
+    described: dict[str, str] = {}
+    row = ""
+    for line in f"{__doc__}\n{l1_faults.__doc__}".splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3:
+            row = ""
+        elif cells[0] in FAULT_NAMES:
+            row = cells[0]
+            described.setdefault(row, cells[2])
+        elif not cells[0] and row:  # a continuation line of the row above
+            described[row] += " " + cells[2]
+    lines = []
+    for name in FAULT_NAMES:
+        method = getattr(FaultController, "_inject_" + name.replace("-", "_"))
+        params = [p for p in inspect.signature(method).parameters.values() if p.name != "self"]
+        args = " ".join(p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
+                        for p in params)
+        lines.append(f"  {name}" + (f"  {args}" if args else ""))
+        doc = described.get(name) or (inspect.getdoc(method) or "").split("\n")[0]
+        lines += textwrap.wrap(doc, 92, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)

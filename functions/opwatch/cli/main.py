@@ -22,7 +22,7 @@ from ..config import ConfigError, load_config, parse_duration
 from ..findings import Finding, Status, utc_now_iso
 from ..memory import MemoryStore
 from ..runner import run_checks, select_checks
-from . import render
+from . import render, usage
 from .compose import registry as local_registry
 
 EXIT_USAGE = 2
@@ -76,13 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("rest", nargs=argparse.REMAINDER)
     for module_name in _EXTENSIONS:
         _add_extension(sub, module_name)
-    return parser
+    return usage.finish(parser)
 
 
 # Subcommands owned by other parts of opwatch: each module offers add_parser(subparsers)
 # and run(args) -> int. A module that is not installed simply adds no command.
 _EXTENSIONS = ("opwatch.alerting.cli", "opwatch.cli.remedies", "opwatch.deploy.gcp_cli", "opwatch.smoke_cli",
-               "opwatch.cli.config_cmd")
+               "opwatch.cli.config_cmd", "opwatch.cli.completion")
 
 
 def _add_extension(sub: argparse._SubParsersAction, module_name: str) -> None:  # type: ignore[type-arg]
@@ -124,16 +124,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check(config, args) -> int:  # type: ignore[no-untyped-def]
     result = run_checks(config, args.network, args.checks, registry=local_registry(), memory=_memory(args))
-    for network, check_id, why in result.skipped:
-        if args.checks:  # asked for by name: say why nothing came back
-            render.err(f"{network}/{check_id} not run: {why}")
     if args.format == "json":
         print(json.dumps([f.to_dict() for f in result.findings], indent=2, sort_keys=True))
+        for network, check_id, why in result.skipped:  # stdout stays the findings array
+            render.err(f"{network}/{check_id} not run: {why}")
     else:
         colour = render.use_colour(sys.stdout)
         print(render.table(result.findings, colour))
         print(f"\n{render.tally(result.findings)}  ({result.wall_s:.2f} s, {result.rpc_requests} RPC requests)")
-    return render.exit_code(result.findings)
+        if result.skipped:
+            print("\n" + render.skipped(result.skipped))
+    unrunnable = _named_but_not_run(args, list(config.networks), result.skipped)
+    for network, check_id, why in unrunnable:
+        render.err(f"{network}/{check_id} cannot run here: {why}")
+    return EXIT_USAGE if unrunnable else render.exit_code(result.findings)
+
+
+def _named_but_not_run(args: argparse.Namespace, configured: list[str],
+                       skipped: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Checks asked for by --check that cannot run where they were asked: on a network named with
+    --network, or (no --network) on any configured network. Exit 2: the question was wrong."""
+    if not args.checks:
+        return []
+    networks = set(args.network or configured)
+    out = []
+    for check_id in dict.fromkeys(args.checks):
+        misses = [(n, c, why) for n, c, why in skipped if c == check_id and n in networks]
+        if args.network or len({n for n, _, _ in misses}) == len(networks):
+            out += misses
+    return out
 
 
 def _memory(args: argparse.Namespace) -> MemoryStore | None:

@@ -52,6 +52,14 @@ def _diagnosis_lines(finding: Finding) -> list[str]:
     return lines
 
 
+def skipped(rows: Sequence[tuple[str, str, str]]) -> str:
+    """Under the table: the checks that did not run on a network, and why (a missing key, a section)."""
+    width = max(len(f"{n}/{c}") for n, c, _ in rows)
+    lines = ["SKIPPED (not configured for this network)"]
+    lines += [f"  {f'{n}/{c}'.ljust(width)}  {why}" for n, c, why in sorted(rows)]
+    return "\n".join(lines)
+
+
 def tally(findings: Sequence[Finding]) -> str:
     counts = {s: sum(1 for f in findings if f.status == s) for s in Status}
     return f"{counts[Status.FIRING]} firing, {counts[Status.UNKNOWN]} unknown, {counts[Status.OK]} ok"
