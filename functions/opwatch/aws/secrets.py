@@ -88,7 +88,10 @@ def with_endpoint_urls(config: Config, secret_json: str) -> Config:
         return replace(net, l1_rpc=tuple(map(swap, net.l1_rpc)), l2_rpc=swap(net.l2_rpc),
                        rollup_rpc=swap(net.rollup_rpc) if net.rollup_rpc else None,
                        rpc_nodes=tuple(map(swap, net.rpc_nodes)),
-                       trusted_l2_rpc=tuple(map(swap, net.trusted_l2_rpc)))
+                       trusted_l2_rpc=tuple(map(swap, net.trusted_l2_rpc)),
+                       conductors=tuple(map(swap, net.conductors)),
+                       sequencer_nodes=tuple(map(swap, net.sequencer_nodes)),
+                       rollup_nodes=tuple(map(swap, net.rollup_nodes)))
 
     swapped = replace(config, networks={name: network(net) for name, net in config.networks.items()})
     if "remediation" in config.sections:  # the failover's admin, conductor and replacement endpoints
