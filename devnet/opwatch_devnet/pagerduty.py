@@ -6,7 +6,8 @@ severity enums, dedup_key ≤ 255 and summary ≤ 1024 characters, body ≤ 512 
 like PagerDuty (202 with a dedup_key, or 400 with `errors`). It also keeps PagerDuty's
 dedup semantics per routing key (a trigger on an open dedup_key joins that incident; after a
 resolve, a trigger opens a new one), so tests can count incidents, and it can be told to
-answer 429/500/400 for the next N requests.
+answer 429/500/400 for the next N requests. Change events (`POST /v2/change/enqueue`) are
+validated against their own documented shape and kept in `changes`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ SEVERITIES = {"critical", "error", "warning", "info"}
 TOP_LEVEL = {"routing_key", "event_action", "dedup_key", "payload", "links", "images", "client", "client_url"}
 PAYLOAD = {"summary", "source", "severity", "timestamp", "component", "group", "class", "custom_details"}
 BODY_MAX = 512 * 1024
+# Change events (`POST /v2/change/enqueue`): what changed in a system, shown in the service's and
+# its incidents' timelines; never an alert, so no event_action, severity or dedup_key.
+CHANGE_TOP_LEVEL = {"routing_key", "payload", "links"}
+CHANGE_PAYLOAD = {"summary", "source", "timestamp", "custom_details"}
 
 
 def validate(event: Any) -> list[str]:
@@ -71,6 +76,37 @@ def validate(event: Any) -> list[str]:
     return errors
 
 
+def validate_change(event: Any) -> list[str]:
+    """Problems with a change event body (routing_key, payload.summary ≤ 1024 required;
+    payload.source, payload.timestamp ISO 8601, payload.custom_details an object, links
+    [{href, text}] optional), as PagerDuty's 400 `errors` would list them."""
+    if not isinstance(event, dict):
+        return ["event must be a JSON object"]
+    errors = [f"unknown field {k!r}" for k in event if k not in CHANGE_TOP_LEVEL]
+    if not isinstance(event.get("routing_key"), str) or not event.get("routing_key"):
+        errors.append("'routing_key' is missing or empty")
+    payload = event.get("payload")
+    if not isinstance(payload, dict):
+        return [*errors, "'payload' is required"]
+    errors += [f"unknown payload field {k!r}" for k in payload if k not in CHANGE_PAYLOAD]
+    summary = payload.get("summary")
+    if not isinstance(summary, str) or not 0 < len(summary) <= 1024:
+        errors.append("'payload.summary' must be a string of 1..1024 characters")
+    if "source" in payload and not isinstance(payload["source"], str):
+        errors.append("'payload.source' must be a string")
+    if "timestamp" in payload:
+        try:
+            datetime.fromisoformat(str(payload["timestamp"]).replace("Z", "+00:00"))
+        except ValueError:
+            errors.append("'payload.timestamp' must be ISO 8601")
+    if "custom_details" in payload and not isinstance(payload["custom_details"], dict):
+        errors.append("'payload.custom_details' must be an object")
+    links = event.get("links", [])
+    if not isinstance(links, list) or not all(isinstance(x, dict) and isinstance(x.get("href"), str) for x in links):
+        errors.append("'links' must be a list of objects with an 'href'")
+    return errors
+
+
 @dataclass
 class Incident:
     routing_key: str
@@ -84,6 +120,7 @@ class EventsStandIn:
     """Start with `EventsStandIn.start()`; `base_url` is what the client is given."""
 
     accepted: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # accepted change events
     requests: int = 0
     incidents: list[Incident] = field(default_factory=list)
     _forced: deque[tuple[int, str | None]] = field(default_factory=deque)
@@ -125,7 +162,7 @@ class EventsStandIn:
                 headers = {"Retry-After": retry_after} if retry_after else {}
                 reply = {"status": "error", "message": f"forced {status}", "errors": [f"forced {status}"]}
                 return status, reply, headers
-            if path != "/v2/enqueue":
+            if path not in ("/v2/enqueue", "/v2/change/enqueue"):
                 return 404, {"status": "not found"}, {}
             if len(body) > BODY_MAX:
                 return 400, {"status": "invalid event", "errors": ["body over 512 KB"]}, {}
@@ -133,6 +170,12 @@ class EventsStandIn:
                 event = json.loads(body)
             except ValueError:
                 return 400, {"status": "invalid event", "errors": ["body is not JSON"]}, {}
+            if path == "/v2/change/enqueue":
+                errors = validate_change(event)
+                if errors:
+                    return 400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors}, {}
+                self.changes.append(event)
+                return 202, {"status": "success", "message": "Change event processed"}, {}
             errors = validate(event)
             if errors:
                 return 400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors}, {}

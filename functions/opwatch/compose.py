@@ -68,3 +68,10 @@ def remedy_pager(routing_key: Any, *, pagerduty_base_url: str | None = None) -> 
     from .remedies.paging import pagerduty_pager
 
     return pagerduty_pager(PagerDutyClient(routing_key, base_url=pagerduty_base_url or DEFAULT_BASE_URL))
+
+
+def remedy_changes(routing_key: Any, *, pagerduty_base_url: str | None = None) -> Any:
+    """The remedies' PagerDuty change events: an audit listener, one event per remedy that acted."""
+    from .alerting import changes
+
+    return changes.remedy_listener(changes.client(routing_key, pagerduty_base_url))

@@ -66,9 +66,9 @@ class PagerDutyClient:
     def __init__(self, routing_key: SecretSource, base_url: str = DEFAULT_BASE_URL,
                  transport: Transport = urllib_transport, attempts: int = 4, backoff: float = 1.0,
                  max_backoff: float = 16.0, timeout: float = 5.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, path: str = "/v2/enqueue") -> None:
         self._routing_key = routing_key
-        self.url = base_url.rstrip("/") + "/v2/enqueue"
+        self.url = base_url.rstrip("/") + path  # "/v2/change/enqueue" for change events (changes.py)
         self.transport = transport
         self.attempts = attempts
         self.backoff = backoff

@@ -16,6 +16,7 @@ from ..backends import core_registry
 from ..checks import CHECKS
 from ..checks.base import Resources
 from ..config import Config
+from ..memory import MemoryStore
 from ..registry import Registry
 from ..runner import RunResult, run_checks
 from .backends import register
@@ -32,10 +33,21 @@ def fast_lane_every_s(config: Config, check: str) -> float | None:
     return schedules.fast_lane_every_s if schedules.fast_lane and CHECKS[check].fast_lane else None
 
 
-def run_check(config: Config, network: str, check: str, aws: Registry, resources: Resources) -> RunResult:
+def run_check(config: Config, network: str, check: str, aws: Registry, resources: Resources,
+              memory: MemoryStore | None = None) -> RunResult:
     """One evaluation of `check` on `network`, its seams from this runtime (snapshot stores
-    kept on AWS, built once per container in `resources`)."""
-    return run_checks(config, [network], [check], registry=aws, cloud="aws", resources=resources)
+    kept on AWS, built once per container in `resources`; its memory in the alert table)."""
+    return run_checks(config, [network], [check], registry=aws, cloud="aws", resources=resources, memory=memory)
+
+
+def memory_store(memory_table: str | None) -> MemoryStore | None:
+    """The checks' memory: `memory#` items of the alert table (the stack grants each check
+    function its own partition only: infra/checks.py), or none when the deployment names no table."""
+    if not memory_table:
+        return None
+    from .memory_store import DynamoDBMemoryStore
+
+    return DynamoDBMemoryStore(memory_table)
 
 
 def pager(config: Config, *, alerts_table: str, routing_key_secret: str, pagerduty_base_url: str | None = None) -> Any:
@@ -60,4 +72,8 @@ def remedy_seams(config: Config, *, remedy_table: str, routing_key_secret: str |
 
     page = compose.remedy_pager(SecretsManagerSource(routing_key_secret), pagerduty_base_url=pagerduty_base_url) \
         if routing_key_secret else None
-    return Seams(registry=registry(), store=DynamoDBRemedyStore(remedy_table), page=page, cloud="aws")
+    # Where the function has the routing key, what a remedy changed goes to PagerDuty's timeline.
+    changes = [compose.remedy_changes(SecretsManagerSource(routing_key_secret),
+                                      pagerduty_base_url=pagerduty_base_url)] if routing_key_secret else []
+    return Seams(registry=registry(), store=DynamoDBRemedyStore(remedy_table), page=page, cloud="aws",
+                 listeners=changes)

@@ -83,5 +83,8 @@ def remedy_seams(config: Config, gcp: Registry, *, remedy_store: str, routing_ke
 
     page = compose.remedy_pager(SecretManagerSource(routing_key_secret), pagerduty_base_url=pagerduty_base_url) \
         if routing_key_secret else None
+    # Where the function has the routing key, what a remedy changed goes to PagerDuty's timeline.
+    changes = [compose.remedy_changes(SecretManagerSource(routing_key_secret), pagerduty_base_url=pagerduty_base_url)] \
+        if routing_key_secret else []
     return Seams(registry=gcp, store=store(gcp, "remedy_store", remedy_store, "OPWATCH_REMEDY_STORE"), page=page,
-                 cloud="gcp")
+                 cloud="gcp", listeners=changes)
