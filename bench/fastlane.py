@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import boto3
     from aws_deployed import REGION, AwsDeployment, subscribe_queue, synthesize
+    from conftest import keyed_urls, network_block
     from opwatch.config import load_config
     from opwatch.runner import run_checks
     from opwatch_devnet.topology import Devnet
@@ -72,10 +73,8 @@ def main(argv: list[str] | None = None) -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-fastlane-"))
     with Devnet.start(work / "devnet") as devnet:
-        network = devnet.config_text().split("[networks.devnet.thresholds]")[0]
-        seq_url = re.search(r'^l2_rpc = "(.*)"$', network, re.M).group(1)  # type: ignore[union-attr]
-        network = network.replace(f'l2_rpc = "{seq_url}"',
-                                  'l2_rpc = { url = "http://127.0.0.1:9/keyless", name = "sequencer" }')
+        # As tests/deployed configures it: keyless named URLs in the bundle, the keyed ones in the secret.
+        network = network_block(devnet)
         static = (ROOT / "tests" / "deployed" / "deployed.toml").read_text()
         static = re.sub(r'^fast_lane_every = ".*"$', f'fast_lane_every = "{args.every}"', static, flags=re.M)
         config = work / "opwatch.toml"
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         d = AwsDeployment(template, work / "cdk.out",
                           lambda s: boto3.client(s, endpoint_url=endpoint, region_name=REGION))
         try:
-            d.provision({"opwatch/rpc-endpoints-AbCdEf": json.dumps({"sequencer": seq_url})})
+            d.provision({"opwatch/rpc-endpoints-AbCdEf": json.dumps(keyed_urls(devnet))})
             [check] = [f for n, f in d.functions().items() if n.endswith("-devnet-sequencer-liveness")]
             queue = subscribe_queue(d, d.environment(check)["FINDINGS_TOPIC_ARN"], "bench", None)
             healthy = load_config(devnet.write_config(work / "healthy.toml"))
