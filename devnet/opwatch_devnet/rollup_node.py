@@ -20,6 +20,7 @@ from opwatch_devnet.jsonrpc import RpcClient
 from opwatch_devnet.rpcserver import JsonRpcServer, MethodError
 
 VERSION = "v0.0.0-opwatch-devnet"
+_ZERO_ADDRESS = "0x" + "0" * 40
 _ZERO_HASH = "0x" + "00" * 32
 
 
@@ -128,8 +129,14 @@ class RollupNode:
     """
 
     def __init__(self, l1: RpcClient, l2: RpcClient, scanner: BatchScanner, sequencer: SequencerControl | None,
-                 l1_chain_id: int, l2_chain_id: int, block_time: int, peers: int = 5) -> None:
+                 l1_chain_id: int, l2_chain_id: int, block_time: int, peers: int = 5,
+                 system_config: str | None = None, optimism_portal: str | None = None,
+                 batcher: str | None = None) -> None:
         self.l1 = l1
+        # What op-node's rollup config names on L1 (`opwatch init` reads them from it).
+        self.system_config = system_config
+        self.optimism_portal = optimism_portal
+        self.genesis_batcher = batcher
         self.l2 = l2
         self.scanner = scanner
         self.sequencer = sequencer
@@ -213,6 +220,9 @@ class RollupNode:
                 "l1": {"hash": genesis_l1["hash"], "number": 0},
                 "l2": {"hash": genesis_l2["hash"], "number": 0},
                 "l2_time": int(genesis_l2["timestamp"], 16),
+                # op-node's genesis SystemConfig values (rollup.Genesis.SystemConfig).
+                "system_config": {"batcherAddr": self.genesis_batcher or _ZERO_ADDRESS,
+                                  "overhead": _ZERO_HASH, "scalar": _ZERO_HASH, "gasLimit": 30_000_000},
             },
             "block_time": self.block_time,
             "max_sequencer_drift": 600,
@@ -221,6 +231,8 @@ class RollupNode:
             "l1_chain_id": self.l1_chain_id,
             "l2_chain_id": self.l2_chain_id,
             "batch_inbox_address": self.scanner.inbox,
+            "deposit_contract_address": self.optimism_portal or _ZERO_ADDRESS,
+            "l1_system_config_address": self.system_config or _ZERO_ADDRESS,
         }
 
     def output_at_block(self, number: str | int) -> dict[str, Any]:

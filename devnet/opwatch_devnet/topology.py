@@ -172,7 +172,8 @@ class Devnet:
                                poll=min(0.5, l1_block_time / 2))
         control = SequencerControl(RpcClient(seq.url), l2_block_time)
         rollup = RollupNode(RpcClient(l1.url), RpcClient(seq.url), scanner, control,
-                            L1_CHAIN_ID, L2_CHAIN_ID, l2_block_time).serve()
+                            L1_CHAIN_ID, L2_CHAIN_ID, l2_block_time, system_config=l1_system.system_config,
+                            optimism_portal=l1_system.optimism_portal, batcher=BATCHER.address).serve()
         proxies: dict[str, FaultProxy] = {}
         for i in range(l1_endpoints):
             proxies[f"l1-{i}"] = FaultProxy(f"l1-{i}", l1.url).start()

@@ -52,13 +52,13 @@ def test_bash_completion_parses_and_knows_the_commands(tmp_path: Path) -> None:
         out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr
         return out.stdout.split()
-    assert {"check", "watch", "config", "alerts", "completion"} <= set(complete("opwatch "))
+    assert {"check", "watch", "config", "init", "alerts", "completion"} <= set(complete("opwatch "))
     assert "--format" in complete("opwatch check --f")
     assert complete("opwatch check --format ") == ["table", "json"]
     assert "validate" in complete("opwatch config ")
 
 
-@pytest.mark.parametrize("command", ["check", "watch", "config", "alerts", "completion"])
+@pytest.mark.parametrize("command", ["check", "watch", "config", "init", "alerts", "completion"])
 def test_every_subcommand_help_describes_it_and_its_exit_codes(command: str) -> None:
     proc = opwatch(command, "--help")
     assert proc.returncode == 0, proc.stderr
@@ -66,7 +66,7 @@ def test_every_subcommand_help_describes_it_and_its_exit_codes(command: str) -> 
 
 
 def test_every_reporting_subcommand_takes_format_table_or_json() -> None:
-    for command in (["check"], ["watch"], ["alerts"], ["config", "validate"]):
+    for command in (["check"], ["watch"], ["alerts"], ["config", "validate"], ["init"]):
         out = opwatch(*command, "--help").stdout
         assert "--format {table,json}" in out, (command, out)
 

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Subcommands owned by other parts of opwatch: each module offers add_parser(subparsers)
 # and run(args) -> int. A module that is not installed simply adds no command.
 _EXTENSIONS = ("opwatch.alerting.cli", "opwatch.cli.remedies", "opwatch.deploy.gcp_cli", "opwatch.smoke_cli",
-               "opwatch.cli.config_cmd", "opwatch.cli.completion")
+               "opwatch.cli.config_cmd", "opwatch.cli.completion", "opwatch.cli.init")
 
 
 def _add_extension(sub: argparse._SubParsersAction, module_name: str) -> None:  # type: ignore[type-arg]
