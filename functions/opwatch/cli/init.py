@@ -103,8 +103,9 @@ def discover(rollup: RpcClient, l1: RpcClient) -> tuple[dict[str, Any], dict[str
     system_config = addr(rc.get("l1_system_config_address"))
     inbox = addr(rc.get("batch_inbox_address"))
     portal = addr(rc.get("deposit_contract_address"))
-    genesis = rc.get("genesis") if isinstance(rc.get("genesis"), dict) else {}
-    genesis_sc = genesis.get("system_config") if isinstance(genesis.get("system_config"), dict) else {}
+    genesis = rc.get("genesis")
+    genesis_sc = genesis.get("system_config") if isinstance(genesis, dict) else None
+    genesis_batcher = genesis_sc.get("batcherAddr") if isinstance(genesis_sc, dict) else None
     batcher = None
     chain = _L1(l1)
     factory = oracle = proposer = None
@@ -115,7 +116,7 @@ def discover(rollup: RpcClient, l1: RpcClient) -> tuple[dict[str, Any], dict[str
         inbox = inbox or chain.address(system_config, "batchInbox()")
         portal = chain.address(system_config, "optimismPortal()") or portal
         factory = chain.address(system_config, "disputeGameFactory()")
-    batcher = batcher or addr(genesis_sc.get("batcherAddr"))
+    batcher = batcher or addr(genesis_batcher)
     if portal:
         found["optimism_portal"] = portal
         factory = factory or chain.address(portal, "disputeGameFactory()")
