@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 from alerting_fixtures import T0, finding
 from opwatch import compose
-from opwatch.alerting import SqliteStore
+from opwatch.alerting import Kind, SqliteStore
+from opwatch.alerting.sinks import authorized
 from opwatch.config import parse_config
 from opwatch.findings import Severity, Status
 from pagerduty_standin import EventsStandIn
@@ -52,9 +53,10 @@ class Receiver:
 class Alertmanager:
     url: str
     receiver: Receiver
+    login: str  # the URL with its credentials when behind basic auth
 
     def alerts(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as reply:
+        with urllib.request.urlopen(authorized(f"{self.login}/api/v2/alerts"), timeout=10) as reply:
             return list(json.load(reply))
 
 
@@ -70,7 +72,10 @@ def wait(what: str, ready: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 
 @pytest.fixture
-def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
+def alertmanager(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Alertmanager]:
+    """`@pytest.mark.parametrize("alertmanager", [password], indirect=True)`: behind basic auth
+    (user `opwatch`), as its --web.config.file sets it up."""
+    password = getattr(request, "param", None)
     binary = shutil.which(BINARY)
     if binary is None:
         pytest.fail(f"{BINARY} is not installed: run scripts/bootstrap as root (it apt-installs Debian's "
@@ -104,14 +109,22 @@ receivers:
         send_resolved: true
 """)
     log = (tmp_path / "am.log").open("w")
+    web = []
+    if password:
+        import crypt  # bcrypt, as Alertmanager's web config wants (libxcrypt's $2b$)
+
+        hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+        (tmp_path / "web.yml").write_text(f"basic_auth_users:\n  opwatch: '{hashed}'\n")
+        web = [f"--web.config.file={tmp_path / 'web.yml'}"]
     process = subprocess.Popen([binary, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'data'}",
-                                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", *web],
                                stdout=log, stderr=subprocess.STDOUT)
-    am = Alertmanager(f"http://127.0.0.1:{port}", receiver)
+    am = Alertmanager(f"http://127.0.0.1:{port}", receiver,
+                      f"http://opwatch:{password}@127.0.0.1:{port}" if password else f"http://127.0.0.1:{port}")
 
     def ready() -> bool:
         try:
-            with urllib.request.urlopen(f"{am.url}/-/ready", timeout=2) as reply:
+            with urllib.request.urlopen(authorized(f"{am.login}/-/ready"), timeout=2) as reply:
                 return bool(reply.status == 200)
         except OSError:
             assert process.poll() is None, (tmp_path / "am.log").read_text()
@@ -128,7 +141,7 @@ receivers:
         hook.server_close()
 
 
-def config(url: str) -> str:
+def config(url: str = "", secret: str = "") -> str:
     return f"""
 [networks.mainnet]
 l1_rpc = "http://127.0.0.1:8545"
@@ -145,7 +158,7 @@ fire_after = 1
 resolve_after = 1
 [alerting.sinks.am]
 type = "alertmanager"
-url = "{url}"
+{f'url = "{url}"' if url else f'secret = "{secret}"'}
 """
 
 
@@ -182,5 +195,33 @@ def test_a_fault_is_one_alert_in_alertmanager_then_resolved_and_its_receiver_tol
         assert [(a["labels"]["severity"], a["status"]) for a in resolved[0]["alerts"]] == [("warning", "resolved")]
         assert [n["status"] for n in alertmanager.receiver.notifications] == ["firing", "resolved"]
         assert events.accepted == []  # routed to Alertmanager only
+    finally:
+        events.stop()
+
+
+@pytest.mark.parametrize("alertmanager", ["s3cr3t-pw"], indirect=True)
+def test_behind_basic_auth_the_url_with_credentials_comes_from_a_secret_and_never_shows(tmp_path, alertmanager,
+                                                                                        monkeypatch):
+    events = EventsStandIn.start()
+    try:
+        monkeypatch.setenv("OPWATCH_SECRET_AM_URL", alertmanager.url)  # no credentials: refused for good
+        manager = compose.alert_manager(parse_config(config(secret="am-url")), SqliteStore(tmp_path / "a.db"),
+                                        lambda: "R0UT1NGKEY0000000000000000000000",
+                                        pagerduty_base_url=events.base_url)
+        now = time.time() - T0
+        out = manager.process([finding(Status.FIRING, now, check="wallet_runway", target="batcher")])
+        [failed] = [t for t in out if t.kind == Kind.UNDELIVERABLE]
+        assert "HTTP 401" in failed.detail and "(final)" in failed.detail
+        monkeypatch.setenv("OPWATCH_SECRET_AM_URL", alertmanager.login)
+        manager.process([finding(Status.OK, now + 1, check="wallet_runway", target="batcher")])
+        out = manager.process([finding(Status.FIRING, now + 2, check="wallet_runway", target="batcher")])
+        assert [t.detail for t in out if t.kind == Kind.NOTIFIED] == \
+            ["trigger via am (opwatch/mainnet/wallet_runway/batcher)"]
+        [alert] = wait("the alert in alertmanager", alertmanager.alerts)
+        assert alert["labels"]["alertname"] == "wallet_runway"
+        manager.process([finding(Status.OK, now + 3, check="wallet_runway", target="batcher")])
+        wait("the alert to be resolved", lambda: not alertmanager.alerts())
+        stored = json.dumps([d.to_dict() for d in manager.store.dead_letters()] + events.accepted)
+        assert "s3cr3t-pw" not in stored and "127.0.0.1" not in stored
     finally:
         events.stop()

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .model import Notification
-from .sinks import DeliveryError, SecretSource, post_json
+from .sinks import DeliveryError, SecretSource, authorized, post_json
 
 
 def _iso(epoch: float) -> str:
@@ -105,7 +105,7 @@ class AlertmanagerSink:
         query = urllib.parse.urlencode({"filter": f'dedup_key="{value}"', "active": "true", "silenced": "true",
                                         "inhibited": "true", "unprocessed": "true"})
         try:
-            with urllib.request.urlopen(f"{url}?{query}", timeout=5.0) as reply:
+            with urllib.request.urlopen(authorized(f"{url}?{query}"), timeout=5.0) as reply:
                 alerts = json.loads(reply.read())
         except (OSError, ValueError) as exc:  # the URL never goes into the error: it may be a secret's
             raise DeliveryError(f"alertmanager {self.name}: cannot list its alerts ({type(exc).__name__})",

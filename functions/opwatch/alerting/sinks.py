@@ -75,7 +75,7 @@ def post_json(url: str, payload: Any, *, what: str, attempts: int = 3, timeout: 
     for attempt in range(attempts):
         if attempt:
             sleep(delay)
-        request = urllib.request.Request(url, data=body, method="POST", headers=request_headers)
+        request = authorized(url, data=body, method="POST", headers=request_headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as reply:
                 return bytes(reply.read())
@@ -89,3 +89,21 @@ def post_json(url: str, payload: Any, *, what: str, attempts: int = 3, timeout: 
         except (OSError, ValueError) as exc:  # refused, reset, timeout, DNS; a malformed URL
             last, delay = f"no answer ({type(exc).__name__})", backoff * 2 ** attempt
     raise DeliveryError(f"{what}: gave up after {attempts} attempts: {last}", retryable=True)
+
+
+def authorized(url: str, data: bytes | None = None, method: str = "GET",
+               headers: dict[str, str] | None = None) -> urllib.request.Request:
+    """A request to `url`; credentials in it (`https://user:password@host/…`, e.g. an Alertmanager
+    behind basic auth, URL kept in a secret) become an Authorization header, since urllib
+    would read them as part of the host."""
+    import base64
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    headers = dict(headers or {})
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return urllib.request.Request(url, data=data, method=method, headers=headers)
