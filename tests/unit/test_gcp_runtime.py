@@ -125,8 +125,10 @@ def test_log_lines_have_cloud_loggings_shape():
     stream = io.StringIO()
     CloudLogger({"cloud": "gcp"}, stream).log("ERROR", "boom", labels={"check": "rpc_sync"}, dedup_key="k")
     entry = json.loads(stream.getvalue())
-    assert entry == {"severity": "ERROR", "message": "boom", LABELS_KEY: {"cloud": "gcp", "check": "rpc_sync"},
-                     "dedup_key": "k"}
+    at = entry.pop("time")  # the common log fields (opwatch.logschema): RFC 3339 UTC
+    assert at.endswith("Z") and "T" in at
+    assert entry == {"severity": "ERROR", "level": "ERROR", "service": "opwatch", "message": "boom",
+                     LABELS_KEY: {"cloud": "gcp", "check": "rpc_sync"}, "dedup_key": "k"}
     with pytest.raises(ValueError):
         CloudLogger(stream=stream).log("FATAL", "x")
 

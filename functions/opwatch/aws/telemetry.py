@@ -6,18 +6,36 @@ lines: one metric per check value, named by the check id, with dimensions networ
 and target; plus a `Heartbeat` per run (dimensions network, check) whose absence the
 self-watch alarms on. Tracing patches botocore only (SNS, DynamoDB, Secrets Manager
 calls); RPC calls are plain urllib and show as subsegments of the handler.
+
+Log lines carry opwatch's common fields (`opwatch.logschema`): Powertools' `timestamp` is
+written as `time` (RFC 3339, UTC), and a finding's line has the same field names as on GCP
+and in the service.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from ..findings import Finding
+from ..logschema import finding_fields, finding_level
 
-logger = Logger()
+
+class _CommonFields(LambdaPowertoolsFormatter):
+    """Powertools' JSON lines with the common `time` field (it calls it `timestamp`)."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        if "timestamp" in log:  # UTC: "+00:00" written as "Z", as the other runtimes write it
+            log = {"time": str(log.pop("timestamp")).replace("+00:00", "Z"), **log}
+        return super().serialize(log)
+
+
+logger = Logger(logger_formatter=_CommonFields(utc=True, use_rfc3339=True,
+                                                log_record_order=["level", "message", "service", "timestamp"]))
 metrics = Metrics()
 tracer = Tracer(patch_modules=("botocore",))
 
@@ -44,9 +62,8 @@ def heartbeat(network: str, check: str) -> None:
 
 
 def log_findings(findings: Iterable[Finding]) -> None:
-    """Findings as structured log lines (no URLs: findings name endpoints by name or redacted)."""
+    """Findings as structured log lines with the common finding fields at the top level (no
+    URLs: findings name endpoints by name or redacted)."""
+    levels = {"ERROR": logger.error, "WARNING": logger.warning}
     for f in findings:
-        level = logger.info if f.status == "ok" else logger.warning
-        level(f.summary, extra={"finding": {"dedup_key": f.dedup_key, "status": str(f.status),
-                                            "severity": str(f.severity), "observed": f.observed.value,
-                                            "threshold": f.threshold.value, "unit": f.observed.unit}})
+        levels.get(finding_level(str(f.status)), logger.info)(f.summary, extra=finding_fields(f))

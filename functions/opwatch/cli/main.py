@@ -1,7 +1,8 @@
 """`opwatch`: the command line.
 
   opwatch check --config FILE [--network N] [--check ID ...] [--format table|json]
-  opwatch watch --config FILE [--interval 10s] [--listen ADDR:PORT]   (Prometheus metrics: docs/metrics.md)
+  opwatch watch --config FILE [--listen ADDR:PORT] [--page --state FILE] [--format table|json]
+                                                   (the long-running service: cli/service.py)
   opwatch devnet up|down|status|fault|heal ...     (local devnet; a checkout only)
   opwatch demo                                     (the whole job on the devnet)
   opwatch alerts --state FILE                      (open alerts, transitions, undelivered pages)
@@ -13,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import time
 from collections.abc import Sequence
 
 from ..config import ConfigError, load_config, parse_duration
-from ..findings import Finding, Status, utc_now_iso
 from ..memory import MemoryStore
 from ..runner import run_checks, select_checks
 from . import render, usage
 from .compose import registry as local_registry
+from .service import transitions as transitions  # the watch's change lines (tests read them)
 
 EXIT_USAGE = 2
 
@@ -61,9 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     common(check)
     check.add_argument("--format", choices=("table", "json"), default="table")
 
-    watch = sub.add_parser("watch", help="run the checks in a loop, printing transitions")
+    watch = sub.add_parser("watch", help="the watchdog as a service: checks on their [schedules], alerts, "
+                           "metrics, JSON logs (exit 0 on SIGTERM, 2 on bad usage)")
     common(watch)
-    watch.add_argument("--interval", type=_duration, default=10.0, help="e.g. 10s (default)")
+    watch.add_argument("--interval", type=_duration, default=None,
+                       help="run every check every D (e.g. 10s) instead of on its [schedules] period")
+    watch.add_argument("--page", action="store_true",
+                       help="run the alert lifecycle and notify the sinks [alerting] routes to (needs --state; "
+                            "secrets from OPWATCH_SECRET_<NAME>)")
+    watch.add_argument("--format", choices=("table", "json"), default="table",
+                       help="stdout: a table then changes, or every finding as a JSON line")
     watch.add_argument("--iterations", type=int, default=0, help=argparse.SUPPRESS)
     watch.add_argument("--listen", metavar="ADDR:PORT", type=_listen,
                        help="serve Prometheus metrics on http://ADDR:PORT/metrics (docs/metrics.md)")
@@ -162,53 +168,9 @@ def _memory(args: argparse.Namespace) -> MemoryStore | None:
 
 
 def _watch(config, args) -> int:  # type: ignore[no-untyped-def]
-    memory = _memory(args)
-    exporter, transport = None, None
-    if getattr(args, "listen", None):
-        from .metrics import Exporter
+    from . import service
 
-        exporter = Exporter(config)
-        transport = exporter.transport()
-        try:
-            exporter.serve(args.listen)
-        except OSError as exc:
-            render.err(f"cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror or exc}")
-            return EXIT_USAGE
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    colour = render.use_colour(sys.stdout)
-    last: dict[str, Status] = {}
-    iteration = 0
-    try:
-        while True:
-            started = time.monotonic()
-            result = run_checks(config, args.network, args.checks, registry=local_registry(),
-                                memory=memory, transport=transport)
-            findings = result.findings
-            if exporter is not None:
-                exporter.record(result, time.time())
-            if iteration == 0:
-                print(render.table(findings, colour), flush=True)
-            for line in transitions(last, findings, colour):
-                print(line, flush=True)
-            iteration += 1
-            if args.iterations and iteration >= args.iterations:
-                return render.exit_code(findings)
-            time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
-    except KeyboardInterrupt:
-        return 0
-
-
-def transitions(last: dict[str, Status], findings: Sequence[Finding], colour: bool = False) -> list[str]:
-    """Lines for findings whose status changed since the previous round; updates `last`."""
-    lines = []
-    for f in findings:
-        before = last.get(f.dedup_key)
-        last[f.dedup_key] = f.status
-        if before is None or before == f.status:
-            continue
-        arrow = f"{before} → {render.paint(str(f.status), f.status, colour)}"
-        lines.append(f"{utc_now_iso()}  {f.network}/{f.check}/{f.target}  {arrow}  {f.summary}")
-    return lines
+    return service.run(config, args, registry=local_registry(), memory=_memory(args))
 
 
 def _devnet_tool(command: str, rest: list[str]) -> int:

@@ -4,6 +4,10 @@ Cloud Run / Cloud Functions gen2 parse each line: `severity` becomes the entry's
 `message` its text, `logging.googleapis.com/labels` its labels; other keys land in
 `jsonPayload`. Callers pass findings and counts, never secrets or RPC URLs (endpoints are
 already redacted to their names by the core).
+
+Every line also carries opwatch's common log fields (`opwatch.logschema`: `time`, `level`,
+`message`, `service`; a finding's line its finding fields), the same names the AWS functions
+and the service write; `severity` repeats the level for Cloud Logging.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import json
 import sys
 from collections.abc import Mapping
 from typing import IO, Any
+
+from ..findings import Finding
+from ..logschema import SERVICE, finding_fields, finding_level, rfc3339
 
 LABELS_KEY = "logging.googleapis.com/labels"
 SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
@@ -25,7 +32,10 @@ class CloudLogger:
     def log(self, severity: str, message: str, labels: Mapping[str, str] | None = None, **fields: Any) -> None:
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}")
-        entry = {"severity": severity, "message": message,
+        # NOTICE is Cloud Logging's own level, between INFO and WARNING: INFO in the common `level`.
+        level = "INFO" if severity == "NOTICE" else severity
+        entry = {"time": rfc3339(), "level": level, "service": self.labels.get("service", SERVICE),
+                 "severity": severity, "message": message,
                  LABELS_KEY: {**self.labels, **{k: str(v) for k, v in (labels or {}).items()}}, **fields}
         stream = self._stream or sys.stdout
         stream.write(json.dumps(entry, default=str, sort_keys=True) + "\n")
@@ -40,7 +50,11 @@ class CloudLogger:
     def error(self, message: str, **fields: Any) -> None:
         self.log("ERROR", message, **fields)
 
+    def finding(self, f: Finding, labels: Mapping[str, str] | None = None, **fields: Any) -> None:
+        """A finding's line: the common finding fields (`opwatch.logschema`), at its level."""
+        self.log(finding_severity(str(f.status)), f.summary, labels=labels, **finding_fields(f), **fields)
+
 
 def finding_severity(status: str) -> str:
     """Log severity of a finding: firing is an ERROR line, unknown a WARNING, ok INFO."""
-    return {"firing": "ERROR", "unknown": "WARNING"}.get(status, "INFO")
+    return finding_level(status)
