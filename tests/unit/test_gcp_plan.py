@@ -63,7 +63,10 @@ def test_every_function_has_a_trigger_and_every_check_a_schedule(config, setting
     # Every check that applies to the example's networks (snapshot_freshness: mainnet keeps its
     # snapshots in GCS), the pager, and the remedy function (deployed once per remedy).
     # dispute_games is for fault-proof chains: the example's are L2OutputOracle chains.
-    assert {f.entry_point for f in fns} == {*CHECKS, "pager", "remedy"} - {"dispute_games"}
+    # sequencer_ha and rollup_nodes need conductors / rollup_nodes, which the example does not
+    # run (tests/infra/test_ha_checks_deploy.py deploys them where they are named).
+    assert {f.entry_point for f in fns} == {*CHECKS, "pager", "remedy"} - {"dispute_games", "sequencer_ha",
+                                                                         "rollup_nodes"}
     cmds = commands(plan)
     schedules = config.section("schedules")
     for f in fns:
