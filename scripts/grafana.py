@@ -45,7 +45,8 @@ NET = 'network=~"$network"'
 # ids are the metric names telemetry.record_findings emits (one per check).
 CLOUDWATCH_CHECKS = ("sequencer_liveness", "batcher_lag", "batch_submission", "wallet_runway",
                      "proposer_freshness", "rpc_sync", "output_root", "dispute_games", "withdrawals",
-                     "l1_contracts", "snapshot_freshness", "heartbeat", "sequencer_ha", "rollup_nodes")
+                     "l1_contracts", "snapshot_freshness", "heartbeat", "sequencer_ha", "rollup_nodes",
+                     "finality", "tx_health")
 CLOUDWATCH_UNITS = {"rpc_sync": "short", "sequencer_ha": "short", "rollup_nodes": "short",
                     "wallet_runway": "h", "output_root": "short", "dispute_games": "short",
                     "withdrawals": "short", "l1_contracts": "short"}

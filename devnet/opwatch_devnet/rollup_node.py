@@ -78,6 +78,11 @@ class BatchScanner(Actor):
     l1_blocks: list[_L1Ref] = field(default_factory=list)
     landed: list[_Landed] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Finality controls (faults halt-finality, rewind-finalized): the L1 block op-node last saw
+    # finalized when L1 finality stalled (None: follows L1), and how many L2 blocks its finalized
+    # head is served below the truth (an op-node restarted on a rolled-back database).
+    l1_finality_halted_at: int | None = None
+    finalized_rewind: int = 0
 
     def __post_init__(self) -> None:
         Actor.__init__(self, self.poll)
@@ -193,9 +198,13 @@ class RollupNode:
     def sync_status(self) -> dict[str, Any]:
         head_l1 = self._l1_ref("latest")
         finalized_l1 = self._l1_ref("finalized")
+        halted = self.scanner.l1_finality_halted_at
+        if halted is not None and halted < finalized_l1["number"]:
+            finalized_l1 = self._l1_ref(halted)
         unsafe = self._l2_ref("latest")
         safe = self._l2_ref(min(self.scanner.safe_number(), unsafe["number"]))
-        finalized = self._l2_ref(min(self.scanner.safe_number(finalized_l1["number"]), unsafe["number"]))
+        finalized = self._l2_ref(max(0, min(self.scanner.safe_number(finalized_l1["number"]), unsafe["number"])
+                                     - self.scanner.finalized_rewind))
         scanned = self.scanner.next_l1 - 1
         return {
             "current_l1": self._l1_ref(scanned) if scanned >= 0 else head_l1,

@@ -135,6 +135,18 @@ class Thresholds:
     # How far back `withdrawals` re-verifies the portal's proofs each run. A day re-verifies
     # every proof for a day after it lands, days before its proof maturity delay ends.
     withdrawals_lookback: float = 86400.0
+    # finality: the finalized L2 head may be at most this old (warning). L1 finality takes
+    # ~13 min on Ethereum, plus the batcher's interval: 30 min means finality or batching is stuck.
+    finality_max_age: float = 1800.0
+    # finality: the sequencing window's runway (L1 blocks before the window of the safe head's
+    # L1 origin closes) below this warns; below a quarter of it is critical.
+    seq_window_min_blocks: int = 1200
+    # tx_health: a wallet's mined nonce may stay still this long while a transaction is pending.
+    tx_max_stuck: float = 600.0
+    # tx_health: the blob base fee above this many times its recent median warns (target l1) ...
+    blob_fee_spike_ratio: float = 10.0
+    # ... once it is above this floor too: at a few wei a blob costs nothing, ten times as much neither.
+    blob_fee_spike_min_gwei: float = 1.0
     # sequencer_ha: a conductor paused (failover disabled) or stopped longer than this fires;
     # an operator pauses it for maintenance, forgetting to resume leaves the chain without HA.
     conductor_max_paused: float = 900.0
@@ -202,6 +214,8 @@ class Network:
     # SuperchainConfig on L1 (optional): its paused() halts withdrawals of every chain using it.
     superchain_config: str | None = None
     l1_contracts: L1Contracts = field(default_factory=L1Contracts)
+    # The fault-proof challenger's L1 address (optional): tx_health watches its transactions.
+    challenger: str | None = None
     # sequencer_ha: op-conductor RPCs of the sequencer's HA cluster, and the op-node RPCs of its
     # sequencer candidates (admin_sequencerActive).
     conductors: tuple[Endpoint, ...] = ()
@@ -295,6 +309,7 @@ _NETWORK_KEYS = {
     "batcher", "batch_inbox", "proposer", "l2_output_oracle", "dispute_game_factory", "game_type",
     "system_config", "thresholds", "wallets", "trusted_l2_rpc", "optimism_portal",
     "superchain_config", "l1_contracts", "conductors", "sequencer_nodes", "rollup_nodes",
+    "challenger",
 }
 _L1_CONTRACTS_KEYS = {"watch", "allowed_implementations", "lookback"}
 _THRESHOLD_KEYS = {
@@ -302,6 +317,7 @@ _THRESHOLD_KEYS = {
     "batcher_max_submission_age", "wallet_min_runway", "proposer_max_output_age", "rpc_max_lag_blocks",
     "output_root_lookback", "dispute_clock_min_remaining", "withdrawals_lookback",
     "conductor_max_paused", "min_peers",
+    "finality_max_age", "seq_window_min_blocks", "tx_max_stuck", "blob_fee_spike_ratio", "blob_fee_spike_min_gwei",
 }
 _WALLET_KEYS = {"txs_per_hour", "gas_per_tx", "blobs_per_tx", "priority_fee_gwei", "max_fee_gwei",
                 "max_blob_fee_gwei"}
@@ -427,6 +443,7 @@ class _Reader:
             conductors=self.get(t, "conductors", where, _endpoints, default=()),
             sequencer_nodes=self.get(t, "sequencer_nodes", where, _endpoints, default=()),
             rollup_nodes=self.get(t, "rollup_nodes", where, _endpoints, default=()),
+            challenger=self.get(t, "challenger", where, validate_address),
         )
         return network if len(self.problems) == before else None
 
@@ -454,6 +471,12 @@ class _Reader:
             withdrawals_lookback=self.get(t, "withdrawals_lookback", where, d, default=86400.0),
             conductor_max_paused=self.get(t, "conductor_max_paused", where, d, default=900.0),
             min_peers=self.get(t, "min_peers", where, _int_range(1, 10_000), default=3),
+            finality_max_age=self.get(t, "finality_max_age", where, d, default=1800.0),
+            seq_window_min_blocks=self.get(t, "seq_window_min_blocks", where, _int_range(1, 10**9), default=1200),
+            tx_max_stuck=self.get(t, "tx_max_stuck", where, d, default=600.0),
+            blob_fee_spike_ratio=self.get(t, "blob_fee_spike_ratio", where, _float_range(1.0, 1e6), default=10.0),
+            blob_fee_spike_min_gwei=self.get(t, "blob_fee_spike_min_gwei", where, _float_range(0.0, 1e6),
+                                             default=1.0),
         )
 
     def l1_contracts(self, t: Any, where: str) -> L1Contracts:

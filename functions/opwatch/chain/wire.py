@@ -174,3 +174,14 @@ def rollup_chain_ids(value: Any, source: str) -> tuple[int, int]:
     l2 = value.get("l2_chain_id")
     # op-node encodes l1_chain_id as a number and l2_chain_id as a (big) number.
     return (_json_number(l1, "l1_chain_id", source), _json_number(l2, "l2_chain_id", source))
+
+
+def rollup_seq_window_size(value: Any, source: str) -> int:
+    """`seq_window_size` (L1 blocks) from optimism_rollupConfig: a batch for an L2 block must land
+    within this many L1 blocks of its L1 origin, else op-node makes that block deposit-only."""
+    if not isinstance(value, dict):
+        raise BadResponse(source, "optimism_rollupConfig: expected an object")
+    size = _json_number(value.get("seq_window_size"), "seq_window_size", source)
+    if size == 0:
+        raise BadResponse(source, "seq_window_size: expected a positive number of L1 blocks")
+    return size

@@ -9,6 +9,7 @@ from . import (
     batch_submission,
     batcher_lag,
     dispute_games,
+    finality,
     heartbeat,
     l1_contracts,
     output_root,
@@ -18,6 +19,7 @@ from . import (
     sequencer_ha,
     sequencer_liveness,
     snapshot_freshness,
+    tx_health,
     wallet_runway,
     withdrawals,
 )
@@ -29,7 +31,7 @@ T = TypeVar("T")
 # funds, then settlement, then the read path, then the recovery plan, then the watchdog itself.
 CHECKS: dict[str, Check] = {
     m.CHECK.id: m.CHECK
-    for m in (sequencer_liveness, sequencer_ha, batcher_lag, batch_submission, wallet_runway,
+    for m in (sequencer_liveness, sequencer_ha, batcher_lag, batch_submission, finality, wallet_runway, tx_health,
               proposer_freshness,
               output_root, dispute_games, withdrawals, l1_contracts, rpc_sync, rollup_nodes,
               snapshot_freshness, heartbeat)
