@@ -15,6 +15,8 @@ import hashlib
 from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
@@ -24,6 +26,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from opwatch.aws.events import scheduled_input
+from opwatch.aws.memory_store import partition
 from opwatch.checks import CHECKS, Context
 from opwatch.checks.base import why_skipped
 from opwatch.config import Config
@@ -36,6 +39,9 @@ from .remedies import grant_snapshot_listing
 # The heartbeat reads the peer's beats, never a chain: it gets no RPC endpoints secret
 # (infra/heartbeat.py grants it the peer's read key only).
 READS_NO_CHAIN = frozenset({"heartbeat"})
+# What DynamoDBMemoryStore calls. Never Query or Scan: a Scan names no partition key, so a
+# dynamodb:LeadingKeys condition (ForAllValues over an empty set) would not bound it.
+MEMORY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,8 @@ class CheckFunction:
 class Checks(Construct):
     def __init__(self, scope: Construct, id: str, *, config: Config, environment: Environment,
                  settings: AwsSettings, code: lambda_.Code, key: kms.IKey, topic: sns.ITopic,
-                 rpc_endpoints: sm.ISecret | None, async_dlq: sqs.IQueue, scheduler_dlq: sqs.IQueue) -> None:
+                 rpc_endpoints: sm.ISecret | None, async_dlq: sqs.IQueue, scheduler_dlq: sqs.IQueue,
+                 memory_table: dynamodb.ITable) -> None:
         super().__init__(scope, id)
         schedules = config.section("schedules")
         remediation = config.section("remediation")
@@ -66,6 +73,7 @@ class Checks(Construct):
                 fast = schedules.fast_lane and check.fast_lane
                 env = {"OPWATCH_CONFIG": "/var/task/opwatch.toml", "OPWATCH_NETWORK": network_name,
                        "OPWATCH_CHECK": check_id, "FINDINGS_TOPIC_ARN": topic.topic_arn,
+                       "MEMORY_TABLE": memory_table.table_name,
                        "POWERTOOLS_SERVICE_NAME": "opwatch", "POWERTOOLS_METRICS_NAMESPACE": settings.namespace}
                 endpoints = None if check_id in READS_NO_CHAIN else rpc_endpoints
                 if endpoints is not None:
@@ -78,6 +86,7 @@ class Checks(Construct):
                     key=key, dead_letter_queue=async_dlq, retry_attempts=0, max_event_age=Duration.minutes(2),
                     log_retention_days=settings.log_retention_days)
                 topic.grant_publish(fn.role)
+                _grant_memory(fn.role, memory_table, key, network_name, check_id)
                 if endpoints is not None:
                     endpoints.grant_read(fn.role)
                 snapshot = remediation.for_network(network_name).snapshot
@@ -97,6 +106,16 @@ class Checks(Construct):
                 acknowledge(Stack.of(self), (f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
                                              f"Scheduler may invoke only {fn.name} (any of its versions)."))
                 self.functions.append(CheckFunction(network_name, check_id, schedules.every(check_id), fn))
+
+
+def _grant_memory(role: iam.IRole, table: dynamodb.ITable, key: kms.IKey, network: str, check: str) -> None:
+    """The check's memory (opwatch.aws.memory_store) lives in the alert table under the one
+    partition `memory#<network>#<check>`: this function may read and write that partition and no
+    other, so it can neither read nor forge the alert lifecycle's state, nor another check's memory."""
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=list(MEMORY_ACTIONS), resources=[table.table_arn],
+        conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [partition(network, check)]}}))
+    key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")  # the table's key
 
 
 def _name(env: str, network: str, check: str) -> str:

@@ -39,7 +39,7 @@ class OpwatchStack(Stack):
 
         self.checks = Checks(self, "Checks", config=config, environment=environment, settings=settings, code=code,
                              key=key, topic=findings.topic, rpc_endpoints=secrets.rpc_endpoints,
-                             async_dlq=async_dlq, scheduler_dlq=scheduler_dlq)
+                             async_dlq=async_dlq, scheduler_dlq=scheduler_dlq, memory_table=tables.alerts)
         self.heartbeat = Heartbeat(self, "Heartbeat", config=config, settings=settings, environment=environment,
                                    functions=self.checks.functions)
         self.pager = Pager(self, "Pager", env_name=environment.name, networks=environment.networks,

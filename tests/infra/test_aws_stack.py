@@ -194,7 +194,9 @@ def test_roles_are_least_privilege(templates):
     actions = {a for s in check for a in _actions(s)}
     assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "sns:Publish", "kms:Decrypt",
                        "kms:GenerateDataKey*", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
-                       "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "sqs:SendMessage"}
+                       "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "sqs:SendMessage",
+                       # its memory: its own memory# partition of the alert table (test_check_memory_grants)
+                       "dynamodb:GetItem", "dynamodb:PutItem", "kms:Encrypt", "kms:GenerateDataKey"}
     [publish] = [s for s in check if "sns:Publish" in _actions(s)]
     assert publish["Resource"]["Ref"].startswith("FindingsTopic")
     [rpc] = [s for s in check if "secretsmanager:GetSecretValue" in _actions(s)]
@@ -546,7 +548,9 @@ def test_remedy_state_has_its_own_tables_that_only_the_remedy_functions_touch(te
             assert {a for t, a in remedy if t == state} == {"dynamodb:GetItem", "dynamodb:PutItem",
                                                             "dynamodb:DeleteItem", "dynamodb:Query"}
         checks = [r for r in resources(template, "AWS::IAM::Role") if r.startswith("Checks")]
-        assert checks and not any(_dynamodb_grants(template, r) for r in checks)
+        # Checks reach the alert table only (their memory# partition: test_check_memory_grants), never remedy state.
+        assert checks and all({t for t, _ in _dynamodb_grants(template, r)} <= pager_tables - {
+            _table_of(pager_env["IDEMPOTENCY_TABLE"], template)} for r in checks)
 
 
 def _dynamodb_grants(template, role_part):

@@ -258,3 +258,43 @@ def test_remedy_handler_runs_a_manual_request_once_and_a_firing_finding_from_sns
     reply = remedy_handler.handler(sns_lambda_event(envelope, f"{topic}:remedy"), LambdaContext())
     [outcome] = reply["outcomes"]
     assert outcome["status"] == "done" and outcome["snapshot"]["id"] in snapshots(), outcome
+
+
+def test_deployed_check_function_remembers_in_the_alert_tables_memory_keys(devnet, aws, tmp_path, monkeypatch):
+    """MEMORY_TABLE (the CDK app sets it to the alert table) gives the check function its memory:
+    a firing batch_submission's diagnosis stores the batcher's nonces under
+    `memory#devnet#batch_submission`, and the next run reads them back (no "no memory store")."""
+    from devnet_config import tight_config_text
+    from opwatch.aws import check_handler, runtime
+    from opwatch.aws.alert_store import create_table
+
+    dynamodb = aws("dynamodb")
+    create_table(dynamodb, "opwatch-alerts-memory")
+    (tmp_path / "opwatch.toml").write_text(tight_config_text(devnet))
+    topic = aws("sns").create_topic(Name="opwatch-findings-memory")["TopicArn"]
+    for name, value in {"OPWATCH_CONFIG": str(tmp_path / "opwatch.toml"), "OPWATCH_NETWORK": "devnet",
+                        "OPWATCH_CHECK": "batch_submission", "FINDINGS_TOPIC_ARN": topic,
+                        "MEMORY_TABLE": "opwatch-alerts-memory"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RPC_ENDPOINTS_SECRET", raising=False)
+    runtime.reset()
+    key = {"pk": {"S": "memory#devnet#batch_submission"}, "sk": {"S": "batcher"}}
+    devnet.fault("stop-batcher")
+    try:
+        deadline, reply = time.monotonic() + 90, {}
+        while time.monotonic() < deadline:
+            reply = check_handler.handler({}, LambdaContext())
+            if reply["status"].get("batcher") == "firing" and "Item" in dynamodb.get_item(
+                    TableName="opwatch-alerts-memory", Key=key, ConsistentRead=True):
+                break
+            time.sleep(1.0)
+        assert reply["status"].get("batcher") == "firing", reply
+        item = dynamodb.get_item(TableName="opwatch-alerts-memory", Key=key, ConsistentRead=True)["Item"]
+        remembered = json.loads(item["doc"]["S"])["data"]
+        assert {"mined_nonce", "pending_nonce"} <= set(remembered)
+        # Nothing else of the table was written by the check function: only its own partition.
+        scanned = dynamodb.scan(TableName="opwatch-alerts-memory")["Items"]
+        assert {i["pk"]["S"] for i in scanned} == {"memory#devnet#batch_submission"}
+    finally:
+        devnet.heal("stop-batcher")
+        runtime.reset()

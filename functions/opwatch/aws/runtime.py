@@ -6,7 +6,8 @@ names, never behaviour (that is the config's: `[alerting]`, `[schedules]`, `[rem
 - every function: `OPWATCH_CONFIG` (the TOML bundled beside the code), optional
   `RPC_ENDPOINTS_SECRET` (the keyed URLs, see `secrets.with_endpoint_urls`);
 - check functions: `OPWATCH_NETWORK`, `OPWATCH_CHECK` (which of the stack's functions this
-  is), `FINDINGS_TOPIC_ARN`; the fast lane follows `[schedules]` and the check's `fast_lane`
+  is), `FINDINGS_TOPIC_ARN`, `MEMORY_TABLE` (the alert table: the check's `memory#` partition
+  only); the fast lane follows `[schedules]` and the check's `fast_lane`
   (`FAST_LANE_EVERY_S`, which the CDK app still sets for its timeout, is not read);
 - pager: `ALERTS_TABLE`, `IDEMPOTENCY_TABLE`, `PAGERDUTY_SECRET`;
 - remedies: `OPWATCH_REMEDIES` (what this function may run), `REMEDY_TABLE` (caps, claims,
@@ -82,6 +83,7 @@ class CheckFunction:
     rpc_secret: Callable[[], str] | None
     fast_lane_every_s: float | None
     resources: Resources  # snapshot providers and the like, built once per container
+    memory: Any = None  # MemoryStore | None: what the check remembers between runs
 
     def config(self) -> Config:
         return config_with_secrets(self.rpc_secret)
@@ -89,18 +91,19 @@ class CheckFunction:
     def run(self, network: str, check: str) -> RunResult:
         from .compose import run_check
 
-        return run_check(self.config(), network, check, registry(), self.resources)
+        return run_check(self.config(), network, check, registry(), self.resources, self.memory)
 
 
 @functools.cache
 def check_function() -> CheckFunction:
-    from .compose import fast_lane_every_s
+    from .compose import fast_lane_every_s, memory_store
     from .publisher import SnsPublisher
 
     check = _env("OPWATCH_CHECK")
     return CheckFunction(network=_env("OPWATCH_NETWORK"), check=check,
                          publisher=SnsPublisher(_env("FINDINGS_TOPIC_ARN")), rpc_secret=_rpc_secret(),
-                         fast_lane_every_s=fast_lane_every_s(base_config(), check), resources=Resources())
+                         fast_lane_every_s=fast_lane_every_s(base_config(), check), resources=Resources(),
+                         memory=memory_store(os.environ.get("MEMORY_TABLE")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,13 @@ APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googl
         "iam.googleapis.com")
 TTL_COLLECTIONS = ("alert_transition", "dead_letter", "alert_state")
 REMEDY_TTL_COLLECTIONS = ("opwatch_remedy_leases", "opwatch_remedy_audit")
+MEMORY_TTL_COLLECTIONS = ("check_memory",)  # opwatch.gcp.memory_store
+
+
+def memory_database(s: GcpSettings) -> str:
+    """The checks' memory: a database of their own, so a check account can write what it remembers
+    and nothing of the alert or remedy state (IAM conditions on Firestore stop at databases)."""
+    return s.name("memory")
 REMEDIES = ("topup", "snapshot", "failover")
 
 
@@ -173,9 +180,13 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
         config_env = ("OPWATCH_CONFIG_SECRET", s.secret_path(s.config_secret))
     else:
         config_env = ("OPWATCH_CONFIG", "opwatch.toml")
+    if memory_database(s) in (s.firestore_database, s.remedy_store_database):
+        raise ConfigError([f"gcp: the checks' memory database {memory_database(s)!r} must differ from the alert "
+                           "and remedy databases (firestore_database, remedy_database)"])
     out = []
     for cid in check_ids(config, s):
-        env = [*common, config_env, ("OPWATCH_FINDINGS_TOPIC", s.topic_path(s.findings_topic))]
+        env = [*common, config_env, ("OPWATCH_FINDINGS_TOPIC", s.topic_path(s.findings_topic)),
+               ("OPWATCH_MEMORY_STORE", f"firestore:{s.project}/{memory_database(s)}")]
         out.append(FunctionSpec(s.name(cid), cid, s.service_account(cid), s.name("tick", cid), tuple(env)))
     # The pager reads the config too ([alerting]: routes, timings, silences); its store names the
     # project, so no call depends on what the default credentials happen to belong to.
@@ -252,7 +263,8 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
 
     # --- alert state ---------------------------------------------------------------------
     databases: list[tuple[str, str, tuple[str, ...], str]] = [
-        ("alert state", s.firestore_database, TTL_COLLECTIONS, "history and closed alerts")]
+        ("alert state", s.firestore_database, TTL_COLLECTIONS, "history and closed alerts"),
+        ("check memory", memory_database(s), MEMORY_TTL_COLLECTIONS, "old observations")]
     if remedies:  # its own database: only the remedy functions' accounts may write caps, claims and leases
         databases.append(("remedy state (caps, claims, leases, audit)", s.remedy_store_database,
                           REMEDY_TTL_COLLECTIONS, "leases and audit records"))
@@ -538,11 +550,12 @@ def bind(grant: roles.Grant, member: str, function: str, s: GcpSettings, resourc
     elif grant.on in ("self", "pager"):
         target = function if grant.on == "self" else s.name("pager")
         argv = gcloud("functions", "add-invoker-policy-binding", target, f"--region={s.region}", who, settings=s)
-    elif grant.on in ("firestore", "remedy_firestore"):
+    elif grant.on in ("firestore", "remedy_firestore", "memory_firestore"):
         # Firestore IAM is granted on the project; the condition narrows it to one database.
-        remedy = grant.on == "remedy_firestore"
-        database = f"projects/{s.project}/databases/{s.remedy_store_database if remedy else s.firestore_database}"
-        title = "opwatch-remedy-state" if remedy else "opwatch-alert-state"
+        db, title = {"firestore": (s.firestore_database, "opwatch-alert-state"),
+                     "remedy_firestore": (s.remedy_store_database, "opwatch-remedy-state"),
+                     "memory_firestore": (memory_database(s), "opwatch-check-memory")}[grant.on]
+        database = f"projects/{s.project}/databases/{db}"
         argv = ("gcloud", "projects", "add-iam-policy-binding", s.project, who, role,
                 f"--condition=expression={within(database)},title={title}")
     elif grant.on == "heartbeat_bucket":

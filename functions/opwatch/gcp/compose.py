@@ -43,10 +43,29 @@ def fast_lane_every_s(config: Config, check: str) -> float | None:
     return schedules.fast_lane_every_s if schedules.fast_lane and CHECKS[check].fast_lane else None
 
 
-def run_check(config: Config, check: str, gcp: Registry, resources: Resources) -> RunResult:
+def run_check(config: Config, check: str, gcp: Registry, resources: Resources, memory: Any = None) -> RunResult:
     """One evaluation of `check` on every network, its seams from this runtime (snapshot
-    stores kept on GCP, built once per instance in `resources`)."""
-    return run_checks(config, check_ids=[check], registry=gcp, cloud="gcp", resources=resources)
+    stores kept on GCP, built once per instance in `resources`; `memory` the checks' own database)."""
+    return run_checks(config, check_ids=[check], registry=gcp, cloud="gcp", resources=resources, memory=memory)
+
+
+def memory_store(spec: str | None) -> Any:
+    """`firestore:<project>/<database>` (the plan's OPWATCH_MEMORY_STORE: the checks' own database)
+    or `sqlite:<path>`; None when the deployment names no store (memory-dependent causes say so)."""
+    if not spec:
+        return None
+    name, _, where = spec.partition(":")
+    if name == "sqlite" and where:
+        from ..memory import SqliteMemoryStore
+
+        return SqliteMemoryStore(where)
+    if name != "firestore" or not where:
+        raise ValueError("OPWATCH_MEMORY_STORE: expected firestore:<project>/<database> or sqlite:<path>, "
+                         f"got {spec!r}")
+    from .memory_store import FirestoreMemoryStore
+
+    project, _, database = where.rpartition("/")
+    return FirestoreMemoryStore(database or "(default)", project=project or None)
 
 
 def store(gcp: Registry, kind: str, spec: str, what: str) -> Any:

@@ -11,6 +11,8 @@ config's:
 
     OPWATCH_CONFIG / OPWATCH_CONFIG_SECRET   the TOML (a bundled file, or a secret's value)
     OPWATCH_FINDINGS_TOPIC                   projects/P/topics/T (check functions)
+    OPWATCH_MEMORY_STORE                     firestore:<project>/<database> | sqlite:<path> (check functions:
+                                             what they remember between runs, their own database)
     OPWATCH_STATE_STORE                      firestore:[<project>/]<database> | sqlite:<path> (pager)
     OPWATCH_PAGERDUTY_SECRET                 projects/P/secrets/S/versions/latest (pager; failover's own pages)
     OPWATCH_REMEDIES                         remedy function: the remedies it runs (topup | snapshot |
@@ -75,6 +77,13 @@ def _resources() -> Any:
 
 
 @functools.cache
+def _memory() -> Any:
+    from .compose import memory_store
+
+    return memory_store(os.environ.get("OPWATCH_MEMORY_STORE"))
+
+
+@functools.cache
 def _publisher() -> Any:
     from .publisher import FindingPublisher
 
@@ -112,7 +121,7 @@ def run_check(check_id: str, event: Any) -> list[Finding]:
     runs: list[Any] = []
 
     def sample() -> list[Finding]:
-        runs.append(evaluate(config, check_id, _registry(), _resources()))
+        runs.append(evaluate(config, check_id, _registry(), _resources(), _memory()))
         return list(runs[-1].findings)
 
     # The one fast lane, as on AWS: each change of status is published at the sample that sees it.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Grant:
     role: str
-    # "findings_topic" | "config_secret" | "pagerduty_secret" | "firestore" | "remedy_firestore"
+    # "findings_topic" | "config_secret" | "pagerduty_secret" | "firestore" | "remedy_firestore" | "memory_firestore"
     # | "heartbeat_bucket" | "self"
     # | "funder_secret" | "snapshot_bucket" | "project" (with a condition on the resources the network's
     # policy names) | "dns_zone" (the policy's Cloud DNS managed zone)
@@ -22,9 +22,12 @@ class Grant:
 
 
 # A check function: reads its config (maybe from Secret Manager), publishes findings,
+# remembers its last observation (opwatch.memory) in the checks' own Firestore database (never
+# the alert or remedy state: Firestore IAM conditions reach databases, not collections),
 # and is invoked by its own Eventarc trigger (the trigger runs as the function's account).
 CHECK = (
     Grant("roles/pubsub.publisher", "findings_topic", "publish findings (publisher.publish)"),
+    Grant("roles/datastore.user", "memory_firestore", "check memory: preconditioned commits of check_memory"),
     Grant("roles/secretmanager.secretAccessor", "config_secret", "read the TOML when it is kept as a secret"),
     Grant("roles/run.invoker", "self", "the Eventarc Pub/Sub trigger invokes the function as this account"),
 )
