@@ -101,3 +101,18 @@ def test_rollup_config_seq_window_size_is_validated_at_the_wire() -> None:
     for bad in ({}, {"seq_window_size": "0xe10"}, {"seq_window_size": 0}, []):
         with pytest.raises(BadResponse):
             wire.rollup_seq_window_size(bad, "op-node")
+
+
+def test_a_blob_fee_spike_is_above_the_ratio_times_the_median_and_above_the_floor() -> None:
+    from opwatch.checks.tx_health import blob_fee_spike
+
+    quiet = [10**9] * 100
+    assert blob_fee_spike([*quiet, 11 * 10**9], 10.0, 10**9)[3] is True
+    assert blob_fee_spike([*quiet, 10 * 10**9], 10.0, 10**9)[3] is False  # at the ratio: not above it
+    # One busy block does not move the median; half the window high does.
+    assert blob_fee_spike([*quiet[:-1], 50 * 10**9, 11 * 10**9], 10.0, 0)[1] == 10**9
+    assert blob_fee_spike([*([10**9] * 50), *([20 * 10**9] * 51), 30 * 10**9], 10.0, 0)[3] is False
+    # 1 wei to 20 wei is twenty times as much and still costs nothing: under the floor.
+    current, _, ratio, spike = blob_fee_spike([1] * 100 + [20], 10.0, 10**9)
+    assert (current, ratio, spike) == (20, 20.0, False)
+    assert blob_fee_spike([1] * 100 + [20], 10.0, 0)[3] is True

@@ -141,12 +141,11 @@ def _l1(ctx: Context, head: wire.Block) -> Verdict:
     if fees is None:
         details["blob_fee"] = "eth_feeHistory serves no baseFeePerBlobGas (L1 before Cancun, or an old node)"
     else:
-        current, median = fees[-1], statistics.median(fees[:-1])
-        ratio = current / max(1, median)
+        current, median, ratio, spike = blob_fee_spike(fees, net.thresholds.blob_fee_spike_ratio,
+                                                       net.thresholds.blob_fee_spike_min_gwei * _GWEI)
         details |= {"blob_base_fee_wei": current, "blob_base_fee_median_wei": median, "blob_fee_ratio": round(ratio, 2),
                     "blob_fee_window_blocks": len(fees) - 1}
-        floor = net.thresholds.blob_fee_spike_min_gwei * _GWEI
-        if ratio > net.thresholds.blob_fee_spike_ratio and current >= floor:
+        if spike:
             problems.append(f"blob base fee {current / _GWEI:.4g} gwei is {ratio:.1f}x its median over the last "
                             f"{len(fees) - 1} L1 blocks ({median / _GWEI:.4g} gwei; limit "
                             f"{net.thresholds.blob_fee_spike_ratio:g}x)")
@@ -159,6 +158,15 @@ def _l1(ctx: Context, head: wire.Block) -> Verdict:
     blob = "blob fee not served" if ratio is None else f"blob base fee {ratio:.1f}x its median"
     return Verdict(Status.OK, f"L1 head #{head.number}: {blob}, {reorg}", observed, threshold, details,
                    remember=remember)
+
+
+def blob_fee_spike(fees: list[int], ratio_limit: float, floor_wei: float) -> tuple[int, float, float, bool]:
+    """(current, median, ratio, spike) from blob base fees oldest first, the last being what a blob
+    transaction pays now: a spike is above `ratio_limit` times the median of the others and at
+    or above the floor."""
+    current, median = fees[-1], statistics.median(fees[:-1])
+    ratio = current / max(1, median)  # the protocol's minimum blob base fee is 1 wei
+    return current, median, ratio, ratio > ratio_limit and current >= floor_wei
 
 
 def _reorg_depth(remembered: dict[int, str], canonical: dict[int, str]) -> int | None:
