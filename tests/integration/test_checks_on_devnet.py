@@ -80,7 +80,8 @@ def test_a_healthy_devnet_is_all_ok_with_every_check_and_target(config: Config, 
     assert set(seen) == {("sequencer_liveness", "sequencer"), ("batcher_lag", "safe-head"),
                          ("batch_submission", "batcher"), ("wallet_runway", "batcher"),
                          ("wallet_runway", "proposer"), ("proposer_freshness", "proposer"),
-                         ("output_root", "proposals"),
+                         ("output_root", "proposals"), ("finality", "finalized"), ("finality", "seq_window"),
+                         ("tx_health", "batcher"), ("tx_health", "proposer"), ("tx_health", "l1"),
                          *(("rpc_sync", t) for t in rpc_targets), *l1_targets(config)}
     assert all_ok(seen)
 
