@@ -40,7 +40,8 @@ def apis(gcp_plan, keyed_config_text) -> Iterator[Any]:  # type: ignore[no-untyp
 
 @pytest.fixture(scope="module")
 def firestore() -> Iterator[Any]:
-    """The Firestore v1 REST stand-in: the pager's alert state (the plan's OPWATCH_STATE_STORE)."""
+    """The Firestore v1 REST stand-in: the pager's alert state (OPWATCH_STATE_STORE), the checks'
+    memory (OPWATCH_MEMORY_STORE) and the remedies' state (OPWATCH_REMEDY_STORE), as the plan names them."""
     from firestore_standin import FirestoreStandIn
 
     standin = FirestoreStandIn.start()
@@ -68,7 +69,7 @@ class HaltRun:
 
 
 @pytest.fixture(scope="module")
-def halt_run(gcp_plan, apis, devnet, tmp_path_factory) -> HaltRun:  # type: ignore[no-untyped-def]
+def halt_run(gcp_plan, apis, firestore, devnet, tmp_path_factory) -> HaltRun:  # type: ignore[no-untyped-def]
     from gcp_deployed import GcpFunction
     from opwatch.config import parse_config
 
@@ -77,7 +78,8 @@ def halt_run(gcp_plan, apis, devnet, tmp_path_factory) -> HaltRun:  # type: igno
     topic = fn.env["OPWATCH_FINDINGS_TOPIC"]
     secret = apis.secrets[fn.env["OPWATCH_CONFIG_SECRET"].split("/versions/")[0]].decode()
     run = HaltRun(parse_config(secret).network("devnet").block_time)
-    function = GcpFunction(fn, source, destinations(apis), tmp_path_factory.mktemp("gcp-logs") / "check.log")
+    function = GcpFunction(fn, source, destinations(apis, None, firestore),  # its memory: Firestore too
+                           tmp_path_factory.mktemp("gcp-logs") / "check.log")
     seen = len(apis.messages(topic))
 
     def poll(until: float, stop: Any) -> None:
@@ -172,7 +174,7 @@ def run_under_fault(gcp_plan, apis, firestore, events, devnet, logs, entry_point
     [pager] = [f for f in plan.functions().values() if f.entry_point == "pager"]
     subscription = plan.subscription_to(pager.name)
     topic = fn.env["OPWATCH_FINDINGS_TOPIC"]
-    check = GcpFunction(fn, source, destinations(apis), logs / f"{entry_point}.log")
+    check = GcpFunction(fn, source, destinations(apis, None, firestore), logs / f"{entry_point}.log")
     to_pager = GcpFunction(pager, source, destinations(apis, events, firestore), logs / "pager.log")
     run = FaultRun()
     seen = len(apis.messages(topic))
