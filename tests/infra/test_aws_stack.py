@@ -105,6 +105,7 @@ def test_one_arm64_function_and_schedule_per_configured_check_and_network(templa
     # Staging watches sepolia, which configures no op-node, batch inbox or proposer.
     staging = functions_by_name(templates["opwatch-staging"])
     assert set(staging) == {"opwatch-staging-sepolia-sequencer-liveness", "opwatch-staging-sepolia-wallet-runway",
+                            "opwatch-staging-sepolia-tx-health",  # a batcher is all tx_health needs
                             "opwatch-staging-sepolia-heartbeat", "opwatch-staging-pager",
                             "opwatch-staging-remedy-topup"}
 
