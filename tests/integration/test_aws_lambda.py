@@ -101,7 +101,9 @@ def test_check_handler_publishes_findings_only_matching_subscribers_receive(devn
     event = {"network": "devnet", "check": "sequencer_liveness", "execution_id": "exec-1",
              "scheduled_time": "2026-01-01T00:00:00Z", "schedule_arn": "arn:aws:scheduler:::schedule/x", "attempt": "1"}
 
-    devnet.heal()
+    # Start from a producing sequencer: an earlier test on the shared devnet may have halted it,
+    # and the gap keeps the mean block interval high for a few blocks after the heal.
+    heal_sequencer(devnet, tmp_path / "opwatch.toml")
     reply = check_handler.handler(event, LambdaContext())
     assert reply["status"] == {"sequencer": "ok"} and reply["published"] == 1
     [envelope] = drain(aws, everything)
