@@ -207,7 +207,7 @@ def test_an_rpc_sync_warning_reaches_the_sink_its_route_names_and_fire_after_1_p
     firing = [s for c, s in run.delivered if s == "firing"]
     assert len(firing) == 1, run.delivered  # stopped at the first firing finding: it paged at once
     triggers = [e for e in events.accepted if e["event_action"] == "trigger"]
-    assert len(triggers) == 1, events.accepted
+    assert len(triggers) == 1, (events.accepted, {k: v for k, v in firestore.documents.items() if "alert" in k})
     assert triggers[0]["dedup_key"].startswith("opwatch/devnet/rpc_sync/")
     assert triggers[0]["payload"]["severity"] == "warning"
 
