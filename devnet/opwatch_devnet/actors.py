@@ -96,6 +96,7 @@ class Batcher(Actor):
         self.inbox = inbox
         self.use_blobs = use_blobs
         self.submissions: list[Submission] = []
+        self.submitted_total = 0  # every send, for op-batcher's batcher_tx_total{stage="submitted"}
         self._last_nonce = -1
         self._bump = 1.0
         self._lock = threading.Lock()
@@ -121,6 +122,7 @@ class Batcher(Actor):
                 tx_hash = self.l1.send(self.inbox, payload, gas=30_000, nonce=nonce, bump=self._bump)
             submission = Submission(tx_hash, ref.l2_number, time.time(), blob)
             self.submissions = [*self.submissions[-49:], submission]
+            self.submitted_total += 1
             return submission
 
     def send_blob_batch(self, timeout: float = 20.0) -> tuple[Submission, dict[str, Any]]:

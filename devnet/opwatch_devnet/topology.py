@@ -94,6 +94,7 @@ class Devnet:
     challenger: Challenger | None = None  # fault-proof chains only
     submission_interval: int = 10
     faults: FaultController = field(init=False)
+    metrics: Any = field(default=None, init=False)  # metrics.MetricsServer: op-node/op-batcher/op-geth metrics
     _stopped: bool = field(default=False, init=False)
     _state_extra: dict[str, Any] = field(default_factory=dict, init=False)
 
@@ -219,8 +220,11 @@ class Devnet:
         if start_actors:
             for actor in devnet.actors:
                 actor.start()
+        from opwatch_devnet.metrics import MetricsServer
+
+        devnet.metrics = MetricsServer.for_devnet(devnet).start()
         devnet.write_config(devnet.config_path)
-        devnet.write_state()
+        devnet.write_state({"metrics": devnet.metrics.urls})
         return devnet
 
     # -- handles --------------------------------------------------------------------------------
@@ -364,6 +368,8 @@ class Devnet:
         for proxy in self.proxies.values():
             proxy.close()
         self.rollup_server.close()
+        if self.metrics is not None:
+            self.metrics.close()
         for proc in [*self.rpc_nodes, self.sequencer, self.l1]:
             proc.stop()
 
