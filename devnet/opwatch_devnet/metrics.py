@@ -169,7 +169,6 @@ class MetricsServer:
     @classmethod
     def for_devnet(cls, devnet: Devnet, port: int = 0) -> MetricsServer:
         from opwatch_devnet.keys import BATCHER
-
         from opwatch_devnet.rollup_node import RollupNode
         from opwatch_devnet.topology import L1_CHAIN_ID, L2_CHAIN_ID
 
@@ -216,5 +215,5 @@ class MetricsServer:
 
 def _registry(collect: Callable[[], Iterable[Metric]]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(collect))  # type: ignore[arg-type]
+    registry.register(_Collector(collect))
     return registry
