@@ -18,10 +18,20 @@ re-applied when another evaluator won):
 
 A notification that cannot be delivered lands in the store's dead letters, is recorded as
 an `undeliverable` transition, and raises a `opwatch_paging` alarm on the other sinks.
+
+Silences come from the config (`policy.silences`) and from the store (`opwatch silence add`,
+alerting/silences.py), read once per `process`. A silence store that cannot be read counts
+as holding no silence, with a warning logged: the batch pages as if nothing were silenced.
+Why not fail the invocation so it is retried: a silence only spares people noise, while a
+page is the reason opwatch runs. Failing would hold back every page of the batch, and a cause
+that persists (a grant taken away, a record another version wrote) would fail every retry
+and drop the pages into the dead-letter queue. Paging something that was silenced is the
+cheaper mistake, and the warning says why it happened.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -33,11 +43,13 @@ from ..redact import redact_text
 from . import inhibit
 from .machine import advance
 from .model import BLIND_CHECK, PAGING_CHECK, AlertState, DeadLetter, Kind, Notification, Phase, Transition
-from .policy import AlertPolicy, route_problems
+from .policy import AlertPolicy, Silence, route_problems
+from .silences import SilenceStore, active
 from .sinks import DeliveryError, Sink
 from .store.base import Conflict, StateStore
 
 BLIND_RUNBOOK = f"docs/runbooks/{BLIND_CHECK}.md"
+log = logging.getLogger("opwatch.alerting")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +62,13 @@ class _Due:
 
 class AlertManager:
     def __init__(self, store: StateStore, sinks: Iterable[Sink] = (), policy: AlertPolicy | None = None,
-                 clock: Callable[[], float] = time.time, max_conflicts: int = 20) -> None:
+                 clock: Callable[[], float] = time.time, max_conflicts: int = 20,
+                 silences: SilenceStore | None = None) -> None:
         self.store = store
+        # Stored silences live next to the alert state: every alert store keeps them.
+        self.silence_store = silences if silences is not None else (
+            store if isinstance(store, SilenceStore) else None)
+        self._stored: tuple[Silence, ...] = ()
         self.sinks = {sink.name: sink for sink in sinks}
         self.policy = policy or AlertPolicy()
         # A route to a sink that is not here would record every transition and notify no one:
@@ -67,6 +84,7 @@ class AlertManager:
     def process(self, findings: Iterable[Finding]) -> list[Transition]:
         """Apply a batch of findings; return every transition recorded (lifecycle and deliveries)."""
         batch = list(findings)
+        self._stored = self._read_silences()
         batch = sorted(batch + inhibit.group_causes(batch), key=inhibit.source_first)
         out: list[Transition] = []
         # Apply everything before notifying anything: inhibition then sees this batch's
@@ -104,8 +122,22 @@ class AlertManager:
         why = self._suppressed(state, blind=t.kind == Kind.BLIND)
         return replace(t, detail=why) if why else t
 
+    def _read_silences(self) -> tuple[Silence, ...]:
+        """The store's active silences; none, with a warning, when they cannot be read (see the
+        module docstring: an unreadable silence never holds back a page)."""
+        if self.silence_store is None:
+            return ()
+        try:
+            return tuple(Silence(network=s.network, until=s.until, check=s.check, reason=s.describe())
+                         for s in active(self.silence_store, self.clock()))
+        except Exception as exc:
+            log.warning("stored silences could not be read; paging as if none were set: %s", _error_text(exc))
+            return ()
+
     def _suppressed(self, state: AlertState, blind: bool) -> str:
-        silence = self.policy.silenced(state.network, state.check, self.clock())
+        now = self.clock()
+        silence = self.policy.silenced(state.network, state.check, now) or next(
+            (s for s in self._stored if s.matches(state.network, state.check, now)), None)
         if silence:
             return f"silenced until {utc_now_iso(silence.until)}" + (f" ({silence.reason})" if silence.reason else "")
         cause = inhibit.inhibited_by(state, blind, self.store.get)

@@ -6,9 +6,13 @@ One table, string keys `pk` (partition) and `sk` (sort):
   A few dozen keys per deployment, so one partition is cheap and `open_alerts` is a Query.
 - `pk="transition"`, `sk=<recorded ns>#<key>#<n>`: the history, newest last.
 - `pk="deadletter"`, `sk=<dead letter id>`: undeliverable notifications.
+- `pk="silence"`, `sk=<silence id>`: silences added with `opwatch silence add` (`doc` JSON),
+  read by the pager on every evaluation (a Query: the pager's `ALERT_STORE_ACTIONS` on the
+  whole table, no LeadingKeys condition) and written only by the operator's credentials.
 
 `expires_at` (epoch seconds) is the table's TTL attribute: history and dead letters age
-out after `RETENTION_SECONDS`, a closed alert's state too (an open one never does).
+out after `RETENTION_SECONDS`, a closed alert's state too (an open one never does), a
+silence that long after it ended (expired or removed).
 
 `commit` is one `TransactWriteItems`: the state Put conditioned on the version it read
 (`attribute_not_exists(pk)` for a new key) plus the transition Puts, so a loser writes
@@ -24,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..alerting.model import AlertState, DeadLetter, Transition
+from ..alerting.silences import SilenceStore, StoredSilence
 from ..alerting.store.base import RETENTION_SECONDS, StateStore
 from .client import DynamoTable
 
@@ -43,7 +48,7 @@ def create_table(client: Any, name: str) -> None:
                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
 
 
-class DynamoDBStore(DynamoTable, StateStore):
+class DynamoDBStore(DynamoTable, StateStore, SilenceStore):
 
     def get(self, key: str) -> AlertState | None:
         item = self.client.get_item(TableName=self.table_name, Key=_key("state", key), ConsistentRead=True).get("Item")
@@ -111,6 +116,41 @@ class DynamoDBStore(DynamoTable, StateStore):
         items = sorted(self._query("deadletter"), key=lambda i: -float(i["recorded"]["N"]))
         return [DeadLetter.from_dict(json.loads(i["doc"]["S"])) for i in items[:limit]]
 
+    # --- silences (alerting/silences.py) ----------------------------------------------
+
+    def add_silence(self, silence: StoredSilence) -> None:
+        try:
+            self.client.put_item(TableName=self.table_name, Item=_silence_item(silence),
+                                 ConditionExpression="attribute_not_exists(pk)")
+        except Exception as exc:
+            if _error_code(exc) in _LOST:
+                raise ValueError(f"silence {silence.id} exists") from None
+            raise
+
+    def stored_silences(self) -> list[StoredSilence]:
+        found = [StoredSilence.from_dict(json.loads(i["doc"]["S"])) for i in self._query("silence")]
+        return sorted(found, key=lambda s: (-s.created_at, s.id))
+
+    def remove_silence(self, silence_id: str, by: str, at: float) -> StoredSilence | None:
+        for _ in range(5):
+            item = self.client.get_item(TableName=self.table_name, Key=_key("silence", silence_id),
+                                        ConsistentRead=True).get("Item")
+            if item is None:
+                return None
+            silence = StoredSilence.from_dict(json.loads(item["doc"]["S"]))
+            if silence.removed_at:
+                return silence
+            removed = silence.removed(by, at)
+            try:  # conditioned on the record as read: a concurrent removal wins, and is returned
+                self.client.put_item(TableName=self.table_name, Item=_silence_item(removed),
+                                     ConditionExpression="#doc = :doc", ExpressionAttributeNames={"#doc": "doc"},
+                                     ExpressionAttributeValues={":doc": item["doc"]})
+                return removed
+            except Exception as exc:
+                if _error_code(exc) not in _LOST:
+                    raise
+        raise ValueError(f"silence {silence_id}: changed under every attempt to remove it")
+
     def _query(self, pk: str, filter_open: bool = False, newest_first: bool = False) -> list[dict[str, Any]]:
         args: dict[str, Any] = {
             "TableName": self.table_name, "KeyConditionExpression": "pk = :pk",
@@ -132,6 +172,12 @@ class DynamoDBStore(DynamoTable, StateStore):
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _silence_item(silence: StoredSilence) -> dict[str, Any]:
+    return _key("silence", silence.id) | {
+        "doc": {"S": json.dumps(silence.to_dict(), sort_keys=True)},
+        "expires_at": {"N": str(int(silence.ended_at() + RETENTION_SECONDS))}}
 
 
 def _state(item: dict[str, Any]) -> AlertState:

@@ -10,6 +10,11 @@ in dedup keys is written `~2F`):
 - `alert_transition/{recorded:020d}-{random}`: `doc`, `key`, `recorded` (integer ns, strictly
   increasing within a process), `expires_at`.
 - `dead_letter/{id}`: `doc`, `recorded` (integer ns), `expires_at`.
+- `alert_silence/{silence id}`: `doc`, `until` (integer epoch seconds, rounded up), `created`
+  (integer ns), `expires_at`: silences added with `opwatch silence add`, read by the pager on
+  every evaluation (ordered by `until`, newest end first: a single-field index), written only
+  with the operator's credentials. No TTL policy covers this collection group yet, so
+  silences stay until deleted by hand (a few records per silence ever added).
 
 TTL: `expires_at` is a timestamp `RETENTION_SECONDS` ahead; the gcloud plan puts a TTL policy
 on it for these three collection groups (`gcp_plan.TTL_COLLECTIONS`), so history, dead letters
@@ -37,6 +42,7 @@ IAM: `roles/datastore.user` (documents get, commit, runQuery).
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import threading
 import time
@@ -44,6 +50,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..alerting.model import AlertState, DeadLetter, Transition
+from ..alerting.silences import SilenceStore, StoredSilence
 from ..alerting.store.base import RETENTION_SECONDS, StateStore
 from .rest import (
     DEFAULT_BASE_URL,
@@ -59,12 +66,16 @@ from .rest import (
 )
 
 STATES, TRANSITIONS, DEAD_LETTERS = "alert_state", "alert_transition", "dead_letter"
+SILENCES = "alert_silence"
+# The pager reads at most this many silences, those ending last first: every active one unless
+# more than this many end later than it does (then it pages, never the other way round).
+SILENCE_READ_LIMIT = 500
 TTL_FIELD = "expires_at"
 
-__all__ = ["DEAD_LETTERS", "STATES", "TRANSITIONS", "TTL_FIELD", "FirestoreStore", "StoreUnavailable"]
+__all__ = ["DEAD_LETTERS", "SILENCES", "STATES", "TRANSITIONS", "TTL_FIELD", "FirestoreStore", "StoreUnavailable"]
 
 
-class FirestoreStore(StateStore):
+class FirestoreStore(StateStore, SilenceStore):
     def __init__(self, database: str = "(default)", session: Any = None, project: str | None = None,
                  base_url: str = DEFAULT_BASE_URL) -> None:
         self.database = database
@@ -164,6 +175,49 @@ class FirestoreStore(StateStore):
     def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
         docs = self.rest.query("dead letters", _newest(DEAD_LETTERS, limit))
         return [DeadLetter.from_dict(d.json_object("doc")) for d in docs]
+
+
+    # --- silences (alerting/silences.py) ----------------------------------------------
+
+    def add_silence(self, silence: StoredSilence) -> None:
+        name = self.rest.name(SILENCES, document_id(silence.id))
+        if self.rest.commit("silence", [update(name, _silence_fields(silence), {"exists": False})]) is None:
+            raise ValueError(f"silence {silence.id} exists")
+
+    def stored_silences(self) -> list[StoredSilence]:
+        docs = self.rest.query("silences", {
+            "from": [{"collectionId": SILENCES}],
+            "orderBy": [{"field": {"fieldPath": "until"}, "direction": "DESCENDING"}],
+            "limit": SILENCE_READ_LIMIT})
+        found = [_silence(d) for d in docs]
+        return sorted(found, key=lambda s: (-s.created_at, s.id))
+
+    def remove_silence(self, silence_id: str, by: str, at: float) -> StoredSilence | None:
+        for _ in range(5):
+            doc = self.rest.get(SILENCES, document_id(silence_id))
+            if doc is None:
+                return None
+            silence = _silence(doc)
+            if silence.removed_at:
+                return silence
+            removed = silence.removed(by, at)
+            write = update(doc.name, _silence_fields(removed), {"updateTime": doc.update_time})
+            if self.rest.commit("silence", [write]) is not None:
+                return removed
+        raise ValueError(f"silence {silence_id}: changed under every attempt to remove it")
+
+
+def _silence_fields(silence: StoredSilence) -> dict[str, Any]:
+    return {"doc": string(json.dumps(silence.to_dict(), sort_keys=True)),
+            "until": integer(math.ceil(silence.until)), "created": integer(int(silence.created_at * 1e9)),
+            TTL_FIELD: timestamp(silence.ended_at() + RETENTION_SECONDS)}
+
+
+def _silence(doc: Doc) -> StoredSilence:
+    try:
+        return StoredSilence.from_dict(doc.json_object("doc"))
+    except ValueError as exc:
+        raise StoreUnavailable(f"Firestore silence: {exc}") from None
 
 
 def _newest(collection: str, limit: int) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 Compare-and-set is an `UPDATE … WHERE version = ?` (or an `INSERT` that the primary key
 refuses) inside one `BEGIN IMMEDIATE` transaction with the history rows, so a losing writer
 changes nothing. WAL mode lets readers (the `opwatch alerts` view) run beside writers.
+
+Silences (`opwatch silence add --store sqlite:PATH`) are rows of `alert_silence` in the same
+file; a removed one is marked, never deleted, and pruned `RETENTION_SECONDS` after it ended.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from ...persistence import SqliteFile
 from ..model import AlertState, DeadLetter, Transition
+from ..silences import SilenceStore, StoredSilence
 from .base import RETENTION_SECONDS, StateStore
 
 _SCHEMA = """
@@ -23,10 +27,12 @@ CREATE TABLE IF NOT EXISTS alert_transition (id INTEGER PRIMARY KEY AUTOINCREMEN
                                              at TEXT NOT NULL, recorded REAL NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alert_transition_key ON alert_transition (key, id);
 CREATE TABLE IF NOT EXISTS dead_letter (id TEXT PRIMARY KEY, recorded REAL NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alert_silence (id TEXT PRIMARY KEY, created REAL NOT NULL, ended REAL NOT NULL,
+                                          doc TEXT NOT NULL);
 """
 
 
-class SqliteStore(SqliteFile, StateStore):
+class SqliteStore(SqliteFile, StateStore, SilenceStore):
     def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
         SqliteFile.__init__(self, path, _SCHEMA, timeout)
 
@@ -103,3 +109,37 @@ class SqliteStore(SqliteFile, StateStore):
         rows = self._conn().execute("SELECT doc FROM dead_letter ORDER BY recorded DESC LIMIT ?", (limit,))
         return [DeadLetter.from_dict(json.loads(doc)) for (doc,) in rows.fetchall()]
 
+
+    # --- silences (alerting/silences.py) ------------------------------------------------
+
+    def add_silence(self, silence: StoredSilence) -> None:
+        conn = self._conn()
+        cur = conn.execute("INSERT OR IGNORE INTO alert_silence (id, created, ended, doc) VALUES (?, ?, ?, ?)",
+                           (silence.id, silence.created_at, silence.ended_at(), json.dumps(silence.to_dict())))
+        if cur.rowcount != 1:
+            raise ValueError(f"silence {silence.id} exists")
+        conn.execute("DELETE FROM alert_silence WHERE ended < ?", (time.time() - RETENTION_SECONDS,))
+
+    def stored_silences(self) -> list[StoredSilence]:
+        rows = self._conn().execute("SELECT doc FROM alert_silence ORDER BY created DESC, id").fetchall()
+        return [StoredSilence.from_dict(json.loads(doc)) for (doc,) in rows]
+
+    def remove_silence(self, silence_id: str, by: str, at: float) -> StoredSilence | None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT doc FROM alert_silence WHERE id = ?", (silence_id,)).fetchone()
+            if row is None:
+                conn.execute("ROLLBACK")
+                return None
+            silence = StoredSilence.from_dict(json.loads(row[0]))
+            if not silence.removed_at:
+                silence = silence.removed(by, at)
+                conn.execute("UPDATE alert_silence SET ended = ?, doc = ? WHERE id = ?",
+                             (silence.ended_at(), json.dumps(silence.to_dict()), silence_id))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return silence
