@@ -225,3 +225,13 @@ def test_a_store_that_does_not_exist_or_cannot_be_named_is_a_usage_error(tmp_pat
         code, _, err = cli(capsys, "alerts", "--store", spec)
         assert code == 2 and why in err, err
     assert not (tmp_path / "typo.db").exists()
+
+
+@pytest.mark.parametrize("action", ["add", "list", "remove"])
+def test_each_silence_action_says_its_stores_choices_and_exit_codes(action, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["silence", action, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    assert "exit codes: 0" in out and "--format {table,json}" in out
+    assert "dynamodb:TABLE" in out and "ALERTS_TABLE" in out and "firestore:PROJECT/DATABASE" in out

@@ -5,7 +5,8 @@
                                                    (the long-running service: cli/service.py)
   opwatch devnet up|down|status|fault|heal ...     (local devnet; a checkout only)
   opwatch demo                                     (the whole job on the devnet)
-  opwatch alerts --state FILE                      (open alerts, transitions, undelivered pages)
+  opwatch alerts --store SPEC | --state FILE       (open alerts, transitions, undelivered pages)
+  opwatch silence add|list|remove --store SPEC     (silences in the deployed store: alerting/cli.py)
 
 Exit codes of check: 0 all ok, 1 any firing, 3 unknown but none firing, 2 bad usage/config.
 """
