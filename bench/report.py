@@ -6,6 +6,8 @@ from .common import ROOT, load
 
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+# The anchor (bench.anchor): its own markers, so that it can be rewritten alone.
+ANCHOR_BEGIN, ANCHOR_END = "<!-- bench:anchor:begin -->", "<!-- bench:anchor:end -->"
 
 
 def _fmt(value: object, unit: str = "") -> str:
@@ -61,3 +63,19 @@ def write() -> None:
     head, rest = text.split(BEGIN, 1)
     tail = rest.split(END, 1)[1]
     DOC.write_text(f"{head}{BEGIN}\n{tables()}\n{END}{tail}")
+    write_anchor()
+
+
+def write_anchor() -> None:
+    """The anchor table (bench/results/anchor.json) between its markers; nothing else changes."""
+    from .anchor import table
+
+    data = load("anchor")
+    if data is None or not DOC.exists():
+        return
+    text = DOC.read_text()
+    if ANCHOR_BEGIN not in text:
+        return  # the doc decides where the table goes
+    head, rest = text.split(ANCHOR_BEGIN, 1)
+    tail = rest.split(ANCHOR_END, 1)[1]
+    DOC.write_text(f"{head}{ANCHOR_BEGIN}\n{table(data)}\n{ANCHOR_END}{tail}")
