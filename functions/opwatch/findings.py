@@ -74,6 +74,25 @@ def utc_now_iso(ts: float | None = None) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def observed_iso(ts: float) -> str:
+    """A finding's `observed_at`: RFC 3339 UTC to the millisecond.
+
+    The alert lifecycle applies a finding only when it is newer than the last one applied to
+    its key (a redelivery or a late message changes nothing). At whole seconds, an ok and the
+    firing result that followed it within the same second (a fast-lane sample, a check run
+    twice in a second, the other cloud's run) compared equal, and the firing one was dropped
+    as a duplicate: a page nobody got."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_observed(text: str) -> float:
+    """`observed_at` → epoch seconds; ValueError unless it is an ISO 8601 time with a zone."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"observed_at {text!r} has no time zone")
+    return moment.timestamp()
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     network: str
@@ -118,7 +137,7 @@ class Finding:
                 summary=str(data["summary"]),
                 observed=Measure(_opt_float(data["observed"]["value"]), str(data["observed"]["unit"])),
                 threshold=Measure(_opt_float(data["threshold"]["value"]), str(data["threshold"]["unit"])),
-                observed_at=str(data["observed_at"]),
+                observed_at=_checked_time(data["observed_at"]),
                 dedup_key=str(data.get("dedup_key") or ""),
                 runbook=str(data.get("runbook") or ""),
                 details=dict(data.get("details") or {}),
@@ -134,6 +153,12 @@ class Finding:
             "status": str(self.status),
             "severity": str(self.severity),
         }
+
+
+def _checked_time(value: Any) -> str:
+    text = str(value)
+    parse_observed(text)  # a time the lifecycle cannot order would fail every delivery after it
+    return text
 
 
 def _opt_float(value: Any) -> float | None:

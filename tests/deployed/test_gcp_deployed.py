@@ -195,6 +195,19 @@ def run_under_fault(gcp_plan, apis, firestore, events, devnet, logs, entry_point
     return run
 
 
+def explain_no_page(events: Any, firestore: Any, logs: Any) -> str:
+    """What the pager's store and log held, whole (pytest shortens a non-string message)."""
+    import json
+
+    states = {k: json.loads(v.get("doc", {}).get("stringValue", "{}"))
+              for k, v in firestore.collection("alert_state").items()}
+    transitions = [v.get("doc", {}).get("stringValue", "") for _, v in sorted(
+        firestore.collection("alert_transition").items())]  # ids start with the recorded ns
+    log = (logs / "pager.log").read_text()[-6000:] if (logs / "pager.log").exists() else "(no pager log)"
+    return (f"accepted={events.accepted}\nstates={json.dumps(states, indent=1, default=str)}\n"
+            f"transitions={json.dumps(transitions, indent=1)}\npager log:\n{log}")
+
+
 def test_an_rpc_sync_warning_reaches_the_sink_its_route_names_and_fire_after_1_pages_at_once(
         gcp_plan, apis, firestore, events, devnet, keyed_config_text, tmp_path):
     from opwatch.config import parse_config
@@ -207,7 +220,7 @@ def test_an_rpc_sync_warning_reaches_the_sink_its_route_names_and_fire_after_1_p
     firing = [s for c, s in run.delivered if s == "firing"]
     assert len(firing) == 1, run.delivered  # stopped at the first firing finding: it paged at once
     triggers = [e for e in events.accepted if e["event_action"] == "trigger"]
-    assert len(triggers) == 1, (events.accepted, {k: v for k, v in firestore.documents.items() if "alert" in k})
+    assert len(triggers) == 1, f"delivered={run.delivered}\n" + explain_no_page(events, firestore, tmp_path)
     assert triggers[0]["dedup_key"].startswith("opwatch/devnet/rpc_sync/")
     assert triggers[0]["payload"]["severity"] == "warning"
 

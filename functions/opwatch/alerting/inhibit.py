@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ..checks import CHECKS
 from ..findings import Finding, Measure, Severity, Status, make_dedup_key
-from .model import AlertState, Phase
+from .model import AlertState, Phase, parse_time
 
 L1_CAUSE_CHECK = "l1"
 L1_CAUSE_TARGET = "endpoints"
@@ -78,7 +78,7 @@ def group_causes(findings: Sequence[Finding]) -> list[Finding]:
         members = [f for f in findings if f.network == network and f.check in readers]
         unreachable = [f for f in members if _l1_unreachable(f, readers)]
         all_down = len(unreachable) == len(members)
-        newest = max(f.observed_at for f in members)
+        newest = max((f.observed_at for f in members), key=parse_time)  # not as strings: precisions differ
         if all_down:
             summary = f"every L1 endpoint is unreachable: {unreachable[0].details.get('reason', '')}".rstrip(": ")
         else:

@@ -22,7 +22,7 @@ from ..chain.errors import ChainError
 from ..chain.node import L1Quorum, Node
 from ..chain.rpc import RpcClient, Transport
 from ..config import Config, Endpoint, Network, RpcSettings
-from ..findings import Finding, Measure, Severity, Status, utc_now_iso
+from ..findings import Finding, Measure, Severity, Status, observed_iso
 from ..memory import Memory, MemoryStore, Observation
 from ..registry import Registry
 
@@ -249,7 +249,7 @@ def _finding(check: Check, ctx: Context, target: str, verdict: Verdict) -> Findi
     return Finding(
         network=ctx.network.name, check=check.id, target=target, status=verdict.status,
         severity=severity, summary=verdict.summary, observed=verdict.observed,
-        threshold=verdict.threshold, observed_at=utc_now_iso(ctx.now()), details=verdict.details,
+        threshold=verdict.threshold, observed_at=observed_iso(ctx.now()), details=verdict.details,
     )
 
 
