@@ -66,6 +66,9 @@ class OpwatchStack(Stack):
         # Where the remedies' audit log is (`opwatch audit --store dynamodb:<this>`, docs/aws.md).
         CfnOutput(self, "RemedyTable", value=tables.remedies.table_name,
                   description="Remedy state: caps, claims, the failover lease and the audit log")
+        # Where the pager's alert state and stored silences are (`opwatch alerts|silence --store dynamodb:<this>`).
+        CfnOutput(self, "AlertTable", value=tables.alerts.table_name,
+                  description="Alert state, transitions, dead letters and silences the pager reads")
         self.findings_topic = findings.topic
         self.alarm_topic = watch.topic
 

@@ -38,3 +38,13 @@ def test_check_functions_cannot_reach_the_silence_partition(template):
             if any(str(a).startswith("dynamodb:") for a in _actions(s)):
                 keys = s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
                 assert "silence" not in keys and "dynamodb:Query" not in _actions(s), fid
+
+
+def test_the_stack_outputs_the_alert_table_the_cli_reads_and_silences(template):
+    """`opwatch alerts|silence --store dynamodb:<AlertTable>`: the output names the pager's table."""
+    alerts = _table(template, "Alerts")
+    output = template["Outputs"]["AlertTable"]["Value"]
+    assert output == {"Ref": alerts}, output
+    pager = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
+                 and r["Properties"].get("Handler") == "opwatch.aws.pager_handler.handler")
+    assert pager["Properties"]["Environment"]["Variables"]["ALERTS_TABLE"] == {"Ref": alerts}

@@ -269,3 +269,16 @@ def test_a_local_run_audits_the_os_account_as_its_caller(tmp_path, capsys):
     assert records and {(r["approved_by"], r["caller"]) for r in records} == {("alice", f"local:{getpass.getuser()}")}
     assert cli("audit", "--config", str(path), "--request-id", "who-1") == 0
     assert f"[alice by local:{getpass.getuser()}]" in capsys.readouterr().out
+
+
+def test_audit_of_a_store_this_runtime_does_not_ship_is_a_usage_error_not_a_traceback(tmp_path, capsys):  # type: ignore[no-untyped-def]
+    import argparse
+
+    from opwatch.cli import remedies as remedies_cli
+
+    path = tmp_path / "opwatch.toml"
+    path.write_text(config_text())
+    parser = argparse.ArgumentParser(prog="opwatch")
+    remedies_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    assert remedies_cli.run(parser.parse_args(["audit", "--config", str(path), "--store", "redis:x"])) == 2
+    assert "'redis' is not available" in capsys.readouterr().err

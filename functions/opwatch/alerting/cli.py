@@ -8,7 +8,7 @@ A store is named as the config names stores, `KIND:WHERE`, and built through the
 runtime's registry (`opwatch.cli.compose`), so this module imports no cloud:
 - `sqlite:PATH`: the file `opwatch watch --page --state PATH` keeps (it must exist: a silence
   written to a new file would mute nothing);
-- `dynamodb:TABLE`: the AWS stack's alert table, the pager function's `ALERTS_TABLE`;
+- `dynamodb:TABLE`: the AWS stack's alert table, the stack's `AlertTable` output (the pager function's `ALERTS_TABLE`);
 - `firestore:PROJECT/DATABASE`: the GCP pager's database, `[gcp] firestore_database`
   (`(default)` unless set), the pager's `OPWATCH_STATE_STORE`.
 The operator's own credentials are used (AWS: the default chain; GCP: application default
@@ -29,7 +29,7 @@ from .silences import StoredSilence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STORE_HELP = ("the alert store: sqlite:PATH (the service's --state file) | dynamodb:TABLE (AWS: the stack's "
-              "alert table, the pager function's ALERTS_TABLE) | firestore:PROJECT/DATABASE (GCP: the pager's "
+              "alert table, the stack's AlertTable output) | firestore:PROJECT/DATABASE (GCP: the pager's "
               "database, [gcp] firestore_database, '(default)' unless set)")
 _EXITS = {"alerts": "0 shown, 1 the store could not be read, 2 bad usage or no such store",
           "add": "0 added (its id printed), 1 the store refused or could not be reached, 2 bad usage",

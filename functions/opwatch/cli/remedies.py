@@ -80,7 +80,7 @@ def _audit(args: argparse.Namespace) -> int:
         if args.limit < 1:
             raise ConfigError(["--limit: expected a positive number"])
         store = open_store(args.store or config.section("remediation").store, registry())
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, LookupError) as exc:  # LookupError: a store this runtime lacks
         print(f"opwatch audit: {exc}", file=sys.stderr)
         return EXIT_USAGE
     records = [r for r in store.audit(args.limit)
