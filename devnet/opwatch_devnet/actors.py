@@ -26,6 +26,8 @@ from opwatch_devnet.jsonrpc import RpcClient, RpcError
 if TYPE_CHECKING:
     from opwatch.chain.output_root import OutputRoot
 
+    from opwatch_devnet.mempool import PoolView
+
 log = logging.getLogger("opwatch_devnet")
 
 MESSAGE_PASSER = "0x4200000000000000000000000000000000000016"
@@ -87,6 +89,7 @@ class Submission:
 
 class Batcher(Actor):
     name = "batcher"
+    MAX_QUEUED = 3
 
     def __init__(self, l1: contracts.Sender, l2: RpcClient, inbox: str, interval: float = 2.0,
                  use_blobs: bool = False) -> None:
@@ -100,9 +103,77 @@ class Batcher(Actor):
         self._last_nonce = -1
         self._bump = 1.0
         self._lock = threading.Lock()
+        # Fault stuck-batcher-tx: the nonce of the transaction priced under the base fee, the
+        # next nonce to queue behind it, and the pool view that keeps both counted as pending.
+        self.stuck_nonce: int | None = None
+        self._next_nonce = 0
+        self._pool: PoolView | None = None
 
     def step(self) -> None:
+        if self.stuck_nonce is not None:
+            self._queue_behind()
+            return
         self.submit(blob=self.use_blobs)
+
+    # -- fault stuck-batcher-tx -------------------------------------------------------------------
+
+    def _batch_now(self) -> bytes:
+        head = self.l2.block("latest")
+        if head is None:
+            raise RpcError("sequencer returned no head")
+        return batches.encode_batch(batches.BatchRef(int(head["number"], 16), head["hash"]))
+
+    def stick(self, pool: PoolView) -> int:
+        """Sends a batch whose max fee is below the L1 base fee at the next free nonce (geth keeps
+        it pending, anvil refuses it: `pool` counts it), and from then on queues each batch behind
+        it at the following nonces, at most MAX_QUEUED of them (op-batcher's limit on transactions
+        in flight). Returns the stuck nonce."""
+        from eth_account import Account
+
+        with self._lock:
+            nonce = self.l1.nonce("pending")  # past anything of ours anvil still holds
+            block = self.l1.client.block("latest")
+            assert block is not None
+            base = int(block["baseFeePerGas"], 16)
+            tx = {"type": 2, "chainId": self.l1.chain_id, "nonce": nonce, "to": contracts._checksum(self.inbox),
+                  "value": 0, "data": self._batch_now(), "gas": 30_000, "maxFeePerGas": max(1, base // 2),
+                  "maxPriorityFeePerGas": 1}
+            raw = "0x" + bytes(Account.sign_transaction(tx, self.l1.role.key).raw_transaction).hex()
+            try:
+                self.l1.client.call("eth_sendRawTransaction", raw)
+            except RpcError as err:
+                if "base fee" not in str(err):  # anvil's refusal is the point; anything else is not
+                    raise
+            pool.keep(self.l1.role.address, nonce)
+            self._pool, self.stuck_nonce, self._next_nonce = pool, nonce, nonce + 1
+            return nonce
+
+    def _queue_behind(self) -> None:
+        with self._lock:
+            if self.stuck_nonce is None or self._pool is None:
+                return
+            if self._next_nonce - self.stuck_nonce > self.MAX_QUEUED:
+                return
+            # Priced to land; anvil queues it behind the nonce gap, geth's pool behind the stuck one.
+            self.l1.send(self.inbox, self._batch_now(), gas=30_000, nonce=self._next_nonce)
+            self._pool.keep(self.l1.role.address, self._next_nonce)
+            self._next_nonce += 1
+            self.submitted_total += 1
+
+    def unstick(self, timeout: float = 30.0) -> None:
+        """The operator's fix: the stuck nonce replaced with fees over the base fee; the queued
+        batches behind it land with it. Waits until they have (or `timeout`)."""
+        with self._lock:
+            nonce, pool, last = self.stuck_nonce, self._pool, self._next_nonce
+            if nonce is None or pool is None:
+                return
+            self.l1.send(self.inbox, self._batch_now(), gas=30_000, nonce=nonce)
+            self.submitted_total += 1
+            deadline = time.monotonic() + timeout
+            while self.l1.nonce("latest") < last and time.monotonic() < deadline:
+                time.sleep(0.2)
+            pool.forget(self.l1.role.address)
+            self.stuck_nonce, self._pool = None, None
 
     def submit(self, blob: bool = False) -> Submission:
         """Posts one batch covering the current L2 head. A still-pending batch at the same nonce

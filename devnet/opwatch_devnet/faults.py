@@ -28,6 +28,8 @@
 | rewind-finalized   | n=10                      | op-node serves finalized_l2 n blocks lower (a node   |
 |                    |                           | restarted on a rolled-back database)                 |
 | forged-withdrawal, pause, rotate-batcher, upgrade-proxy: the L1 contracts' faults (l1_faults.py)  |
+| stuck-batcher-tx, halt-derivation, conductor-split, conductor-pause, replica-no-peers,            |
+| replica-diverge: what an on-call engineer checks next (ops_faults.py)                              |
 
 Targets name proxies: an exact name (`l1-0`, `l2`, `rollup`, `rpc-1`), a group (`l1`, `rpc`), or `all`.
 """
@@ -41,6 +43,7 @@ from opwatch_devnet.actors import Proposer, install_message_passer
 from opwatch_devnet.jsonrpc import RpcClient
 from opwatch_devnet.keys import BATCHER, DEPLOYER, GRIEFER
 from opwatch_devnet.l1_faults import L1_FAULT_NAMES, L1ContractFaults
+from opwatch_devnet.ops_faults import OPS_FAULT_NAMES, OpsFaults
 from opwatch_devnet.proxy import FaultProxy, ProxyMode
 
 if TYPE_CHECKING:
@@ -53,7 +56,7 @@ SPIKED_BASE_FEE_WEI = 500 * 10**9
 FAULT_NAMES = (
     "halt-sequencer", "stop-batcher", "drain-batcher", "stop-proposer", "lag-rpc", "kill-l1",
     "l1-endpoint-down", "flaky-rpc", "garbage-rpc", "wrong-chain", "kill-sequencer", "bad-output", "bad-game",
-    "stop-challenger", "halt-finality", "rewind-finalized", *L1_FAULT_NAMES,
+    "stop-challenger", "halt-finality", "rewind-finalized", *L1_FAULT_NAMES, *OPS_FAULT_NAMES,
 )
 
 
@@ -61,7 +64,7 @@ class UnknownFault(ValueError):
     pass
 
 
-class FaultController(L1ContractFaults):
+class FaultController(L1ContractFaults, OpsFaults):
     def __init__(self, devnet: Devnet) -> None:
         self.devnet = devnet
         self.active: dict[str, dict[str, Any]] = {}
@@ -269,11 +272,11 @@ def fault_help() -> str:
     import inspect
     import textwrap
 
-    from opwatch_devnet import l1_faults
+    from opwatch_devnet import l1_faults, ops_faults
 
     described: dict[str, str] = {}
     row = ""
-    for line in f"{__doc__}\n{l1_faults.__doc__}".splitlines():
+    for line in f"{__doc__}\n{l1_faults.__doc__}\n{ops_faults.__doc__}".splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 3:
             row = ""

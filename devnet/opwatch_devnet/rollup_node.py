@@ -149,6 +149,12 @@ class RollupNode:
         self.l2_chain_id = l2_chain_id
         self.block_time = block_time
         self.peers = peers
+        # Fault halt-derivation: (safe L2 number, L1 block) where this node's derivation stopped
+        # (its safe head and current_l1 stay there although batches keep landing); None: derives.
+        self.derivation_halted_at: tuple[int, int] | None = None
+        # Fault replica-diverge: from this L2 height on, the node serves blocks of its own fork
+        # (hashes that are not the sequencer's); None: it follows the sequencer's chain.
+        self.diverged_from: int | None = None
         self._admin_lock = threading.Lock()
 
     def serve(self, port: int | None = None) -> JsonRpcServer:
@@ -167,6 +173,11 @@ class RollupNode:
                 "admin_startSequencer": self.start_sequencer,
             }
         return JsonRpcServer("op-node-standin", methods, port).start()
+
+    def halt_derivation(self) -> None:
+        """Stops deriving where it is now (fault halt-derivation): batches keep landing on L1."""
+        unsafe = self.l2.block_number()
+        self.derivation_halted_at = (min(self.scanner.safe_number(), unsafe), self.scanner.next_l1 - 1)
 
     def peer_stats(self) -> dict[str, int]:
         # op-node's p2p.PeerStats (op-node/p2p/rpc_server.go): JSON numbers.
@@ -188,8 +199,13 @@ class RollupNode:
             raise MethodError(f"L2 block {tag} not found")
         timestamp = int(block["timestamp"], 16)
         origin = self.scanner.origin_for(timestamp)
+        number, block_hash, parent = int(block["number"], 16), str(block["hash"]), str(block["parentHash"])
+        fork = self.diverged_from
+        if fork is not None and number >= fork:
+            block_hash = _forked(block_hash)
+            parent = _forked(parent) if number > fork else parent
         return {
-            "hash": block["hash"], "number": int(block["number"], 16), "parentHash": block["parentHash"],
+            "hash": block_hash, "number": number, "parentHash": parent,
             "timestamp": timestamp,
             "l1origin": {"hash": origin.hash if origin else _ZERO_HASH, "number": origin.number if origin else 0},
             "sequenceNumber": max(0, (timestamp - origin.timestamp) // self.block_time) if origin else 0,
@@ -202,10 +218,15 @@ class RollupNode:
         if halted is not None and halted < finalized_l1["number"]:
             finalized_l1 = self._l1_ref(halted)
         unsafe = self._l2_ref("latest")
-        safe = self._l2_ref(min(self.scanner.safe_number(), unsafe["number"]))
-        finalized = self._l2_ref(max(0, min(self.scanner.safe_number(finalized_l1["number"]), unsafe["number"])
-                                     - self.scanner.finalized_rewind))
+        safe_number = min(self.scanner.safe_number(), unsafe["number"])
+        finalized_number = min(self.scanner.safe_number(finalized_l1["number"]), unsafe["number"])
         scanned = self.scanner.next_l1 - 1
+        halted = self.derivation_halted_at
+        if halted is not None:  # nothing derived past the halt: safe, finalized and current_l1 stay
+            safe_number, finalized_number = min(safe_number, halted[0]), min(finalized_number, halted[0])
+            scanned = min(scanned, halted[1])
+        safe = self._l2_ref(safe_number)
+        finalized = self._l2_ref(max(0, finalized_number - self.scanner.finalized_rewind))
         return {
             "current_l1": self._l1_ref(scanned) if scanned >= 0 else head_l1,
             "current_l1_finalized": finalized_l1,
@@ -270,3 +291,10 @@ class RollupNode:
             if str(head["hash"]).lower() != str(unsafe_head).lower():
                 raise MethodError(f"block hash does not match: head {head['hash']} != start {unsafe_head}")
             self.sequencer.resume()
+
+
+def _forked(block_hash: str) -> str:
+    """A hash of the node's own fork standing in for the sequencer's block `block_hash`."""
+    from eth_utils import keccak
+
+    return "0x" + keccak(b"opwatch-devnet replica fork" + bytes.fromhex(block_hash[2:])).hex()

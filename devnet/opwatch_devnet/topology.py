@@ -1,6 +1,6 @@
-"""The devnet topology: L1, an L2 sequencer, following RPC nodes, the op-node stand-in, the
-batcher, proposer and withdrawer actors, and a fault proxy in front of every endpoint a config
-names.
+"""The devnet topology: L1, an L2 sequencer, following RPC nodes, the op-node stand-in (and a
+replica op-node beside it), a three-member op-conductor cluster, the batcher, proposer and
+withdrawer actors, and a fault proxy in front of every node endpoint a config names.
 
 Two settlement modes (`proofs`): "oracle" (the default) proposes to an L2OutputOracle; "fault"
 runs the fault-proof contracts (`proofs`), a game proposer and an honest challenger (`dispute`).
@@ -19,10 +19,12 @@ from typing import Any
 from opwatch_devnet import contracts, portal, proofs
 from opwatch_devnet.actors import Batcher, Follower, Proposer, Withdrawer, install_message_passer, output_root
 from opwatch_devnet.anvil import AnvilProcess
+from opwatch_devnet.conductor import ConductorCluster
 from opwatch_devnet.dispute import Challenger, GameProposer
 from opwatch_devnet.faults import FaultController
 from opwatch_devnet.jsonrpc import RpcClient
 from opwatch_devnet.keys import BATCHER, CHALLENGER, DEPLOYER, PROPOSER, WITHDRAWER, batch_inbox_for
+from opwatch_devnet.mempool import PoolProxy, PoolView
 from opwatch_devnet.proxy import FaultProxy
 from opwatch_devnet.rollup_node import BatchScanner, RollupNode, SequencerControl
 from opwatch_devnet.rpcserver import JsonRpcServer
@@ -93,6 +95,14 @@ class Devnet:
     prover: WithdrawalProver
     challenger: Challenger | None = None  # fault-proof chains only
     submission_interval: int = 10
+    # The op-node stand-in itself (rollup_server serves it), a replica op-node over the same L2
+    # (rollup_nodes), the sequencer's op-conductor cluster (conductors, sequencer_nodes), and
+    # what geth's pool would hold that anvil does not (counted by the L1 proxies).
+    rollup_node: RollupNode | None = None
+    replica: RollupNode | None = None
+    replica_server: JsonRpcServer | None = None
+    conductors: ConductorCluster | None = None
+    pool: PoolView = field(default_factory=PoolView)
     faults: FaultController = field(init=False)
     metrics: Any = field(default=None, init=False)  # metrics.MetricsServer: op-node/op-batcher/op-geth metrics
     _stopped: bool = field(default=False, init=False)
@@ -172,12 +182,20 @@ class Devnet:
         scanner = BatchScanner(l1=RpcClient(l1.url), inbox=inbox, batcher=BATCHER.address,
                                poll=min(0.5, l1_block_time / 2))
         control = SequencerControl(RpcClient(seq.url), l2_block_time)
-        rollup = RollupNode(RpcClient(l1.url), RpcClient(seq.url), scanner, control,
-                            L1_CHAIN_ID, L2_CHAIN_ID, l2_block_time, system_config=l1_system.system_config,
-                            optimism_portal=l1_system.optimism_portal, batcher=BATCHER.address).serve()
+        rollup_node = RollupNode(RpcClient(l1.url), RpcClient(seq.url), scanner, control,
+                                 L1_CHAIN_ID, L2_CHAIN_ID, l2_block_time, system_config=l1_system.system_config,
+                                 optimism_portal=l1_system.optimism_portal, batcher=BATCHER.address)
+        rollup = rollup_node.serve()
+        # A replica op-node (no sequencer switch) over the same L2 and the same L1 traversal:
+        # it agrees with the sequencer's op-node until a replica-* fault says otherwise.
+        replica = RollupNode(RpcClient(l1.url), RpcClient(seq.url), scanner, None, L1_CHAIN_ID, L2_CHAIN_ID,
+                             l2_block_time)
+        replica_server = replica.serve()
+        conductors = ConductorCluster()  # six loopback HTTP servers: cheap
+        pool = PoolView()
         proxies: dict[str, FaultProxy] = {}
         for i in range(l1_endpoints):
-            proxies[f"l1-{i}"] = FaultProxy(f"l1-{i}", l1.url).start()
+            proxies[f"l1-{i}"] = PoolProxy(f"l1-{i}", l1.url, pool).start()
         proxies["l2"] = FaultProxy("l2", seq.url).start()
         proxies["rollup"] = FaultProxy("rollup", rollup.url).start()
         for i, node in enumerate(nodes):
@@ -215,7 +233,8 @@ class Devnet:
             followers=[Follower(f"follower-{i}", RpcClient(n.url), RpcClient(seq.url), seq.url,
                                 poll=l2_block_time / 2) for i, n in enumerate(nodes)],
             scanner=scanner, sequencer_control=control, rollup_server=rollup, proxies=proxies,
-            config_path=workdir / "opwatch.toml",
+            config_path=workdir / "opwatch.toml", rollup_node=rollup_node, replica=replica,
+            replica_server=replica_server, conductors=conductors, pool=pool,
         )
         if start_actors:
             for actor in devnet.actors:
@@ -305,6 +324,7 @@ class Devnet:
             # is the one lag-rpc slows down).
             *_if_known("trusted_l2_rpc", f"trusted_l2_rpc = {quoted([self.rpc_proxies[-1].url])}"
                        if self.rpc_proxies else None),
+            *self._ha_lines(),
             "",
             "[networks.devnet.thresholds]",
             f'sequencer_max_head_age = "{t.sequencer_max_head_age}"',
@@ -319,6 +339,23 @@ class Devnet:
                        if t.withdrawals_lookback else None),
             "",
         ])
+
+    def _ha_lines(self) -> list[str]:
+        """The op-conductor cluster and its members' op-node admin endpoints, and the replica
+        op-node: stand-ins whose faults are their own (conductor-*, replica-*), not behind proxies."""
+        def named(items: list[tuple[str, str]]) -> str:
+            return "[" + ", ".join(f'{{ name = "{n}", url = "{u}" }}' for n, u in items) + "]"
+
+        lines = []
+        if self.conductors is not None:
+            names = self.conductors.names
+            lines += _if_known("conductors", "conductors = " + named(
+                [(n, self.conductors.conductor_url(n)) for n in names]))
+            lines += _if_known("sequencer_nodes", "sequencer_nodes = " + named(
+                [(f"sequencer-{i}", self.conductors.op_node_url(n)) for i, n in enumerate(names)]))
+        if self.replica_server is not None:
+            lines += _if_known("rollup_nodes", "rollup_nodes = " + named([("replica-0", self.replica_server.url)]))
+        return lines
 
     def _settlement_lines(self) -> list[str]:
         if isinstance(self.deployment, proofs.FaultProofDeployment):
@@ -341,6 +378,10 @@ class Devnet:
                 name: {"url": p.url, "port": p.port, "upstream": p.upstream} for name, p in self.proxies.items()
             },
             "rollup_node": self.rollup_url,
+            "replica_node": self.replica_server.url if self.replica_server else None,
+            "conductors": ({n: {"conductor": self.conductors.conductor_url(n),
+                                "op_node": self.conductors.op_node_url(n)} for n in self.conductors.names}
+                           if self.conductors else {}),
             "proofs": self.proofs_mode,
             "addresses": {
                 "batcher": BATCHER.address, "proposer": PROPOSER.address, "deployer": DEPLOYER.address,
@@ -368,6 +409,10 @@ class Devnet:
         for proxy in self.proxies.values():
             proxy.close()
         self.rollup_server.close()
+        if self.replica_server is not None:
+            self.replica_server.close()
+        if self.conductors is not None:
+            self.conductors.close()
         if self.metrics is not None:
             self.metrics.close()
         for proc in [*self.rpc_nodes, self.sequencer, self.l1]:

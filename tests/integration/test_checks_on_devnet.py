@@ -82,6 +82,7 @@ def test_a_healthy_devnet_is_all_ok_with_every_check_and_target(config: Config, 
                          ("wallet_runway", "proposer"), ("proposer_freshness", "proposer"),
                          ("output_root", "proposals"), ("finality", "finalized"), ("finality", "seq_window"),
                          ("tx_health", "batcher"), ("tx_health", "proposer"), ("tx_health", "l1"),
+                         ("sequencer_ha", "cluster"), ("rollup_nodes", "replica-0"),
                          *(("rpc_sync", t) for t in rpc_targets), *l1_targets(config)}
     assert all_ok(seen)
 

@@ -30,6 +30,7 @@ from ..chain.rpc import Call
 from ..config import Network, WalletProfile
 from ..findings import Status
 from .base import Context, Verdict
+from .sequencer_ha import read_member  # the one reading of op-conductor's answers
 
 BLOB_GAS_PER_BLOB = 131_072
 _GWEI = 1e9
@@ -147,16 +148,24 @@ def wallet_causes(role: str, profile: WalletProfile, state: WalletState, memory:
                     f"{state.balance / _ETH:.4g} ETH {'<' if state.balance < cost else '≥'} "
                     f"{cost / _ETH:.4g} ETH at {price}")]
 
-    stuck = state.pending_nonce > state.mined_nonce
+    pending = state.pending_nonce > state.mined_nonce
+    # A transaction in flight is not stuck: when the mined nonce moved over the last blocks
+    # read (`nonce_back`), the wallet's transactions are being mined, one waiting or not.
+    moving = state.nonce_back is not None and state.mined_nonce > state.nonce_back
+    stuck = pending and not moving
     recalled = memory.get(role)
     since = now
     if recalled.observation is not None and recalled.observation.data.get("mined_nonce") == state.mined_nonce:
         since = float(recalled.observation.data.get("mined_since", recalled.observation.at))
     how_long = ("for at least " + _duration(now - since)) if recalled.observation is not None and since < now \
         else ("first seen now" if recalled.error is None else f"how long unknown: {recalled.error}")
-    causes.append(Cause("txs_stuck", f"{role} transactions stuck in the mempool", stuck,
-                        f"pending nonce {state.pending_nonce}, mined {state.mined_nonce}"
-                        + (f", {how_long}" if stuck else "")))
+    measured = f"pending nonce {state.pending_nonce}, mined {state.mined_nonce}"
+    if moving:
+        measured += f", {state.mined_nonce - (state.nonce_back or 0)} mined in the last {state.back_blocks} L1 blocks"
+    elif stuck:
+        measured += (f", none mined in the last {state.back_blocks} L1 blocks" if state.nonce_back is not None
+                     else "") + f", {how_long}"
+    causes.append(Cause("txs_stuck", f"{role} transactions stuck in the mempool", stuck, measured))
 
     over = []
     if profile.max_fee_wei is not None and state.base_fee + profile.priority_fee_wei > profile.max_fee_wei:
@@ -286,14 +295,43 @@ def _derivation(ctx: Context, net: Network, landing: bool | None, state: WalletS
 
 # --- the sequencer ---------------------------------------------------------------------------
 
+_CONDUCTOR = ("conductor_held", "sequencer HA conductor paused or leadership not on one member")
+
+
+def _conductor(ctx: Context) -> list[Cause]:
+    """Where `conductors` are configured: is failover disabled (a member paused or stopped), or
+    is leadership elsewhere than one agreed member (none, two, or members naming different
+    leaders)? Either explains why a halted sequencer was not replaced. One batch per conductor."""
+    members = [read_member(ctx, e) for e in ctx.network.conductors]
+    if not members:
+        return []
+    cid, text = _CONDUCTOR
+    answered = [m for m in members if m.error is None]
+    if len(answered) < len(members) // 2 + 1:
+        return [Cause(cid, text, None, f"{len(answered)} of {len(members)} conductors answered")]
+    held = [f"{m.name} {'paused' if m.paused else 'stopped'}" for m in answered if m.paused or m.stopped]
+    leaders = [m.name for m in answered if m.leader]
+    named = sorted({m.leader_id for m in answered if m.leader_id})
+    if held:
+        return [Cause(cid, text, True, ", ".join(held) + ": failover disabled")]
+    if len(leaders) != 1 or len(named) > 1:
+        return [Cause(cid, text, True, f"leaders {', '.join(leaders) or 'none'}; members name "
+                      f"{', '.join(named) or 'no leader'}")]
+    return [Cause(cid, text, False, f"{leaders[0]} leads {len(answered)}/{len(members)} answering conductors, "
+                  "none paused or stopped")]
+
+
 def sequencer(ctx: Context, verdict: Verdict, exec_head: int) -> Verdict:
     """Diagnose a firing sequencer_liveness finding: is op-node up, is it ahead of the execution
-    client (engine stuck) or stopped with it, is its L1 origin far behind L1 (drift)."""
+    client (engine stuck) or stopped with it, is its L1 origin far behind L1 (drift), and where
+    conductors are configured, is the HA cluster paused or its leadership elsewhere."""
     if verdict.status != Status.FIRING:
         return verdict
     net = ctx.network
+    conductor = _conductor(ctx)
     if net.rollup_rpc is None:
-        return attach(verdict, [Cause("opnode_down", "op-node down", None, "no rollup_rpc configured")])
+        return attach(verdict, [Cause("opnode_down", "op-node down", None, "no rollup_rpc configured"),
+                                *conductor])
     try:
         status = wire.sync_status(ctx.client(net.rollup_rpc).call("optimism_syncStatus"), net.rollup_rpc.name)
     except ChainError as exc:
@@ -301,7 +339,8 @@ def sequencer(ctx: Context, verdict: Verdict, exec_head: int) -> Verdict:
             Cause("opnode_down", "op-node down", True, f"op-node did not answer: {type(exc).__name__}: {exc}"),
             Cause("engine_stuck", "execution client not following op-node (engine stuck)", None,
                   "op-node did not answer"),
-            Cause("sequencer_drift", "sequencer's L1 origin far behind L1 (drift)", None, "op-node did not answer")])
+            Cause("sequencer_drift", "sequencer's L1 origin far behind L1 (drift)", None, "op-node did not answer"),
+            *conductor])
     unsafe = status.unsafe_l2
     causes = [Cause("opnode_down", "op-node down", False, f"op-node answers, unsafe head #{unsafe.number}")]
     engine_stuck = unsafe.number > exec_head + 1
@@ -315,8 +354,9 @@ def sequencer(ctx: Context, verdict: Verdict, exec_head: int) -> Verdict:
                         f"L1 origin #{unsafe.l1origin_number}, L1 head #{status.head_l1_number}: {drift} blocks "
                         f"(limit {MAX_SEQUENCER_DRIFT_L1_BLOCKS})"))
     # Ordered most likely first: drift forces deposit-only blocks (rare), an engine stuck
-    # behind a live op-node, else op-node itself stopped.
-    causes = [causes[0], causes[3], causes[1], causes[2]]
+    # behind a live op-node, a conductor that holds failover back (why the stop lasts), else
+    # op-node itself stopped.
+    causes = [causes[0], causes[3], causes[1], *conductor, causes[2]]
     return attach(verdict, causes)
 
 

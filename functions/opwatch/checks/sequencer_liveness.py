@@ -6,7 +6,8 @@ interval is at most `sequencer_max_interval_ratio` block times.
 Fires: the head is too old (halted), or blocks come far slower than they should.
 Unknown: the sequencer's RPC (`l2_rpc`) is down, slow, on another chain, or answers garbage.
 Diagnosis (firing): op-node up or down, engine stuck behind op-node or op-node stopped,
-sequencer drift (checks/diagnosis.py).
+sequencer drift, and where `conductors` are configured, an HA conductor paused or stopped
+(failover disabled) or leadership not on one agreed member (checks/diagnosis.py).
 Remedy: none automatic from this finding alone; failover needs independent confirmation
 (see docs/runbooks/sequencer_liveness.md).
 """
