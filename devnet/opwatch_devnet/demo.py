@@ -204,6 +204,9 @@ class LiveView:
             mark = "⇒" if p.action == "trigger" else "✓"
             text = f"      +{since:5.1f}s  {mark} {where} {p.action:<7} {p.dedup_key}"
             self.line(self._bold(text) if p.action == "trigger" else text)
+            why = here_is_why(p.summary) if p.action == "trigger" else None
+            if why:
+                self.line(f"               {_clip(why, 160)}")
 
     def on_actions(self, actions: Sequence[Action]) -> None:
         for a in actions:
@@ -248,8 +251,24 @@ class LiveView:
         return " (" + ", ".join(f"{k} after {v:.1f} s" for k, v in o.detections.items() if v is not None) + ")"
 
 
+WHY = "here's why: "
+
+
+def here_is_why(summary: str) -> str | None:
+    """The diagnosis a firing summary ends with ("here's why: <leading cause> (<measured>)")."""
+    _, found, why = summary.partition(WHY)
+    return WHY + why if found else None
+
+
 def _clip(text: str, width: int = 200) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """At most `width` characters; a summary's "here's why" tail is kept whole where it fits
+    (it is what the on-call engineer reads first), the measurement before it shortened."""
+    if len(text) <= width:
+        return text
+    head, found, why = text.partition(WHY)
+    if found and len(WHY) + len(why) < width - 10:
+        return head[: width - len(WHY) - len(why) - 3] + "…: " + WHY + why
+    return text[: width - 1] + "…"
 
 
 def _grouped(described: Sequence[str]) -> list[str]:
