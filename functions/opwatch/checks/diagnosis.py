@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -302,9 +303,13 @@ def _conductor(ctx: Context) -> list[Cause]:
     """Where `conductors` are configured: is failover disabled (a member paused or stopped), or
     is leadership elsewhere than one agreed member (none, two, or members naming different
     leaders)? Either explains why a halted sequencer was not replaced. One batch per conductor."""
-    members = [read_member(ctx, e) for e in ctx.network.conductors]
-    if not members:
+    endpoints = ctx.network.conductors
+    if not endpoints:
         return []
+    # Concurrently: this runs before a halted sequencer's page leaves the fast lane, so dead
+    # conductors may cost one RPC timeout, never one per member.
+    with ThreadPoolExecutor(max_workers=len(endpoints)) as pool:
+        members = list(pool.map(lambda e: read_member(ctx, e), endpoints))
     cid, text = _CONDUCTOR
     answered = [m for m in members if m.error is None]
     if len(answered) < len(members) // 2 + 1:
@@ -321,6 +326,15 @@ def _conductor(ctx: Context) -> list[Cause]:
                   "none paused or stopped")]
 
 
+def _sync_status(ctx: Context, net: Network) -> tuple[Any, ChainError | None]:
+    if net.rollup_rpc is None:
+        return None, None
+    try:
+        return wire.sync_status(ctx.client(net.rollup_rpc).call("optimism_syncStatus"), net.rollup_rpc.name), None
+    except ChainError as exc:
+        return None, exc
+
+
 def sequencer(ctx: Context, verdict: Verdict, exec_head: int) -> Verdict:
     """Diagnose a firing sequencer_liveness finding: is op-node up, is it ahead of the execution
     client (engine stuck) or stopped with it, is its L1 origin far behind L1 (drift), and where
@@ -328,15 +342,17 @@ def sequencer(ctx: Context, verdict: Verdict, exec_head: int) -> Verdict:
     if verdict.status != Status.FIRING:
         return verdict
     net = ctx.network
-    conductor = _conductor(ctx)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the conductors while op-node is read
+        pending = pool.submit(_conductor, ctx)
+        status, failure = _sync_status(ctx, net)
+        conductor = pending.result()
     if net.rollup_rpc is None:
         return attach(verdict, [Cause("opnode_down", "op-node down", None, "no rollup_rpc configured"),
                                 *conductor])
-    try:
-        status = wire.sync_status(ctx.client(net.rollup_rpc).call("optimism_syncStatus"), net.rollup_rpc.name)
-    except ChainError as exc:
+    if failure is not None:
         return attach(verdict, [
-            Cause("opnode_down", "op-node down", True, f"op-node did not answer: {type(exc).__name__}: {exc}"),
+            Cause("opnode_down", "op-node down", True,
+                  f"op-node did not answer: {type(failure).__name__}: {failure}"),
             Cause("engine_stuck", "execution client not following op-node (engine stuck)", None,
                   "op-node did not answer"),
             Cause("sequencer_drift", "sequencer's L1 origin far behind L1 (drift)", None, "op-node did not answer"),
