@@ -35,6 +35,8 @@ log = logging.getLogger("opwatch_devnet")
 L1_CHAIN_ID = 900
 L2_CHAIN_ID = 901
 PROOF_MODES = ("oracle", "fault")
+# How long `start` waits for the batcher's first batch to land (seconds of a busy machine, not of L1).
+FIRST_BATCH_TIMEOUT_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -239,12 +241,24 @@ class Devnet:
         if start_actors:
             for actor in devnet.actors:
                 actor.start()
+            devnet.wait_for_first_batch(FIRST_BATCH_TIMEOUT_S)
         from opwatch_devnet.metrics import MetricsServer
 
         devnet.metrics = MetricsServer.for_devnet(devnet).start()
         devnet.write_config(devnet.config_path)
         devnet.write_state({"metrics": devnet.metrics.urls})
         return devnet
+
+    def wait_for_first_batch(self, timeout: float) -> None:
+        """Returns once a batch has landed on L1 (the scanner saw it). Until then the chain is not
+        live the way a real one is: its L1 history is the deployment's, with no batch in it, so a
+        check of batch submission measured now would fire on a chain that is only starting."""
+        deadline = time.monotonic() + timeout
+        while not self.scanner.landed:
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"devnet: no batch landed on L1 within {timeout:.0f} s of starting the batcher")
+            time.sleep(0.1)
 
     # -- handles --------------------------------------------------------------------------------
 
