@@ -85,6 +85,8 @@ gcloud firestore fields ttls update expires_at --collection-group=alert_transiti
 gcloud firestore fields ttls update expires_at --collection-group=dead_letter --enable-ttl '--database=(default)' --async --project=opwatch-example
 # TTL on alert_state.expires_at (history and closed alerts age out)
 gcloud firestore fields ttls update expires_at --collection-group=alert_state --enable-ttl '--database=(default)' --async --project=opwatch-example
+# TTL on alert_silence.expires_at (history and closed alerts age out)
+gcloud firestore fields ttls update expires_at --collection-group=alert_silence --enable-ttl '--database=(default)' --async --project=opwatch-example
 # Firestore database for check memory
 gcloud firestore databases describe --database=opwatch-memory --project=opwatch-example >/dev/null 2>&1 || gcloud firestore databases create --database=opwatch-memory --location=europe-west1 --type=firestore-native --project=opwatch-example
 # TTL on check_memory.expires_at (old observations age out)

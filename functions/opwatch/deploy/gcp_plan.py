@@ -37,7 +37,7 @@ APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googl
         "artifactregistry.googleapis.com", "eventarc.googleapis.com", "pubsub.googleapis.com",
         "cloudscheduler.googleapis.com", "secretmanager.googleapis.com", "firestore.googleapis.com",
         "iam.googleapis.com")
-TTL_COLLECTIONS = ("alert_transition", "dead_letter", "alert_state")
+TTL_COLLECTIONS = ("alert_transition", "dead_letter", "alert_state", "alert_silence")
 REMEDY_TTL_COLLECTIONS = ("opwatch_remedy_leases", "opwatch_remedy_audit")
 MEMORY_TTL_COLLECTIONS = ("check_memory",)  # opwatch.gcp.memory_store
 

@@ -13,8 +13,8 @@ in dedup keys is written `~2F`):
 - `alert_silence/{silence id}`: `doc`, `until` (integer epoch seconds, rounded up), `created`
   (integer ns), `expires_at`: silences added with `opwatch silence add`, read by the pager on
   every evaluation (ordered by `until`, newest end first: a single-field index), written only
-  with the operator's credentials. No TTL policy covers this collection group yet, so
-  silences stay until deleted by hand (a few records per silence ever added).
+  with the operator's credentials. The plan's TTL policy covers it (`gcp_plan.TTL_COLLECTIONS`):
+  a silence ages out `RETENTION_SECONDS` after it ended, as on DynamoDB.
 
 TTL: `expires_at` is a timestamp `RETENTION_SECONDS` ahead; the gcloud plan puts a TTL policy
 on it for these three collection groups (`gcp_plan.TTL_COLLECTIONS`), so history, dead letters
