@@ -5,11 +5,18 @@ It runs every core check once (`runner.run_checks`) for one network and groups t
 into gates, each of which passes only when every finding in it is `ok` (`unknown` fails:
 a gate that cannot see is not a gate that passed):
 
-  block_production   sequencer_liveness: the sequencer produces blocks at block_time
-  rpc                rpc_sync: every RPC node answers, on the right chain, and follows
-  batcher            batcher_lag, batch_submission, and the batcher wallet's runway
+  block_production   sequencer_liveness: the sequencer produces blocks at block_time;
+                     sequencer_ha: one leader, one active sequencer, none paused (where
+                     conductors or sequencer_nodes are configured)
+  rpc                rpc_sync: every RPC node answers, on the right chain, and follows;
+                     rollup_nodes: the replica op-nodes have peers, derive and agree
+  batcher            batcher_lag, batch_submission, the batcher wallet's runway, and its
+                     transactions not stuck (tx_health)
   proposer           proposer_freshness, output_root (the proposals' roots are true),
-                     dispute_games (fault-proof chains), and the proposer wallet's runway
+                     dispute_games (fault-proof chains), the proposer wallet's runway, and
+                     the proposer's and challenger's transactions not stuck (tx_health)
+  finality           finality: the finalized head is fresh and the sequencing window has
+                     runway; tx_health's l1 target: no deep L1 reorg, no blob fee spike
   l1_contracts       withdrawals (every proven withdrawal was sent on L2) and l1_contracts's
                      paused, batcher_key and upgrades (a config update in the last day is
                      a warning to read, not a reason to stop a deploy)
@@ -46,11 +53,13 @@ PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 
 # Gate → the (check id, target or None for every target) findings it is made of, in report order.
 GATES: dict[str, tuple[tuple[str, str | None], ...]] = {
-    "block_production": (("sequencer_liveness", None),),
-    "rpc": (("rpc_sync", None),),
-    "batcher": (("batcher_lag", None), ("batch_submission", None), ("wallet_runway", "batcher")),
+    "block_production": (("sequencer_liveness", None), ("sequencer_ha", None)),
+    "rpc": (("rpc_sync", None), ("rollup_nodes", None)),
+    "batcher": (("batcher_lag", None), ("batch_submission", None), ("wallet_runway", "batcher"),
+                ("tx_health", "batcher")),
     "proposer": (("proposer_freshness", None), ("output_root", None), ("dispute_games", None),
-                 ("wallet_runway", "proposer")),
+                 ("wallet_runway", "proposer"), ("tx_health", "proposer"), ("tx_health", "challenger")),
+    "finality": (("finality", None), ("tx_health", "l1")),
     "l1_contracts": (("withdrawals", None), ("l1_contracts", "paused"), ("l1_contracts", "batcher_key"),
                      ("l1_contracts", "upgrades")),
     "snapshots": (("snapshot_freshness", None),),

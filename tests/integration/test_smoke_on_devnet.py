@@ -91,9 +91,11 @@ def test_gate_passes_on_a_healthy_devnet_with_a_fresh_heartbeat(devnet, config_f
     statuses = {g["gate"]: g["status"] for g in report["gates"]}
     assert report["passed"] is True and report["failed"] == []
     assert statuses == {"block_production": PASS, "rpc": PASS, "batcher": PASS, "proposer": PASS,
-                        "l1_contracts": PASS, "snapshots": SKIPPED, "watchdog": PASS}
+                        "finality": PASS, "l1_contracts": PASS, "snapshots": SKIPPED, "watchdog": PASS}
     rpc = next(g for g in report["gates"] if g["gate"] == "rpc")
-    assert len(rpc["findings"]) == len(devnet.rpc_proxies)  # every node answered
+    # Every node answered, and every replica op-node.
+    assert sum(f["check"] == "rpc_sync" for f in rpc["findings"]) == len(devnet.rpc_proxies)
+    assert [f["target"] for f in rpc["findings"] if f["check"] == "rollup_nodes"] == ["replica-0"]
 
 
 def test_stale_or_missing_heartbeat_fails_the_watchdog_gate(devnet, config_file: Path,  # type: ignore[no-untyped-def]
@@ -115,6 +117,8 @@ def test_stale_or_missing_heartbeat_fails_the_watchdog_gate(devnet, config_file:
     ("lag-rpc", {"n": 10}, "rpc", "firing"),
     ("stop-batcher", {}, "batcher", "batch_submission"),
     ("halt-sequencer", {}, "block_production", "sequencer_liveness/sequencer firing"),
+    ("conductor-split", {}, "block_production", "sequencer_ha/cluster firing"),
+    ("replica-diverge", {}, "rpc", "rollup_nodes/replica-0 firing"),
 ])
 def test_each_fault_fails_its_gate_with_a_named_reason(devnet, config_file: Path, fault: str,  # type: ignore[no-untyped-def]
                                                         kwargs: dict[str, int], gate: str, words: str) -> None:

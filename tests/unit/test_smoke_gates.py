@@ -55,3 +55,11 @@ def test_heartbeat_urls_from_flags_else_none_here() -> None:
     assert heartbeat_sources(None) == {}
     with pytest.raises(ValueError, match="NAME=URL"):
         heartbeat_sources(["ftp://nope"])
+
+
+def test_every_check_a_smoke_run_makes_is_part_of_a_gate() -> None:
+    """A check added to the registry but to no gate would run in `opwatch smoke` and be ignored."""
+    from opwatch.smoke import CORE_CHECKS, GATES
+
+    gated = {check for parts in GATES.values() for check, _target in parts}
+    assert set(CORE_CHECKS) - gated == set()
