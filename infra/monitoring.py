@@ -1,10 +1,23 @@
 """Self-watch: who watches the watchdog. Alarms go to the alarm topic (e-mail, and HTTPS,
 e.g. PagerDuty's CloudWatch integration, from `[aws] alarm_emails` / `alarm_https`).
 
-Per function: Errors ≥ 1 and Throttles ≥ 1 over 5 minutes. Per check function: its
-`Heartbeat` metric missing for 3 schedule periods, with missing data treated as breaching,
-so a function that stopped running at all (schedule deleted, permissions broken, account
-limits) pages instead of going quiet. Per dead-letter queue: any visible message.
+Per function: Errors ≥ 1 and Throttles ≥ 1 over 5 minutes. Per check function: fewer than
+one invocation in each of 3 schedule periods, with missing data treated as breaching, so a
+function that stopped running at all (schedule deleted, permissions broken, account limits,
+persistent throttling) pages instead of going quiet. Per dead-letter queue: any visible message.
+
+Every alarm reads a metric AWS publishes for free (AWS/Lambda, AWS/SQS): the heartbeat is
+Lambda's own `Invocations`, not a custom metric. A check run counts as "ran and delivered"
+when it was invoked and did not fail: a run that cannot publish its findings raises
+(`aws.publisher.PublishError`) and Lambda counts it in `Errors`, which alarms at once. So
+the custom `Heartbeat` metric (`aws.telemetry`) adds no signal, only $0.30 a series a
+month; it is emitted for Grafana alone (`[aws] check_metrics`).
+
+Why not fewer alarms: CloudWatch bills an alarm per metric it reads ($0.10 a month,
+standard resolution), whether the metrics sit in one metric-math alarm or in one alarm
+each, and a composite alarm costs $0.50 on top of the alarms it combines (list prices,
+bench/monthly.py). Folding Errors and Throttles into one expression would save nothing and
+lose which of the two fired; the saving is in the metrics, not the alarms.
 """
 
 from __future__ import annotations
@@ -18,7 +31,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from opwatch.aws.telemetry import HEARTBEAT
 from opwatch.deploy.aws import AwsSettings
 
 from .queues import dead_letter_queue
@@ -59,10 +71,12 @@ class SelfWatch(Construct):
         self._alarm(scope, "Throttles", fn.metric_throttles(period=five, statistic="Sum"),
                     f"{name} was throttled: runs are being dropped", cw.TreatMissingData.NOT_BREACHING)
 
-    def watch_heartbeat(self, scope: Construct, name: str, network: str, check: str, every_minutes: int) -> None:
-        metric = cw.Metric(namespace=self.namespace, metric_name=HEARTBEAT,
-                           dimensions_map={"network": network, "check": check},
-                           period=Duration.minutes(every_minutes), statistic="Sum")
+    def watch_heartbeat(self, scope: Construct, name: str, fn: lambda_.IFunction, network: str, check: str,
+                        every_minutes: int) -> None:
+        """Invoked at least once in each of the last 3 periods of its schedule (missing data:
+        not invoked, breaching). A throttled invocation is not an invocation, so a function
+        that is throttled run after run alarms here too, besides its Throttles alarm."""
+        metric = fn.metric_invocations(period=Duration.minutes(every_minutes), statistic="Sum")
         self._alarm(scope, "Heartbeat", metric,
                     f"{name} has not reported for {HEARTBEAT_PERIODS} runs: {check} on {network} is unwatched",
                     cw.TreatMissingData.BREACHING, periods=HEARTBEAT_PERIODS,

@@ -53,7 +53,10 @@ class OpwatchStack(Stack):
 
         for f in self.checks.functions:
             watch.watch_function(f.function, f.function.name, f.function.function)
-            watch.watch_heartbeat(f.function, f.function.name, f.network, f.check, f.every_minutes)
+            watch.watch_heartbeat(f.function, f.function.name, f.function.function, f.network, f.check,
+                                  f.every_minutes)
+            if not settings.check_metrics:  # nothing in the stack reads them: aws/telemetry.py
+                f.function.function.add_environment("POWERTOOLS_METRICS_DISABLED", "true")
         for fn in (self.pager.fn, *self.remedies.functions.values()):
             watch.watch_function(fn, fn.name, fn.function)
         queues = {"async-invoke": async_dlq, "scheduler": scheduler_dlq, "pager-subscription":
@@ -61,8 +64,8 @@ class OpwatchStack(Stack):
                   **findings.dead_letter_queues, **self.remedies.dead_letter_queues}
         for name, queue in queues.items():
             watch.watch_queue(queue, name, queue)
-        Dashboard(self, "Dashboard", name=f"opwatch-{environment.name}", namespace=settings.namespace,
-                  config=config, functions=self.checks.functions)
+        Dashboard(self, "Dashboard", name=f"opwatch-{environment.name}", config=config,
+                  functions=self.checks.functions)
         # Where the remedies' audit log is (`opwatch audit --store dynamodb:<this>`, docs/aws.md).
         CfnOutput(self, "RemedyTable", value=tables.remedies.table_name,
                   description="Remedy state: caps, claims, the failover lease and the audit log")

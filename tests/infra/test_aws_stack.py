@@ -168,10 +168,11 @@ def test_self_watch_alarms_on_errors_throttles_and_a_missing_heartbeat(templates
     alarms = list(resources(prod, "AWS::CloudWatch::Alarm").values())
     checks = list(check_functions(prod))
     others = len(functions_by_name(prod)) - len(checks)  # the pager and the remedies
-    heartbeats = [a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "Heartbeat"]
+    # The heartbeat is Lambda's own Invocations (free), per check function: tests/infra/test_self_watch.py.
+    heartbeats = [a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "Invocations"]
     assert len(heartbeats) == len(checks)
-    assert all(h["TreatMissingData"] == "breaching" and h["Namespace"] == "opwatch" and
-               {d["Name"] for d in h["Dimensions"]} == {"network", "check"} for h in heartbeats)
+    assert all(h["TreatMissingData"] == "breaching" and h["Namespace"] == "AWS/Lambda" and
+               {d["Name"] for d in h["Dimensions"]} == {"FunctionName"} for h in heartbeats)
     for metric in ("Errors", "Throttles"):
         assert len([a for a in alarms if a["Properties"].get("MetricName") == metric]) == len(checks) + others
     [alarm_topic] = [k for k, r in resources(prod, "AWS::SNS::Topic").items() if "AlarmTopic" in k]
@@ -252,8 +253,9 @@ def test_state_tables_have_ttl_recovery_and_the_stack_key(templates):
 def test_dashboard_graphs_each_check_value_per_target(templates):
     [board] = resources(templates["opwatch-production"], "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(board["Properties"]["DashboardBody"])
+    # From the finding log lines, one line per target (tests/infra/test_self_watch.py: one graph per check function).
     for signal in ("sequencer_liveness", "batcher_lag", "batch_submission", "wallet_runway", "proposer_freshness",
-                   "rpc_sync", "rpc-1", "rpc-2", "batcher", "proposer"):
+                   "rpc_sync", "rpc-1", "rpc-2", "batcher", "proposer", "by bin("):
         assert signal in body
 
 

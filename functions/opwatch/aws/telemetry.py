@@ -3,9 +3,13 @@
 Service name and metric namespace come from the environment the CDK app sets
 (`POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_NAMESPACE`). Metrics are CloudWatch EMF log
 lines: one metric per check value, named by the check id, with dimensions network, check
-and target; plus a `Heartbeat` per run (dimensions network, check) whose absence the
-self-watch alarms on. Tracing patches botocore only (SNS, DynamoDB, Secrets Manager
-calls); RPC calls are plain urllib and show as subsegments of the handler.
+and target; plus a `Heartbeat` per run (dimensions network, check). They are emitted only
+with `[aws] check_metrics = true` (for Grafana's CloudWatch panels): otherwise the stack sets
+Powertools' own `POWERTOOLS_METRICS_DISABLED`, because each series is $0.30 a month and
+nothing in the stack reads them (the dashboard graphs the finding log lines, the self-watch
+alarms on Lambda's free Invocations/Errors metrics: infra/monitoring.py). Tracing patches
+botocore only (SNS, DynamoDB, Secrets Manager calls); RPC calls are plain urllib and show
+as subsegments of the handler.
 
 Log lines carry opwatch's common fields (`opwatch.logschema`): Powertools' `timestamp` is
 written as `time` (RFC 3339, UTC), and a finding's line has the same field names as on GCP
@@ -20,6 +24,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from ..findings import Finding
 from ..logschema import finding_fields, finding_level
@@ -45,7 +50,10 @@ _UNITS = {"s": MetricUnit.Seconds, "blocks": MetricUnit.Count, "h": MetricUnit.N
 
 def record_findings(findings: Iterable[Finding]) -> None:
     """One EMF metric per measured value; `unknown` findings (no value) emit none, on purpose:
-    the dashboards show a gap, and the heartbeat still proves the function ran."""
+    the dashboards show a gap, and the heartbeat still proves the function ran. None at all
+    when metrics are off (`POWERTOOLS_METRICS_DISABLED`): the values are in the log lines."""
+    if is_metrics_disabled():
+        return
     for f in findings:
         if f.observed.value is None:
             continue
@@ -56,6 +64,10 @@ def record_findings(findings: Iterable[Finding]) -> None:
 
 
 def heartbeat(network: str, check: str) -> None:
+    """"Ran and delivered" as a metric, for Grafana; the self-watch alarm does not need it (a
+    run that cannot deliver raises, and Lambda counts it in Errors)."""
+    if is_metrics_disabled():
+        return
     with single_metric(name=HEARTBEAT, unit=MetricUnit.Count, value=1.0, namespace=metrics.namespace,
                        default_dimensions={"network": network, "check": check}):
         pass

@@ -5,6 +5,7 @@
 namespace = "opwatch"                 # CloudWatch metric namespace and resource name prefix
 alarm_emails = ["oncall@example.com"] # self-watch alarms (errors, throttles, missing heartbeats, DLQs)
 alarm_https = ["https://events.pagerduty.com/integration/KEY/enqueue"]  # e.g. PagerDuty's CloudWatch integration
+check_metrics = false                 # true: also each check value as a CloudWatch metric (Grafana reads them)
 log_retention_days = 30
 runbook_base_url = "https://github.com/example/opwatch/blob/main"   # pages link docs/runbooks/<check>.md there
 
@@ -90,6 +91,11 @@ class AwsSettings:
     memory: Mapping[str, int] = field(default_factory=dict)
     log_retention_days: int = 30
     runbook_base_url: str = ""
+    # Custom metrics cost $0.30 a series a month, one per check value and target and one
+    # heartbeat per check and network: more than the rest of the stack. The stack's own
+    # dashboard graphs the values from the finding log lines and its alarms read Lambda's
+    # free metrics, so they are emitted only when something else (Grafana) reads them.
+    check_metrics: bool = False
 
     def memory_mb(self, function: str) -> int:
         """256 MB by default: checks wait on RPC, they do not compute. Lambda's CPU share grows
@@ -162,7 +168,7 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         problems.append(f"{where}.{path}: {message}")
 
     known = {"namespace", "alarm_emails", "alarm_https", "subscriptions", "memory", "environments",
-             "log_retention_days", "runbook_base_url"}
+             "log_retention_days", "runbook_base_url", "check_metrics"}
     for key in table:
         if key not in known:
             fail(key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -192,6 +198,11 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         fail("log_retention_days", f"CloudWatch Logs accepts {', '.join(map(str, _RETENTIONS))}")
         retention = 30
 
+    check_metrics = table.get("check_metrics", False)
+    if not isinstance(check_metrics, bool):
+        fail("check_metrics", "expected true or false")
+        check_metrics = False
+
     memory = _memory(table.get("memory", {}), fail)
     subscriptions = _subscriptions(table.get("subscriptions", []), config, fail)
     environments = _environments(table.get("environments", {}), config, fail)
@@ -199,7 +210,7 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         raise ConfigError(problems)
     return AwsSettings(environments=environments, namespace=namespace, alarm_emails=tuple(emails),
                        alarm_https=tuple(https), subscriptions=subscriptions, memory=memory,
-                       log_retention_days=retention, runbook_base_url=runbooks)
+                       log_retention_days=retention, runbook_base_url=runbooks, check_metrics=check_metrics)
 
 
 def _memory(raw: Any, fail: Any) -> dict[str, int]:
