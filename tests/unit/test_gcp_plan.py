@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from opwatch.config import ConfigError, load_config, parse_config
-from opwatch.deploy import gcp_cli
+from opwatch.deploy import gcp_cli, gcp_monitoring
 from opwatch.deploy.gcp_plan import functions, pager_filter, render_plan, to_shell
 from opwatch.findings import Finding, Measure, Severity, Status
 from opwatch.gcp import filters
@@ -152,6 +152,9 @@ def test_every_step_converges_when_rerun(plan):
     for step in plan:
         if step.require:  # a precondition: only describes
             assert step.describe and not step.create
+            continue
+        if step.create[:2] == ("bash", "-c"):  # looks up by name, then creates or updates (gcp_monitoring)
+            assert step.create[2] == gcp_monitoring.CONVERGE  # tests/unit/test_gcp_plan_monitoring.py runs it
             continue
         verb = step.create[:4]
         creates = "create" in verb

@@ -20,6 +20,7 @@ memory = "256Mi"
 timeout = "120s"
 max_instances = 2
 max_delivery_attempts = 10            # per findings subscription, then its dead-letter topic
+alarm_emails = ["oncall@example.com"] # self-watch alert policies (function errors, dead letters)
 ```
 
 The heartbeat's buckets and peers are the config's `[heartbeat]` (checks/heartbeat.py), the same
@@ -41,10 +42,14 @@ from ..config import GCP_NAMES, Config, ConfigError, parse_duration
 _RUNTIME = re.compile(r"python3[0-9]{2}")
 _PREFIX = re.compile(r"[a-z][a-z0-9-]{0,13}")
 _MEMORY = re.compile(r"[0-9]+(Mi|Gi)")
+# Addresses reach the self-watch's script as words split on ',' (deploy/gcp_monitoring.py):
+# nothing a shell would read twice.
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _SOURCE = re.compile(r"[A-Za-z0-9._/-]+")  # a folder path: nothing a shell or gcloud would read twice
 _KEYS = {
     "project", "project_number", "region", "runtime", "prefix", "source", "pagerduty_secret", "config_secret",
     "firestore_database", "remedy_database", "memory", "timeout", "max_instances", "max_delivery_attempts",
+    "alarm_emails",
 }
 # Keys that moved: both clouds read them from one section now.
 _MOVED = {"heartbeat_bucket": "[heartbeat] gcp = { bucket = \"...\" }",
@@ -68,6 +73,7 @@ class GcpSettings:
     timeout_s: int = 120
     max_instances: int = 2
     max_delivery_attempts: int = 10
+    alarm_emails: tuple[str, ...] = ()  # the self-watch's e-mail channels (deploy/gcp_monitoring.py)
 
     def with_overrides(self, project: str | None = None, region: str | None = None,
                        project_number: str | None = None) -> GcpSettings:
@@ -167,6 +173,12 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> GcpSe
                 fail(key, f"expected an integer between {low} and {high}, got {value!r}")
             else:
                 values[key] = value
+    if "alarm_emails" in table:
+        emails = table["alarm_emails"]
+        if not isinstance(emails, list) or not all(isinstance(e, str) and EMAIL.fullmatch(e) for e in emails):
+            fail("alarm_emails", "expected a list of e-mail addresses")
+        else:
+            values["alarm_emails"] = tuple(emails)
     settings = GcpSettings(**values)
     if settings.remedy_store_database == settings.firestore_database:
         fail("remedy_database", "must differ from firestore_database: the pager may write alert state, never the "

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from ..config import GCP_NAMES, Config, ConfigError
 from ..gcp import filters, roles
+from . import gcp_monitoring
 from .gcp import GcpSettings
 from .schedules import Schedules
 
@@ -36,7 +37,7 @@ BEAT_WRITER = "sequencer_liveness"  # = checks.heartbeat.WRITER: its beat proves
 APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com",
         "artifactregistry.googleapis.com", "eventarc.googleapis.com", "pubsub.googleapis.com",
         "cloudscheduler.googleapis.com", "secretmanager.googleapis.com", "firestore.googleapis.com",
-        "iam.googleapis.com")
+        "iam.googleapis.com", "monitoring.googleapis.com")
 TTL_COLLECTIONS = ("alert_transition", "dead_letter", "alert_state", "alert_silence")
 REMEDY_TTL_COLLECTIONS = ("opwatch_remedy_leases", "opwatch_remedy_audit")
 MEMORY_TTL_COLLECTIONS = ("check_memory",)  # opwatch.gcp.memory_store
@@ -409,6 +410,11 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
             describe=gcloud("scheduler", "jobs", "describe", job, f"--location={s.region}", settings=s),
             create=gcloud("scheduler", "jobs", "create", "pubsub", *args, settings=s),
             update=gcloud("scheduler", "jobs", "update", "pubsub", *args, settings=s)))
+
+    # --- self-watch ---------------------------------------------------------------------------
+    steps.append(Step("self-watch: alert policies on function errors and dead letters, e-mail to [gcp] "
+                      "alarm_emails (looked up by name, then created or updated: deploy/gcp_monitoring.py)",
+                      create=gcp_monitoring.converge_argv(s, s.alarm_emails)))
     return steps
 
 
