@@ -1,61 +1,132 @@
 """`rpc_sync` from 1 to 100 RPC nodes: the run must last as long as the slowest node, not the sum.
 
-Each node is a real HTTP endpoint on loopback: a fault proxy (in its own process) in front of
-one of the devnet's two following anvil nodes, adding a fixed round-trip latency (what a node across a network
-costs; on loopback a request costs almost nothing, which would hide the question). One
-variant makes a single node of the set much slower, to show the run tracks it.
+Each node is a real HTTP endpoint on loopback (bench.nodefarm, in its own process: one event
+loop standing in for nodes in another region) that holds every request for a fixed round trip
+and answers with what one of the devnet's two following anvil nodes answered (on loopback a
+request costs almost nothing, which would hide the question). Variants: every node at the
+same round trip; one node ten times slower (the run tracks it); one node that never answers
+(the run ends at the RPC timeout, that node `unknown`, the others measured).
+
+The runs of one node count share one `Resources`, as the invocations of a warm function
+container do (the threads that measure targets side by side are the container's). The farm's
+own floor is measured too: a minimal one-thread client sending the same JSON-RPC batch to the
+same nodes, so the ratio can be read against what the machine and the farm allow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import selectors
+import socket
 import subprocess
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from opwatch.config import parse_config
+from opwatch.chain.rpc import RpcClient
+from opwatch.checks.base import Resources
+from opwatch.config import Endpoint, parse_config
 from opwatch.runner import run_checks
 
-from .common import summary
+from .common import ROOT, summary
 
 COUNTS = (1, 10, 50, 100)
 LATENCY_S = 0.05  # a round trip to a node in another region
 SLOW_S = 0.5  # one node answering ten times slower
 TRIALS = 7
+HUNG_COUNTS = (1, 100)
+HUNG_TRIALS = 3  # each lasts the RPC timeout (5 s by default)
+
+
+@contextlib.contextmanager
+def _farm(upstreams: Sequence[str], variant: str) -> Iterator[list[str]]:
+    extra = {"fast": [], "slow": ["--slow-first", str(SLOW_S)], "hung": ["--hang-first"]}[variant]
+    farm = subprocess.Popen([sys.executable, "-m", "bench.nodefarm", "--count", str(max(COUNTS)),
+                             "--latency", str(LATENCY_S), *extra, *upstreams], cwd=str(ROOT),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert farm.stdout is not None
+        yield json.loads(farm.stdout.readline())["urls"]
+    finally:
+        farm.terminate()
+        farm.wait(timeout=30)
+
+
+def _floor(urls: Sequence[str], height: int) -> float:
+    """One thread, non-blocking sockets: the same batch a node read sends, to every node at once."""
+    body = json.dumps([{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                       {"jsonrpc": "2.0", "id": 2, "method": "eth_getBlockByNumber", "params": ["latest", False]},
+                       {"jsonrpc": "2.0", "id": 3, "method": "eth_getBlockByNumber",
+                        "params": [hex(height), False]}]).encode()
+    request = (b"POST / HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nConnection: close\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+    started = time.perf_counter()
+    with selectors.DefaultSelector() as sel:
+        for url in urls:
+            parts = urlsplit(url)
+            sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=10)
+            sock.sendall(request)
+            sel.register(sock, selectors.EVENT_READ)
+        open_socks = len(urls)
+        while open_socks:
+            for key, _ in sel.select(timeout=10):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                if not sock.recv(65536):
+                    sel.unregister(sock)
+                    sock.close()
+                    open_socks -= 1
+    return time.perf_counter() - started
 
 
 def run(devnet: Any) -> dict[str, Any]:
-    base = devnet.config_text().split("rpc_nodes = ")[0]
-    rest = devnet.config_text().split("rpc_nodes = ")[1].split("\n", 1)[1]
+    text = devnet.config_text()
+    base = text.split("rpc_nodes = ")[0]
+    rest = text.split("rpc_nodes = ")[1].split("\n", 1)[1]
     upstreams = [n.url for n in devnet.rpc_nodes]
-    rows = []
-    for slow in (False, True):
-        # The proxies run in their own process: their CPU work must not land in the one measured.
-        farm = subprocess.Popen([sys.executable, "-m", "opwatch_devnet.proxyfarm", "--count", str(max(COUNTS)),
-                                 "--latency", str(LATENCY_S), *(["--slow-first", str(SLOW_S)] if slow else []),
-                                 *upstreams], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            assert farm.stdout is not None
-            urls = json.loads(farm.stdout.readline())["urls"]
-            for count in COUNTS:
+    load_before = os.getloadavg()
+    rows: list[dict[str, Any]] = []
+    hung_rows: list[dict[str, Any]] = []
+    floor: dict[str, Any] = {}
+    timeout_s = None
+    for variant in ("fast", "slow", "hung"):
+        with _farm(upstreams, variant) as urls:
+            if variant == "fast":
+                height = int(RpcClient(Endpoint(upstreams[0], "node")).call("eth_blockNumber"), 16)
+                for n in (1, max(COUNTS)):
+                    _floor(urls[:n], height)
+                    floor[str(n)] = summary([_floor(urls[:n], height) for _ in range(TRIALS)])
+            for count in HUNG_COUNTS if variant == "hung" else COUNTS:
                 listed = ", ".join(f'"{u}"' for u in urls[:count])
                 config = parse_config(base + f"rpc_nodes = [{listed}]\n" + rest)
-                walls, requests = [], []
-                run_checks(config, check_ids=["rpc_sync"])  # warm-up
-                for _ in range(TRIALS):
+                timeout_s = config.rpc.timeout
+                resources = Resources()  # one warm container for the runs of this count
+                walls, requests, statuses = [], [], Counter[str]()
+                run_checks(config, check_ids=["rpc_sync"], resources=resources)  # warm-up
+                for _ in range(HUNG_TRIALS if variant == "hung" else TRIALS):
                     started = time.perf_counter()
-                    result = run_checks(config, check_ids=["rpc_sync"])
+                    result = run_checks(config, check_ids=["rpc_sync"], resources=resources)
                     walls.append(time.perf_counter() - started)
                     requests.append(result.rpc_requests)
                     assert len(result.findings) == count
-                rows.append({"nodes": count, "one_slow_node": slow, "wall_s": summary(walls),
-                             "rpc_requests": max(requests)})
-        finally:
-            farm.terminate()
-            farm.wait(timeout=30)
+                    statuses.update(f.status.value for f in result.findings)
+                row = {"nodes": count, "one_slow_node": variant == "slow", "variant": variant,
+                       "wall_s": summary(walls), "rpc_requests": max(requests), "statuses": dict(statuses)}
+                (hung_rows if variant == "hung" else rows).append(row)
     by = {(r["nodes"], r["one_slow_node"]): r["wall_s"]["median"] for r in rows}
+    top = max(COUNTS)
     return {"latency_s": LATENCY_S, "slow_node_s": SLOW_S, "trials": TRIALS, "rows": rows,
-            "proxies": "in a separate process (opwatch_devnet.proxyfarm)",
-            "ratio_100_vs_1": round(by[(100, False)] / by[(1, False)], 2),
-            "ratio_100_vs_1_one_slow": round(by[(100, True)] / by[(1, True)], 2)}
+            "hung_rows": hung_rows, "hung_trials": HUNG_TRIALS, "rpc_timeout_s": timeout_s,
+            "proxies": "bench.nodefarm: one event loop in a separate process, kept-alive upstream connections",
+            "warm_container": "the runs of one node count share one Resources (the target threads persist)",
+            "floor_s": floor, "floor_ratio_100_vs_1": round(floor[str(top)]["median"] / floor["1"]["median"], 2),
+            "ratio_100_vs_1": round(by[(top, False)] / by[(1, False)], 2),
+            "ratio_100_vs_1_one_slow": round(by[(top, True)] / by[(1, True)], 2),
+            "load_average": {"before": [round(x, 2) for x in load_before],
+                             "after": [round(x, 2) for x in os.getloadavg()]}}
+

@@ -38,6 +38,22 @@ class Node:
         self._check_chain(chain_id)
         return wire.block(raw, self.name)
 
+    def head_and_block(self, number: int) -> tuple[wire.Block, wire.Block | None]:
+        """The latest block and block `number`, with the chain id, in one round trip: what a
+        comparison with a reference at `number` needs whether this node is behind it or past it.
+        The second is None when the node has no block `number` yet (it answers null)."""
+        chain_id, raw_head, raw_at = self.client.batch([
+            Call("eth_chainId"), Call("eth_getBlockByNumber", ("latest", False)),
+            Call("eth_getBlockByNumber", (hex(number), False))])
+        self._check_chain(chain_id)
+        head = wire.block(raw_head, self.name)
+        if raw_at is None:
+            return head, None
+        at = wire.block(raw_at, self.name)
+        if at.number != number:
+            raise BadResponse(self.name, f"asked for block {number}, got {at.number}")
+        return head, at
+
     def verify_chain(self) -> None:
         if not self._verified:
             self._check_chain(self.client.call("eth_chainId"))

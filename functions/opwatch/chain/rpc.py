@@ -8,6 +8,7 @@ result/error, batch order); it never interprets results — that is `wire`'s job
 
 from __future__ import annotations
 
+import heapq
 import http.client
 import itertools
 import json
@@ -15,7 +16,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -48,13 +49,63 @@ class Transport(Protocol):
     def post(self, url: str, body: bytes, timeout: float) -> bytes: ...
 
 
+class _Deadlines:
+    """One thread that enforces every request's deadline in the process.
+
+    A `threading.Timer` per request is a thread started per request, and `Thread.start` waits
+    until the new thread runs: with a hundred nodes read at once, each start queues behind the
+    others for the interpreter lock, and the reads began up to ~0.1 s apart. Here a request
+    registers its deadline (a heap push under a lock) and the one watchdog sleeps until the
+    earliest live one. Started on first use, not at import; restarted if it is gone (a fork).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[list[Any]] = []  # [deadline, seq, action or None once cancelled]
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, deadline: float, action: Callable[[], None]) -> list[Any]:
+        entry = [deadline, next(self._seq), action]
+        with self._cond:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._watch, name="opwatch-rpc-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0] is entry:  # earlier than what the watchdog sleeps for
+                self._cond.notify()
+        return entry
+
+    @staticmethod
+    def cancel(entry: list[Any]) -> None:
+        entry[2] = None  # dropped when it reaches the top of the heap
+
+    def _watch(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2] is None:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                action = heapq.heappop(self._heap)[2]
+            action()  # outside the lock: it only sets a flag and shuts a socket down
+
+
+_DEADLINES = _Deadlines()
+
+
 class HttpTransport:
     """POSTs JSON over HTTP(S), one fresh connection per request (no cross-thread sharing).
 
     `timeout` is one deadline for the whole request: connect, send and every read. A socket
     timeout alone bounds each read, so an endpoint that dribbles a byte every 0.1 s would hold
-    the call for as long as it likes; a timer shuts the socket down at the deadline instead,
-    which wakes any read blocked on it.
+    the call for as long as it likes; at the deadline the socket is shut down instead (by the
+    process's one deadline watchdog, `_Deadlines`), which wakes any read blocked on it.
     """
 
     def post(self, url: str, body: bytes, timeout: float) -> bytes:
@@ -72,8 +123,6 @@ class HttpTransport:
                 except OSError:
                     pass
 
-        timer = threading.Timer(timeout, expire)
-        timer.daemon = True
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if parts.username:
@@ -81,7 +130,7 @@ class HttpTransport:
 
             creds = f"{parts.username}:{parts.password or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(creds).decode()
-        timer.start()
+        watch = _DEADLINES.schedule(time.monotonic() + timeout, expire)
         try:
             conn.request("POST", path, body=body, headers=headers)
             resp = conn.getresponse()
@@ -89,7 +138,7 @@ class HttpTransport:
         except (OSError, http.client.HTTPException) as exc:
             raise TransportError("timed out" if expired.is_set() else _describe(exc)) from None
         finally:
-            timer.cancel()
+            _DEADLINES.cancel(watch)
             conn.close()
         if expired.is_set():  # the shutdown may read as a short, complete-looking answer
             raise TransportError("timed out")

@@ -29,9 +29,14 @@ class Reference:
         self.head = self._node.head()
         self._hashes = {self.head.number: self.head.hash}
         self._lock = threading.Lock()
+        self._height_locks: dict[int, threading.Lock] = {}
 
     def hash_at(self, number: int) -> str:
-        with self._lock:  # nodes are measured concurrently; the lock makes it one read per height
+        # Nodes are measured concurrently: a lock per height makes it one read per height,
+        # while nodes lagging at different heights read the sequencer side by side.
+        with self._lock:
+            height_lock = self._height_locks.setdefault(number, threading.Lock())
+        with height_lock:
             if number not in self._hashes:
                 self._hashes[number] = self._node.block(number).hash
             return self._hashes[number]
@@ -45,7 +50,9 @@ def measure(ctx: Context, ref: Reference, target: str) -> Verdict:
     limit = net.thresholds.rpc_max_lag_blocks
     threshold = Measure(float(limit), "blocks")
     try:
-        head = node.head()
+        # The node's block at the sequencer's height rides in the batch with its head: a node that
+        # moved past the head read a moment earlier costs no second round trip.
+        head, at_reference = node.head_and_block(seq_head.number)
     except WrongChain as exc:
         # For this check a node on another chain is the failure itself, not a blind spot.
         return Verdict(Status.FIRING, f"{target} serves chain id {exc.actual}, expected {exc.expected}",
@@ -59,7 +66,10 @@ def measure(ctx: Context, ref: Reference, target: str) -> Verdict:
         ours, theirs = head.hash, ref.hash_at(common)
     else:
         common = seq_head.number
-        ours, theirs = node.block(common).hash, seq_head.hash
+        # None only if the node lost that block between the two reads of one batch (a reorg):
+        # read it again rather than guess.
+        ours = (at_reference or node.block(common)).hash
+        theirs = seq_head.hash
     details = {"node_head": head.number, "sequencer_head": seq_head.number, "compared_at": common,
                "node_hash": ours, "sequencer_hash": theirs}
     if ours != theirs:

@@ -1,0 +1,128 @@
+"""Many RPC nodes "across a network" for bench/scale.py: one event loop, in its own process.
+
+    python -m bench.nodefarm --count 100 --latency 0.05 [--slow-first 0.5 | --hang-first] UPSTREAM [UPSTREAM ...]
+
+Stands in for `count` L2 RPC nodes in other regions: each listens on its own loopback port,
+holds every JSON-RPC request for `latency` seconds (the network round trip), then answers
+with what a real node (one of the devnet's anvil followers, round-robin) answered. Prints one
+JSON line with the URLs, then serves until stdin closes or SIGTERM. `--slow-first` makes node 0
+answer after that many seconds instead; `--hang-first` makes it read requests and never answer.
+
+Why not the devnet's `proxyfarm`: it serves each request on a thread of a threaded Python HTTP
+server and forwards it with urllib, about a millisecond of its one process's CPU per request.
+A hundred requests at once then queue behind each other in the farm, and a run over 100 nodes
+measured the farm (a minimal one-thread client alone took 2.4 × its single-node time on it),
+not the watchdog. Real nodes are a hundred machines. Here one event loop parses, waits and
+forwards over kept-alive upstream connections, so the farm's own cost per request is a small
+fraction of the round trip it simulates; bench/scale.py still measures that floor and reports
+it beside opwatch's figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from urllib.parse import urlsplit
+
+_MAX_BODY = 8 * 1024 * 1024
+
+
+class Upstream:
+    """Kept-alive HTTP/1.1 connections to one real node, reused request after request."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        conn = self._idle.pop() if self._idle else await asyncio.open_connection(self.host, self.port)
+        reader, writer = conn
+        try:
+            writer.write(b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % (self.host.encode(), len(body)) + body)
+            status, headers, answer = await _read_message(reader, response=True)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            writer.close()
+            return 502, b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"nodefarm: upstream failed"}}'
+        if headers.get(b"connection", b"").lower() == b"close":
+            writer.close()
+        else:
+            self._idle.append(conn)
+        return status, answer
+
+
+async def _read_message(reader: asyncio.StreamReader, response: bool) -> tuple[int, dict[bytes, bytes], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1]) if response else 0
+    headers = {}
+    for line in lines[1:]:
+        if b":" in line:
+            key, value = line.split(b":", 1)
+            headers[key.strip().lower()] = value.strip()
+    length = int(headers.get(b"content-length", b"0"))
+    if length > _MAX_BODY:
+        raise ValueError("body too large")
+    return status, headers, await reader.readexactly(length)
+
+
+def _serve(upstream: Upstream, latency: float | None):  # type: ignore[no-untyped-def]
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if latency is None:  # hung: holds the connection open, answers nothing
+                await reader.read()
+                return
+            while True:  # keep-alive: as many requests as the client sends on this connection
+                try:
+                    _, headers, body = await _read_message(reader, response=False)
+                except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+                    return
+                await asyncio.sleep(latency)
+                status, answer = await upstream.post(body)
+                close = headers.get(b"connection", b"").lower() == b"close"
+                writer.write(b"HTTP/1.1 %d OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
+                             % (status, len(answer), b"Connection: close\r\n" if close else b"") + answer)
+                await writer.drain()
+                if close:
+                    return
+        finally:
+            writer.close()
+    return handle
+
+
+async def _main(args: argparse.Namespace) -> None:
+    upstreams = [Upstream(u) for u in args.upstreams]
+    servers = []
+    for i in range(args.count):
+        latency = None if i == 0 and args.hang_first else args.slow_first if i == 0 and args.slow_first \
+            else args.latency
+        servers.append(await asyncio.start_server(_serve(upstreams[i % len(upstreams)], latency), "127.0.0.1", 0,
+                                                  backlog=256))
+    urls = [f"http://127.0.0.1:{s.sockets[0].getsockname()[1]}" for s in servers]
+    print(json.dumps({"urls": urls}), flush=True)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.buffer.read1(4096) else None)
+    await stop.wait()
+    for server in servers:
+        server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.nodefarm", description=__doc__.split("\n\n")[0])
+    parser.add_argument("upstreams", nargs="+", help="real JSON-RPC nodes to answer from (round-robin)")
+    parser.add_argument("--count", type=int, required=True, help="how many nodes to stand in for")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--slow-first", type=float, default=0.0, help="latency of node 0 instead")
+    parser.add_argument("--hang-first", action="store_true", help="node 0 never answers")
+    asyncio.run(_main(parser.parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
