@@ -107,6 +107,8 @@ class Finding:
     dedup_key: str = ""
     runbook: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    # Opens an incident at this firing result, past the check's fire hold (Verdict.urgent).
+    urgent: bool = False
 
     def __post_init__(self) -> None:
         # Derived fields are filled once here so no producer can get them wrong.
@@ -141,6 +143,7 @@ class Finding:
                 dedup_key=str(data.get("dedup_key") or ""),
                 runbook=str(data.get("runbook") or ""),
                 details=dict(data.get("details") or {}),
+                urgent=_checked_bool(data.get("urgent", False), "urgent"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed finding: {exc!r}") from None
@@ -153,6 +156,12 @@ class Finding:
             "status": str(self.status),
             "severity": str(self.severity),
         }
+
+
+def _checked_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def _checked_time(value: Any) -> str:

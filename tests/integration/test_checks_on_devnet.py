@@ -211,3 +211,21 @@ def test_a_deposit_transaction_in_an_l2_block_is_read(devnet, config: Config, he
         found = next((tx for b in blocks for tx in b.txs if tx.hash == tx_hash.lower()), None)
         time.sleep(0.5)
     assert found is not None and found.type == 0x7E
+
+
+def test_a_wallet_that_cannot_pay_is_urgent_a_runway_under_its_limit_is_not(devnet, config: Config,  # type: ignore[no-untyped-def]
+                                                                              healthy: None) -> None:
+    from dataclasses import replace
+
+    # The healthy 10,000 ETH batcher against a limit no wallet meets: firing, and held as usual.
+    net = config.network("devnet")
+    patient = replace(config, networks={"devnet": replace(net, thresholds=replace(
+        net.thresholds, wallet_min_runway=1e15))})
+    [held] = [f for f in run_checks(patient, check_ids=["wallet_runway"]).findings if f.target == "batcher"]
+    assert held.status == FIRING and not held.urgent, held.summary
+    # Drained (it cannot pay for its next batch): firing, and urgent, so it pages at the first run.
+    devnet.fault("drain-batcher")
+    seen = wait_for(config, lambda s: s.get(("wallet_runway", "batcher")) == FIRING, timeout=45)
+    assert seen[("wallet_runway", "batcher")] == FIRING
+    [drained] = [f for f in run_checks(config, check_ids=["wallet_runway"]).findings if f.target == "batcher"]
+    assert drained.status == FIRING and drained.urgent, drained.summary

@@ -95,6 +95,17 @@ def test_two_active_sequencers_alone_are_a_split_brain(cluster: ConductorCluster
     finding = run(cluster, Clock(), store)
     assert finding.status is Status.FIRING and finding.severity is Severity.CRITICAL
     assert "2 sequencers are active" in finding.summary
+    assert finding.urgent  # never transient: it pages at the first run, past the fire hold
+
+
+def test_two_leaders_without_two_active_sequencers_keep_the_fire_hold(cluster: ConductorCluster,
+                                                                      store: SqliteMemoryStore) -> None:
+    # Without sequencer_nodes only the conductors are read: two claiming leadership may be an
+    # election settling, so the finding is critical but held like any other.
+    cluster.split()
+    finding = run(cluster, Clock(), store, nodes=False)
+    assert finding.status is Status.FIRING and finding.severity is Severity.CRITICAL
+    assert finding.summary.startswith("split brain") and not finding.urgent
 
 
 def test_pause_fires_only_after_the_limit_by_memory(cluster: ConductorCluster, store: SqliteMemoryStore) -> None:

@@ -42,6 +42,22 @@ def test_a_halted_sequencer_pages_on_the_first_evaluation_an_rpc_lag_does_not():
     assert state.phase == Phase.PENDING
 
 
+def test_an_urgent_firing_result_opens_the_incident_at_once_past_the_hold():
+    from dataclasses import replace
+
+    state, ts = advance(None, replace(finding("firing", 0.0), urgent=True), TIMING)
+    assert state.phase == Phase.FIRING and [t.kind for t in ts] == [Kind.PENDING, Kind.FIRING]
+    assert state.incident == 1
+    # Held results stay held; a later urgent one opens the pending incident at once.
+    state, _ = run(["firing"])
+    assert state.phase == Phase.PENDING
+    state, ts = advance(state, replace(finding("firing", 60.0), urgent=True), TIMING)
+    assert state.phase == Phase.FIRING and [t.kind for t in ts] == [Kind.FIRING]
+    # Resolving keeps its hysteresis: urgency opens incidents, it does not close them faster.
+    state, _ = run(["ok"], start=120, state=state)
+    assert state.phase == Phase.FIRING
+
+
 def test_ok_while_pending_cancels_without_an_incident():
     state, kinds = run(["firing", "ok"])
     assert state.phase == Phase.OK and kinds == [Kind.PENDING, Kind.CANCELLED] and state.incident == 0

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from opwatch.chain import abi
@@ -30,7 +31,14 @@ def test_a_finding_round_trips_through_json() -> None:
     assert again.dedup_key == "opwatch/mainnet/batcher_lag/safe-head"
     assert again.runbook == "docs/runbooks/batcher_lag.md"
     assert set(f.to_dict()) >= {"network", "check", "target", "status", "severity", "summary", "observed",
-                                "threshold", "dedup_key", "observed_at", "runbook", "details"}
+                                "threshold", "dedup_key", "observed_at", "runbook", "details", "urgent"}
+    assert Finding.from_dict({k: v for k, v in f.to_dict().items() if k != "urgent"}).urgent is False
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None, "true"])
+def test_urgent_must_be_a_boolean_on_the_wire(bad: object) -> None:
+    with pytest.raises(ValueError, match="malformed finding"):
+        Finding.from_dict(sample().to_dict() | {"urgent": bad})
 
 
 def test_dedup_key_ignores_status_and_time() -> None:

@@ -3,8 +3,9 @@
 A pure function of (state, finding, timing); no clock, no store, no network, so property
 tests can drive it with any sequence of findings.
 
-- firing results open an incident after `timing.fire` (pending until then); an ok result
-  while pending cancels it.
+- firing results open an incident after `timing.fire` (pending until then), or at once when
+  the finding is `urgent` (a condition that is never transient: see checks.base.Verdict); an
+  ok result while pending cancels it.
 - ok results close an incident only after `timing.resolve` in a row (hysteresis): a value
   hovering at its threshold does not flap.
 - unknown results change neither phase nor either run (a pending alert neither advances nor
@@ -68,7 +69,8 @@ def advance(state: AlertState | None, finding: Finding, timing: Timing) -> tuple
             s.phase, s.bad_count, s.bad_since = Phase.PENDING, 0, at
             record(Kind.PENDING)
         s.bad_count += 1
-        if s.phase == Phase.PENDING and timing.fire.reached(s.bad_count, now - parse_time(s.bad_since)):
+        if s.phase == Phase.PENDING and (finding.urgent or timing.fire.reached(s.bad_count,
+                                                                             now - parse_time(s.bad_since))):
             s.phase = Phase.FIRING
             s.incident += 1
             record(Kind.FIRING)

@@ -40,6 +40,10 @@ class Verdict:
     # What to remember for this target's next run (opwatch.memory): `evaluate` writes it with
     # the run's time. None: keep what is stored.
     remember: dict[str, Any] | None = None
+    # Page at the first firing result, past the check's fire hold: for a condition that is never
+    # transient and costs by the minute (two active sequencers; a wallet that cannot pay for its
+    # next transaction or has less than an hour left). Only a firing verdict may be urgent.
+    urgent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +263,7 @@ def _finding(check: Check, ctx: Context, target: str, verdict: Verdict) -> Findi
         network=ctx.network.name, check=check.id, target=target, status=verdict.status,
         severity=severity, summary=verdict.summary, observed=verdict.observed,
         threshold=verdict.threshold, observed_at=observed_iso(ctx.now()), details=verdict.details,
+        urgent=verdict.urgent and verdict.status == Status.FIRING,
     )
 
 

@@ -206,8 +206,11 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
     if problems.items:
         problems.items.sort(key=lambda p: p[0] != Severity.CRITICAL)  # the critical cause first
         severity = problems.items[0][0]
+        # Two active sequencers is never a transient (a handover stops one before starting the
+        # other) and reorgs user transactions: page now. Two conductors claiming leadership may
+        # be an election settling (a deposed leader learns of the new term late): held.
         return Verdict(Status.FIRING, "; ".join(text for _, text in problems.items), observed, threshold,
-                       details, severity=severity, remember=remember)
+                       details, severity=severity, remember=remember, urgent=len(active) > 1)
     if problems.blind:
         return Verdict(Status.UNKNOWN, f"cannot tell: {'; '.join(problems.blind)}", observed, threshold,
                        details, remember=remember)

@@ -59,6 +59,10 @@ def prepare(ctx: Context) -> Prices:
                   past_block=past, elapsed_s=float(max(0, head.timestamp - old_ts)))
 
 
+# A firing runway under this many hours pages at the first run (Verdict.urgent).
+URGENT_RUNWAY_H = 1.0
+
+
 def measure(ctx: Context, prices: Prices, target: str) -> Verdict:
     net = ctx.network
     address = _wallets(net)[target]
@@ -93,7 +97,12 @@ def measure(ctx: Context, prices: Prices, target: str) -> Verdict:
             f"({rate:.3g} tx/h, base fee {prices.base_fee / 1e9:.3g} gwei, "
             f"blob fee {prices.blob_base_fee / 1e9:.3g} gwei)")
     if runway_h < limit_h:
-        return diagnosis.wallet(ctx, Verdict(Status.FIRING, text, observed, threshold, details), target)
+        # Holds follow severity: the fire hold (3 runs, 30 min at the default 10-minute schedule)
+        # spares a 72 h warning from flapping, not a wallet that cannot pay for its next
+        # transaction or will be empty within the hour.
+        urgent = balance < cost_per_tx or runway_h < URGENT_RUNWAY_H
+        return diagnosis.wallet(ctx, Verdict(Status.FIRING, text, observed, threshold, details, urgent=urgent),
+                                target)
     return Verdict(Status.OK, text, observed, threshold, details)
 
 
