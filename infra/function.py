@@ -1,8 +1,10 @@
 """One opwatch Lambda: its own role (only what it calls), log group, async dead-letter queue.
 
 arm64 (Graviton: about 20 % cheaper per GB-second, and the wheels are built for it), the
-bundled asset from `bundling`, active X-Ray tracing, JSON logs from Powertools. The role
-gets logs for its own log group only; each caller adds what its handler calls.
+bundled asset from `bundling`, JSON logs from Powertools, active X-Ray tracing where the
+handler traces (`tracing`: the pager and the remedies; not the check functions, whose handler
+leaves the X-Ray SDK out of its cold start: opwatch.aws.tracing). The role gets logs for its
+own log group only; each caller adds what its handler calls.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class OpwatchFunction(Construct):
     def __init__(self, scope: Construct, id: str, *, name: str, description: str, code: lambda_.Code, handler: str,
                  environment: Mapping[str, str], memory_mb: int, timeout_s: int, key: kms.IKey,
                  dead_letter_queue: sqs.IQueue, retry_attempts: int, max_event_age: Duration,
-                 log_retention_days: int) -> None:
+                 log_retention_days: int, tracing: bool = True) -> None:
         super().__init__(scope, id)
         self.name = name
         self.log_group = logs.LogGroup(self, "Logs", log_group_name=f"/aws/lambda/{name}",
@@ -40,6 +42,8 @@ class OpwatchFunction(Construct):
             self, "Function", function_name=name, description=description, runtime=RUNTIME,
             architecture=ARCHITECTURE, code=code, handler=handler, memory_size=memory_mb,
             timeout=Duration.seconds(timeout_s), role=self.role, log_group=self.log_group,
-            tracing=lambda_.Tracing.ACTIVE, dead_letter_queue=dead_letter_queue, retry_attempts=retry_attempts,
+            tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
+            dead_letter_queue=dead_letter_queue, retry_attempts=retry_attempts,
             max_event_age=max_event_age, environment=dict(environment))
-        acknowledge(self.role, XRAY)
+        if tracing:  # X-Ray's write actions take no resource; only a traced function has them
+            acknowledge(self.role, XRAY)

@@ -3,7 +3,8 @@
 - `check_handler` (EventBridge Scheduler → one check on one network → SNS findings topic)
 - `pager_handler` (SNS findings → alert lifecycle in DynamoDB → PagerDuty)
 - `publisher` (SNS), `secrets` (Secrets Manager through Powertools Parameters),
-  `telemetry` (Powertools Logger, Metrics, Tracer), `events` (typed event shapes),
+  `telemetry` (Powertools Logger, Metrics), `tracing` (the Tracer, pager and remedies only),
+  `events` (typed event shapes),
   `runtime` (what a function reads from its environment).
 - `client` (the one AWS boundary: lazy clients, `AwsError`, redaction), `backends` (what this
   adapter registers under the config's names), `compose` (the runtime's composition root),

@@ -16,13 +16,14 @@ from .. import fastlane
 from ..findings import Finding
 from . import runtime
 from .events import ScheduledRun
-from .telemetry import heartbeat, log_findings, logger, record_findings, tracer
+from .telemetry import heartbeat, log_findings, logger, record_findings
 
 RESERVE_S = fastlane.RESERVE_S
 
 
+# No X-Ray Tracer here (opwatch.aws.tracing says why): the SDK's import alone was a quarter
+# of a second of every cold start.
 @logger.inject_lambda_context(correlation_id_path="execution_id", clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     fn = runtime.check_function()
     run = ScheduledRun.from_event(event, fn.network, fn.check)

@@ -15,7 +15,8 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 
 from . import runtime
 from .events import findings_from_sns
-from .telemetry import logger, tracer
+from .telemetry import logger
+from .tracing import tracer
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId", clear_state=True)

@@ -24,7 +24,8 @@ from typing import Any
 from ..remedies.request import BadRequest, RemedyRequest
 from . import runtime
 from .events import REMEDY_ATTRIBUTES, finding_from_record, sns_records
-from .telemetry import logger, tracer
+from .telemetry import logger
+from .tracing import tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

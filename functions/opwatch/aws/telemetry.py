@@ -1,4 +1,4 @@
-"""Powertools Logger, Metrics and Tracer, configured once for every opwatch function.
+"""Powertools Logger and Metrics, configured once for every opwatch function.
 
 Service name and metric namespace come from the environment the CDK app sets
 (`POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_NAMESPACE`). Metrics are CloudWatch EMF log
@@ -7,9 +7,8 @@ and target; plus a `Heartbeat` per run (dimensions network, check). They are emi
 with `[aws] check_metrics = true` (for Grafana's CloudWatch panels): otherwise the stack sets
 Powertools' own `POWERTOOLS_METRICS_DISABLED`, because each series is $0.30 a month and
 nothing in the stack reads them (the dashboard graphs the finding log lines, the self-watch
-alarms on Lambda's free Invocations/Errors metrics: infra/monitoring.py). Tracing patches
-botocore only (SNS, DynamoDB, Secrets Manager calls); RPC calls are plain urllib and show
-as subsegments of the handler.
+alarms on Lambda's free Invocations/Errors metrics: infra/monitoring.py). The Tracer is not
+here: it lives in `tracing`, imported only by the functions that trace (not the checks).
 
 Log lines carry opwatch's common fields (`opwatch.logschema`): Powertools' `timestamp` is
 written as `time` (RFC 3339, UTC), and a finding's line has the same field names as on GCP
@@ -21,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
@@ -42,7 +41,6 @@ class _CommonFields(LambdaPowertoolsFormatter):
 logger = Logger(logger_formatter=_CommonFields(utc=True, use_rfc3339=True,
                                                 log_record_order=["level", "message", "service", "timestamp"]))
 metrics = Metrics()
-tracer = Tracer(patch_modules=("botocore",))
 
 HEARTBEAT = "Heartbeat"
 _UNITS = {"s": MetricUnit.Seconds, "blocks": MetricUnit.Count, "h": MetricUnit.NoUnit}
