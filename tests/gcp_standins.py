@@ -1,10 +1,10 @@
 """Local stand-ins for the Google APIs the GCP adapter calls, over their real REST wire protocol.
 
 No Pub/Sub, Secret Manager or Cloud Storage emulator installs here (PROTOCOL-NOTES), and the
-Pub/Sub emulator speaks gRPC only. The real google-cloud-pubsub and google-cloud-secret-manager
-clients support `transport="rest"`, so tests point those real clients at this one HTTP server
-(`client_options={"api_endpoint": base_url}`, anonymous credentials). It serves exactly the
-calls opwatch makes, with the documented request and response shapes:
+Pub/Sub emulator speaks gRPC only. opwatch publishes and reads secrets over these REST APIs
+(gcp/publisher.py, gcp/secret_source.py), and google-cloud-storage speaks its JSON API, so tests
+point them at this one HTTP server (anonymous). It serves exactly the calls opwatch makes, with
+the documented request and response shapes:
 
 - Pub/Sub `POST /v1/projects/P/topics/T:publish` with `{"messages": [{"data": base64,
   "attributes": {str: str}}]}` → `{"messageIds": [...]}`; 404 for an unknown topic, 400 for a

@@ -3,12 +3,12 @@
 Each function runs in its own `functions-framework` process (as Cloud Functions gen2 runs
 it), from the very bundle `opwatch gcp bundle` prepares, on a free loopback port. Tests POST
 real CloudEvents in structured mode, binary mode, and as a raw Pub/Sub push body (which the
-framework converts). The check function reads the real anvil devnet and publishes with the
-real google-cloud-pubsub client (REST transport) to the Google APIs stand-in; the pager
-function reads the PagerDuty routing key with the real Secret Manager client from the same
-stand-in, keeps state in SQLite (Firestore has no emulator here: see docs/gcp.md) and pages
-the Events v2 stand-in. Between them, the pager subscription's rendered filter is applied
-to each message's attributes, as Pub/Sub would.
+framework converts). The check function reads the real anvil devnet and publishes over
+Pub/Sub's REST API (gcp/publisher.py) to the Google APIs stand-in; the pager function reads
+the PagerDuty routing key over Secret Manager's REST API from the same stand-in, keeps state
+in SQLite (Firestore has no emulator here: see docs/gcp.md) and pages the Events v2 stand-in.
+Between them, the pager subscription's rendered filter is applied to each message's
+attributes, as Pub/Sub would.
 """
 
 from __future__ import annotations
