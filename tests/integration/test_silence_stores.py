@@ -234,4 +234,4 @@ def test_each_silence_action_says_its_stores_choices_and_exit_codes(action, caps
     out = capsys.readouterr().out
     assert done.value.code == 0
     assert "exit codes: 0" in out and "--format {table,json}" in out
-    assert "dynamodb:TABLE" in out and "ALERTS_TABLE" in out and "firestore:PROJECT/DATABASE" in out
+    assert "dynamodb:TABLE" in out and "AlertTable" in out and "firestore:PROJECT/DATABASE" in out
