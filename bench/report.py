@@ -25,7 +25,7 @@ def tables() -> str:
         m = cost["machine"]
         out += [f"### Check cost (one network, devnet) — {m['date']}, {m['cpu']}, {m['cores']} cores", "",
                 "| checks | wall median | wall p95 | HTTP requests (JSON-RPC batches) |", "|---|---|---|---|",
-                f"| all six | {_fmt(cost['all_checks']['wall_s']['median'], ' s')} | "
+                f"| every check | {_fmt(cost['all_checks']['wall_s']['median'], ' s')} | "
                 f"{_fmt(cost['all_checks']['wall_s']['p95'], ' s')} | "
                 f"{_fmt(cost['all_checks']['rpc_requests']['median'])} |"]
         for cid, row in cost["per_check"].items():
@@ -44,6 +44,17 @@ def tables() -> str:
                        f"{_fmt(slow['wall_s']['median'], ' s')} |")
         out += ["", f"100 nodes ÷ 1 node: **{scale['ratio_100_vs_1']}×** (one slow node: "
                 f"{scale['ratio_100_vs_1_one_slow']}×).", ""]
+        if "floor_s" in scale:  # bench.scale since the nodes are bench.nodefarm's
+            floor = scale["floor_s"]
+            out += [f"The nodes' own floor (a one-thread client sending the same batch): "
+                    f"{_fmt(floor['1']['median'], ' s')} for 1, {_fmt(floor['100']['median'], ' s')} for 100 "
+                    f"({scale['floor_ratio_100_vs_1']}×). Runs share one `Resources`, as a warm container's do.", ""]
+            for row in scale.get("hung_rows", []):
+                counts = ", ".join(f"{n} {s}" for s, n in sorted(row["statuses"].items()))
+                out.append(f"- {row['nodes']} node(s), one never answering: {_fmt(row['wall_s']['median'], ' s')} "
+                           f"median (RPC timeout {scale['rpc_timeout_s']:g} s); findings over "
+                           f"{scale['hung_trials']} runs: {counts}")
+            out.append("")
     for name in ("ttd", "noise", "coldstart", "monthly"):
         data = load(name)
         if data and "table" in data:
