@@ -38,10 +38,16 @@ FAULTS = {  # fault -> the check whose alert counts as detection
     # the fault itself (on a fault-proof chain, a forged game nobody counters), so the time is
     # the next sample reading the portal's logs and asking the trusted node.
     "forged-withdrawal": "withdrawals",
+    # The on-call faults (devnet ops_faults.py): stuck-batcher-tx and conductor-pause fire after
+    # the memory-backed limits OPS_LIMITS sets short for the bench, so their times include them.
+    "stuck-batcher-tx": "tx_health", "halt-derivation": "batcher_lag", "conductor-split": "sequencer_ha",
+    "conductor-pause": "sequencer_ha", "replica-no-peers": "rollup_nodes", "replica-diverge": "rollup_nodes",
 }
+# Memory-backed limits, shortened for the bench (opwatch's defaults: 10 min and 15 min).
+OPS_LIMITS = {"tx_max_stuck": "10s", "conductor_max_paused": "10s"}
 # No Prometheus rule recomputes output roots or joins L1 proofs to L2's message passer: that
 # column is left empty for these checks.
-NO_PROMETHEUS_EQUIVALENT = {"output_root", "withdrawals"}
+NO_PROMETHEUS_EQUIVALENT = {"output_root", "withdrawals", "sequencer_ha", "rollup_nodes", "tx_health"}
 SAMPLE_S = 1.0
 FAST_LANE_EVERY_S = 5.0  # [schedules] fast_lane_every default
 PROM = {"scrape_s": 15.0, "eval_s": 15.0, "for_s": 60.0, "group_wait_s": 30.0}
@@ -57,24 +63,40 @@ def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[s
     chosen = {f: FAULTS[f] for f in (faults or FAULTS)}
 
     # The demo's thresholds: rewrite the config the devnet wrote with them.
-    devnet.thresholds = demo_thresholds()
+    from dataclasses import replace
+
+    from opwatch.memory import SqliteMemoryStore
+    from opwatch.runner import run_checks
+
+    devnet.thresholds = replace(demo_thresholds(), **OPS_LIMITS)
     devnet.write_config(devnet.config_path)
     config = load_config(devnet.config_path)
     network = config.network("devnet")
     scenarios = {**timeline.standard_scenarios(network), **timeline.proof_scenarios(network, devnet.proofs_mode),
-                 **timeline.l1_contract_scenarios(network, devnet.proofs_mode)}
+                 **timeline.l1_contract_scenarios(network, devnet.proofs_mode), **timeline.ops_scenarios(network)}
     limits = {"output_root": 0.0, "withdrawals": 0.0, "sequencer_liveness": network.thresholds.sequencer_max_head_age,
               "batch_submission": network.thresholds.batcher_max_submission_age,
               "wallet_runway": 0.0, "proposer_freshness": network.thresholds.proposer_max_output_age,
-              "rpc_sync": 5 * network.block_time}
+              "rpc_sync": 5 * network.block_time, "tx_health": network.thresholds.tx_max_stuck,
+              "batcher_lag": network.thresholds.batcher_max_safe_lag, "sequencer_ha": 0.0, "rollup_nodes": 0.0}
     with tempfile.TemporaryDirectory() as tmp:
         paging = DevnetPaging(Path(tmp), config.section("alerting"))
-        watchdog = Watchdog(config, SAMPLE_S, on_round=lambda r: paging.process(r.findings))
+        memory = SqliteMemoryStore(Path(tmp) / "memory.db")  # what tx_health and sequencer_ha remember
+        playing = {"fault": ""}
+        urgent: set[str] = set()  # faults whose check's firing findings were urgent (no fire hold)
+
+        def on_round(r: Any) -> None:
+            urgent.update(playing["fault"] for f in r.findings if f.urgent and f.check == chosen.get(playing["fault"]))
+            paging.process(r.findings)
+
+        watchdog = Watchdog(config, SAMPLE_S, on_round=on_round,
+                            runner=lambda cfg: run_checks(cfg, memory=memory).findings)
         watchdog.settle(60)
         rows: dict[str, dict[str, list[float]]] = {f: {"finding": [], "page": []} for f in chosen}
         for _ in range(trials):
             for fault, check in chosen.items():
                 started = time.monotonic()
+                playing["fault"] = fault
 
                 def paged(check: str = check, started: float = started) -> bool:
                     return any(check in p.dedup_key for p in paging.since(started, "trigger"))
@@ -88,16 +110,18 @@ def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[s
                 if hits:
                     rows[fault]["page"].append(hits[0].at - outcome.injected_at)
         paging.close()
+        memory.close()
     rng = random.Random(7)
     out = []
     for fault, check in chosen.items():
         finding, page = rows[fault]["finding"], rows[fault]["page"]
         period = DEFAULT_MINUTES[check] * 60.0
         hold = DEFAULT_TIMINGS[check].fire
-        extra_evals = hold.evaluations - 1
+        # An urgent finding (two active sequencers, a wallet that cannot pay) skips the hold.
+        extra_evals = 0 if fault in urgent else hold.evaluations - 1
         # The hold is "N evaluations in a row, or T seconds": whichever an evaluation reaches first.
         extra = extra_evals * period
-        if hold.seconds is not None:
+        if hold.seconds is not None and fault not in urgent:
             extra = min(extra, math.ceil(hold.seconds / period) * period)
         finding_sched = [rng.choice(finding) + rng.uniform(0, period) for _ in range(10_000)] if finding else []
         scheduled = [t + extra for t in finding_sched]
@@ -109,7 +133,7 @@ def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[s
         out.append({"fault": fault, "check": check, "trials": trials, "trials_finding_s": finding,
                     "trials_page_s": page, "measured_finding_s": summary(finding),
                     "measured_page_s": summary(page), "schedule_period_s": period,
-                    "extra_evaluations": extra_evals, "alert_hold_s": extra,
+                    "extra_evaluations": extra_evals, "alert_hold_s": extra, "urgent": fault in urgent,
                     "computed_default_schedule_finding_s": summary(finding_sched),
                     "computed_default_schedule_s": summary(scheduled),
                     "computed_fast_lane_s": summary(fast) if fast else None,

@@ -394,3 +394,37 @@ def l1_contract_scenarios(network: Network, proofs_mode: str) -> dict[str, Scena
             expect=(Want("l1_contracts", Status.FIRING, target="paused"),),
             detect_timeout=slack, recover_timeout=slack)
     return found
+
+
+def ops_scenarios(network: Network) -> dict[str, Scenario]:
+    """The on-call faults (devnet/opwatch_devnet/ops_faults.py): each fires the check an
+    engineer reaches for after the page. stuck-batcher-tx and conductor-pause fire only after
+    `tx_max_stuck` / `conductor_max_paused` as remembered between rounds, so the watchdog that
+    plays them must give its checks a memory store."""
+    t = network.thresholds
+    slack = 30.0
+    no_batches = (Want("batch_submission", Status.FIRING, why="a stuck nonce holds every later batch back"),
+                  Want("batcher_lag", Status.FIRING, why="no batches land, so the safe head stalls"))
+    return {
+        "stuck-batcher-tx": Scenario(
+            "stuck-batcher-tx", "a batcher transaction priced under the base fee holds the rest back",
+            expect=(Want("tx_health", Status.FIRING, "batcher"),), allowed=no_batches,
+            detect_timeout=t.tx_max_stuck + slack, recover_timeout=2 * slack),
+        "halt-derivation": Scenario(
+            "halt-derivation", "op-node's safe head stops although batches land",
+            expect=(Want("batcher_lag", Status.FIRING),),
+            allowed=(Want("rollup_nodes", Status.FIRING, why="the replica derives from the same halted view"),),
+            detect_timeout=t.batcher_max_safe_lag + slack),
+        "conductor-split": Scenario(
+            "conductor-split", "two op-conductors claim leadership, two sequencers active",
+            expect=(Want("sequencer_ha", Status.FIRING),), detect_timeout=slack),
+        "conductor-pause": Scenario(
+            "conductor-pause", "one op-conductor paused (failover disabled)",
+            expect=(Want("sequencer_ha", Status.FIRING),), detect_timeout=t.conductor_max_paused + slack),
+        "replica-no-peers": Scenario(
+            "replica-no-peers", "the replica op-node loses its peers",
+            expect=(Want("rollup_nodes", Status.FIRING),), detect_timeout=slack),
+        "replica-diverge": Scenario(
+            "replica-diverge", "the replica op-node serves another unsafe block hash",
+            expect=(Want("rollup_nodes", Status.FIRING),), detect_timeout=slack),
+    }

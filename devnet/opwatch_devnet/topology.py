@@ -51,6 +51,8 @@ class Thresholds:
     rpc_max_lag_blocks: int = 5
     output_root_lookback: str | None = None  # None: opwatch's default (1d)
     withdrawals_lookback: str | None = None  # None: opwatch's default (1d)
+    tx_max_stuck: str | None = None  # None: opwatch's default (10m)
+    conductor_max_paused: str | None = None  # None: opwatch's default (15m)
 
 
 def _deploy_l1_system(deployer: contracts.Sender,
@@ -351,6 +353,8 @@ class Devnet:
                        if t.output_root_lookback else None),
             *_if_known("withdrawals_lookback", f'withdrawals_lookback = "{t.withdrawals_lookback}"'
                        if t.withdrawals_lookback else None),
+            *([f'tx_max_stuck = "{t.tx_max_stuck}"'] if t.tx_max_stuck else []),
+            *([f'conductor_max_paused = "{t.conductor_max_paused}"'] if t.conductor_max_paused else []),
             "",
         ])
 
