@@ -29,8 +29,8 @@ from .silences import StoredSilence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STORE_HELP = ("the alert store: sqlite:PATH (the service's --state file) | dynamodb:TABLE (AWS: the stack's "
-              "alert table: its AlertTable output, the pager's ALERTS_TABLE) | firestore:PROJECT/DATABASE (GCP: the pager's "
-              "database, [gcp] firestore_database, '(default)' unless set)")
+              "alert table: its AlertTable output, the pager's ALERTS_TABLE) | firestore:PROJECT/DATABASE "
+              "(GCP: the pager's database, [gcp] firestore_database, '(default)' unless set)")
 _EXITS = {"alerts": "0 shown, 1 the store could not be read, 2 bad usage or no such store",
           "add": "0 added (its id printed), 1 the store refused or could not be reached, 2 bad usage",
           "list": "0 listed, 1 the store could not be read, 2 bad usage",
