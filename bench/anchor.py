@@ -431,13 +431,14 @@ def table(data: dict[str, Any]) -> str:
             f"| {'—' if ratio[1] is None else f'{ratio[1]}×'} "
             f"| {mp(d)} (every {d.get('period_s', 0) / 60:.0f} min, +{d.get('hold_s', 0):.0f} s hold) "
             f"| {'—' if ratio[2] is None else f'{ratio[2]}×'} |")
-    also = {(k, a) for r in data["rows"] for k in SETTINGS for a in r[f"{k}_also"]}
+    also = {k: sorted({a for r in data["rows"] for a in r[f"{k}_also"]}) for k in SETTINGS}
     lines += ["", f"Machine: {m.get('cores', '?')} cores ({m.get('cpu', '?')}), load average "
               f"{data['load_average_start'][0]} at the start, {data['load_average_end'][0]} at the end; "
               f"run {data['run_s'] / 60:.0f} min; `.venv/bin/{data['command']}`."]
-    if also:
-        lines += ["", "Other anchor alerts delivered while a fault was in: "
-                  + "; ".join(f"{k}: `{a}`" for k, a in sorted(also)) + "."]
+    if any(also.values()):
+        lines += ["", "Other anchor alerts delivered while a fault was in (per fault in the raw results): "
+                  + "; ".join(f"{k}: " + ", ".join(f"`{a}`" for a in names) for k, names in also.items() if names)
+                  + "."]
     return "\n".join(lines)
 
 

@@ -136,3 +136,36 @@ def stack_has_evaluated(stack: Stack, times: int) -> bool:
     total = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                 if line.startswith("prometheus_rule_evaluations_total{"))
     return total >= times * 5  # five rules per evaluation
+
+
+@pytest.mark.anvil
+def test_the_devnet_serves_every_series_the_rules_read(devnet):
+    """Each rule's series, under op-node's, op-batcher's and geth's names, from the URLs the
+    devnet's state names; a replica and the sequencer each at their own path."""
+    import json
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    urls = json.loads((devnet.workdir / "state.json").read_text())["metrics"]
+    assert set(urls) >= {"op-node", "op-batcher", "op-geth/l2-sequencer", "op-geth/l2-rpc-0"}
+
+    def samples(component: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        with urllib.request.urlopen(urls[component], timeout=10) as reply:
+            text = reply.read().decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    node = devnet.wait_for(lambda: (got := samples("op-node"))
+                           and ("op_node_default_refs_time", (("layer", "l2"), ("type", "l2_safe"))) in got and got,
+                           timeout=30)
+    unsafe = node[("op_node_default_refs_number", (("layer", "l2"), ("type", "l2_unsafe")))]
+    assert unsafe >= node[("op_node_default_refs_number", (("layer", "l2"), ("type", "l2_safe")))] > 0
+    assert node[("op_node_default_refs_time", (("layer", "l2"), ("type", "l2_unsafe")))] > 1.6e9  # a unix time
+    batcher = devnet.wait_for(lambda: (got := samples("op-batcher"))
+                              and ("op_batcher_default_last_batcher_tx_unix", (("stage", "success"),)) in got and got,
+                              timeout=30)
+    assert batcher[("op_batcher_default_batcher_tx_total", (("stage", "success"),))] >= 1
+    assert batcher[("op_batcher_default_balance", ())] > 0.01  # ether, not wei
+    heads = {name: samples(name)[("chain_head_block", ())] for name in urls if name.startswith("op-geth/")}
+    assert all(h > 0 for h in heads.values()), heads
