@@ -1,6 +1,6 @@
 """The anchor, run for real: Prometheus + Alertmanager beside opwatch, on the same faults.
 
-    .venv/bin/python -m bench.anchor [--trials 5] [--faults halt-sequencer stop-batcher ...]
+    .venv/bin/python -m bench.anchor [--trials 5] [--faults halt-sequencer stop-batcher ...] [--deployed]
 
 One devnet (real anvil nodes, 1 s blocks) whose op-node, op-batcher and op-geth stand-ins
 expose the real components' metrics (devnet/opwatch_devnet/metrics.py). Against it, in the
@@ -13,7 +13,8 @@ same run and on the same injected faults:
 - opwatch as bench.ttd runs it: every check every 1 s in this process (the cadence of the
   sequencer fast lane's sampling), through the real alert manager with its default holds to
   the PagerDuty Events v2 stand-in (warnings to the chat stand-in). Not through a deployed
-  handler: bench.fastlane measures that path for the halted sequencer.
+  handler: bench.fastlane measures that path for the halted sequencer, and so does this
+  bench with `--deployed`, in the same trials (bench/results/anchor-...-deployed.json).
 
 Each trial: wait until all three are quiet, inject, wait for opwatch's page and both anchors'
 notifications (or a deadline), heal. Reported per fault: opwatch's time to finding and to page,
@@ -277,6 +278,81 @@ class Watcher:
         self._thread.join(timeout=30)
 
 
+class DeployedFastLane:
+    """The halted sequencer through the deployed AWS check function, beside the anchor: the
+    harness of bench.fastlane and tests/deployed (the CDK app synthesized with bundling, the
+    `sequencer_liveness` function's handler, environment and bundled config in a warm worker
+    process, moto SNS -> SQS), with `fast_lane_every = "1s"`. Per trial: invoke it (one
+    sampling window), wait for its first finding (ok) on the topic, and after the fault record
+    when its firing finding arrives."""
+
+    def __init__(self, devnet: Any, work: Path) -> None:
+        import re
+        import sys
+
+        sys.path[:0] = [str(ROOT / "tests" / "deployed"), str(ROOT / "tests")]
+        import boto3
+        from aws_deployed import REGION, AwsDeployment, subscribe_queue, synthesize
+        from conftest import keyed_urls, network_block
+        from remedies_fixtures import start_moto
+
+        from .fastlane import WINDOW_S
+
+        self.window_s = WINDOW_S
+        static = (ROOT / "tests" / "deployed" / "deployed.toml").read_text()
+        static = re.sub(r'^fast_lane_every = ".*"$', 'fast_lane_every = "1s"', static, flags=re.M)
+        config = work / "opwatch-deployed.toml"
+        config.write_text(network_block(devnet) + "\n" + static)
+        [template] = synthesize(config, work / "cdk.out").values()
+        self.server, endpoint = start_moto()
+        os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION,
+                           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "POWERTOOLS_TRACE_DISABLED": "true"})
+        self.d = AwsDeployment(template, work / "cdk.out",
+                               lambda svc: boto3.client(svc, endpoint_url=endpoint, region_name=REGION))
+        self.d.provision({"opwatch/rpc-endpoints-AbCdEf": json.dumps(keyed_urls(devnet))})
+        [self.check] = [f for n, f in self.d.functions().items() if n.endswith("-devnet-sequencer-liveness")]
+        self.queue = subscribe_queue(self.d, self.d.environment(self.check)["FINDINGS_TOPIC_ARN"], "anchor", None)
+        self.arrivals: list[tuple[float, str]] = []
+        self._worker: threading.Thread | None = None
+        self._pump: threading.Thread | None = None
+        self._done = threading.Event()
+
+    def arm(self) -> bool:
+        """Starts one sampling window; True once its first (ok) finding is on the topic."""
+        from aws_deployed import receive
+
+        self.arrivals = []
+        self._done.clear()
+        self._worker = threading.Thread(target=lambda: self.d.invoke(self.check, {}, {},
+                                                                     remaining_s=self.window_s + 10.0), daemon=True)
+
+        def pump() -> None:
+            while not self._done.is_set():
+                self.arrivals.extend((time.monotonic(), json.loads(e["Message"])["status"])
+                                     for e in receive(self.d, self.queue))
+
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._worker.start()
+        self._pump.start()
+        return _wait("the deployed function's first finding", lambda: bool(self.arrivals), 30, poll=0.1) \
+            and self.arrivals[0][1] == "ok"
+
+    def firing_at(self, since: float) -> float | None:
+        return next((t for t, status in list(self.arrivals) if status == "firing" and t >= since), None)
+
+    def disarm(self) -> None:
+        if self._worker is not None:
+            self._worker.join(self.window_s + 60)
+        self._done.set()
+        if self._pump is not None:
+            self._pump.join(10)
+
+    def close(self) -> None:
+        self.d.close()
+        self.server.stop()
+
+
 def _wait(what: str, ready: Any, timeout: float, poll: float = 0.5) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -290,7 +366,9 @@ def _wait(what: str, ready: Any, timeout: float, poll: float = 0.5) -> bool:
     return False
 
 
-def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[str, Any]:
+def run(devnet: Any, trials: int = 5, faults: list[str] | None = None, deployed: bool = False) -> dict[str, Any]:
+    """`deployed`: the halted sequencer also through the deployed AWS check function (its fast
+    lane), in the same trials."""
     from opwatch.config import load_config
     from opwatch_devnet.demo import demo_thresholds
     from opwatch_devnet.paging import DevnetPaging
@@ -306,6 +384,7 @@ def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[s
     stacks = {s: Stack(s, tmp / s, urls, webhook.address) for s in SETTINGS}
     paging = DevnetPaging(tmp, config.section("alerting"))
     watcher = Watcher(config, paging).start()
+    lane = DeployedFastLane(devnet, tmp) if deployed and "halt-sequencer" in chosen else None
     raw: dict[str, list[dict[str, Any]]] = {f: [] for f in chosen}
     started = time.monotonic()
     try:
@@ -314,8 +393,11 @@ def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[s
         _wait("every scrape target up", lambda: all(s.targets_up() for s in stacks.values()), 120)
         for trial in range(trials):
             for fault in chosen:
-                raw[fault].append(_trial(devnet, fault, trial, watcher, stacks, webhook))
+                raw[fault].append(_trial(devnet, fault, trial, watcher, stacks, webhook,
+                                         lane if fault == "halt-sequencer" else None))
     finally:
+        if lane is not None:
+            lane.close()
         watcher.stop()
         for stack in stacks.values():
             stack.close()
@@ -328,25 +410,31 @@ def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[s
             "thresholds": "opwatch_devnet.demo.demo_thresholds (1 s blocks)", "rows": rows, "raw": raw,
             "load_average_start": [round(x, 2) for x in load_start],
             "load_average_end": [round(x, 2) for x in os.getloadavg()],
-            "run_s": round(time.monotonic() - started, 1),
-            "command": f"python -m bench.anchor --trials {trials} --faults {' '.join(chosen)}"}
+            "run_s": round(time.monotonic() - started, 1), "deployed_fast_lane": lane is not None,
+            "command": f"python -m bench.anchor --trials {trials} --faults {' '.join(chosen)}"
+                       + (" --deployed" if lane is not None else "")}
 
 
 def _trial(devnet: Any, fault: str, trial: int, watcher: Watcher, stacks: dict[str, Stack],
-           webhook: Webhook) -> dict[str, Any]:
+           webhook: Webhook, lane: DeployedFastLane | None = None) -> dict[str, Any]:
     check, alerts = FAULTS[fault]
     _wait(f"{fault} #{trial + 1}: all quiet before injecting",
           lambda: watcher.quiet() and all(s.quiet() for s in stacks.values()), SETTLE_DEADLINE_S)
     _wait(f"{fault} #{trial + 1}: old alert groups gone",
           lambda: all(time.monotonic() - webhook.last_about(s, alerts) > GROUP_GONE_S for s in stacks), 60)
+    armed = lane is not None and lane.arm()
     injected = time.monotonic()
     devnet.fault(fault)
     try:
+        if lane is not None and armed:
+            _wait("the deployed function's firing finding", lambda: lane.firing_at(injected), lane.window_s)
         _wait(f"{fault} #{trial + 1}: every side notified",
               lambda: watcher.page_at(check, injected) is not None
               and all(webhook.first(s, alerts, injected) for s in stacks), DETECT_DEADLINE_S)
     finally:
         devnet.heal(fault)
+        if lane is not None:
+            lane.disarm()
     healed = time.monotonic()
 
     def since(at: float | None) -> float | None:
@@ -354,6 +442,8 @@ def _trial(devnet: Any, fault: str, trial: int, watcher: Watcher, stacks: dict[s
 
     result = {"trial": trial + 1, "opwatch_finding_s": since(watcher.finding_at(check, injected)),
               "opwatch_page_s": since(watcher.page_at(check, injected))}
+    if lane is not None:
+        result["deployed_topic_s"] = since(lane.firing_at(injected)) if armed else None
     for s in stacks:
         hit = webhook.first(s, alerts, injected)
         result[f"{s}_s"] = since(hit.at if hit else None)
@@ -368,12 +458,20 @@ def _values(trials: list[dict[str, Any]], key: str) -> list[float]:
     return [t[key] for t in trials if t.get(key) is not None]
 
 
+def _median(trials: list[dict[str, Any]], key: str) -> float:
+    return float(summary(_values(trials, key))["median"] or math.nan)
+
+
 def _row(fault: str, trials: list[dict[str, Any]]) -> dict[str, Any]:
     check, alerts = FAULTS[fault]
     finding, page = _values(trials, "opwatch_finding_s"), _values(trials, "opwatch_page_s")
     row: dict[str, Any] = {"fault": fault, "check": check, "anchor_alerts": list(alerts),
                            "opwatch_finding_s": summary(finding), "opwatch_page_s": summary(page),
                            "opwatch_default_schedule_page_s": _default_schedule(check, finding)}
+    deployed = _values(trials, "deployed_topic_s")
+    if deployed:
+        row["deployed_topic_s"] = summary(deployed)
+        row["deployed_ratio_common"] = round(_median(trials, "common_s") / row["deployed_topic_s"]["median"], 1)
     for s in SETTINGS:
         values = _values(trials, f"{s}_s")
         row[f"{s}_s"] = summary(values)
@@ -412,8 +510,10 @@ def table(data: dict[str, Any]) -> str:
         return f"{s(d['median'])} / {s(d['p95'])}"
 
     m = data.get("machine", {})
-    lines = [f"### Against the anchor: Prometheus + Alertmanager, run for real (measured {m.get('date', '?')}, "
-             f"{data['trials']} trials per fault)", "",
+    scope = " (a run of its own: the halted sequencer, also through the deployed handler)" \
+        if data.get("deployed_fast_lane") else ""
+    lines = [f"### Against the anchor: Prometheus + Alertmanager, run for real{scope} (measured "
+             f"{m.get('date', '?')}, {data['trials']} trials per fault)", "",
              "| fault | opwatch finding, median / p95 | opwatch page, median / p95 | anchor, common: webhook, "
              "median / p95 | ratio common ÷ opwatch | anchor, aggressive: webhook, median / p95 | "
              "ratio aggressive ÷ opwatch | opwatch, default schedule: page, median / p95 (computed) "
@@ -431,6 +531,12 @@ def table(data: dict[str, Any]) -> str:
             f"| {'—' if ratio[1] is None else f'{ratio[1]}×'} "
             f"| {mp(d)} (every {d.get('period_s', 0) / 60:.0f} min, +{d.get('hold_s', 0):.0f} s hold) "
             f"| {'—' if ratio[2] is None else f'{ratio[2]}×'} |")
+    for r in data["rows"]:
+        if "deployed_topic_s" in r:
+            lines += ["", f"{r['fault']}, the same trials through the deployed AWS check function's fast lane "
+                      f"(`fast_lane_every = \"1s\"`; fault to the firing finding on the SNS topic): "
+                      f"median / p95 {mp(r['deployed_topic_s'])} over {r['deployed_topic_s']['n']} trials; "
+                      f"the anchor at common settings ÷ this: {r['deployed_ratio_common']}×."]
     also = {k: sorted({a for r in data["rows"] for a in r[f"{k}_also"]}) for k in SETTINGS}
     lines += ["", f"Machine: {m.get('cores', '?')} cores ({m.get('cpu', '?')}), load average "
               f"{data['load_average_start'][0]} at the start, {data['load_average_end'][0]} at the end; "
@@ -453,12 +559,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.anchor", description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--faults", nargs="+", choices=list(FAULTS), default=list(FAULTS))
+    parser.add_argument("--deployed", action="store_true",
+                        help="the halted sequencer also through the deployed AWS check function (its fast lane)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="opwatch-bench-anchor-devnet-") as workdir, \
             Devnet.start(workdir) as devnet:
-        data = run(devnet, args.trials, args.faults)
-    path = save("anchor", {**data, "bench_wall_s": round(time.monotonic() - started, 1)})
+        data = run(devnet, args.trials, args.faults, args.deployed)
+    # Every fault: bench/results/anchor.json; a subset or --deployed: a file of its own beside it.
+    name = "anchor" + ("" if args.faults == list(FAULTS) else "-" + "-".join(args.faults)) \
+        + ("-deployed" if args.deployed else "")
+    path = save(name, {**data, "bench_wall_s": round(time.monotonic() - started, 1)})
     from . import report
 
     report.write_anchor()
