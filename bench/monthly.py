@@ -33,7 +33,9 @@ MINUTES_PER_MONTH = 30 * 24 * 60
 RTT_S = 0.05
 COLD_SHARE = 0.05
 PRICES_AS_OF = ("AWS us-east-1 and GCP tier-1 list prices as published in 2025-2026 "
-                "(AWS Lambda's page as archived 2026-06-18; CloudWatch's and Cloud Monitoring's as read 2026-12-02)")
+                "(AWS Lambda's page as archived 2026-06-18; CloudWatch's as read 2026-12-02; Cloud Monitoring "
+                "alerting at Google's announced $0.10 per condition and $0.35 per million series, not checked "
+                "against a stored copy of its page)")
 # CloudWatch (aws.amazon.com/cloudwatch/pricing): a custom metric series $0.30 a month (first
 # 10,000), a standard-resolution alarm $0.10 per metric it reads (metric math: per metric in
 # the expression; a composite alarm $0.50 on top), a dashboard $3.00, Logs Insights $0.005 per
