@@ -18,6 +18,10 @@ op-node without peers or on its own fork. Each is reversible and idempotent.
 | replica-no-peers   |                               | the replica op-node reports 0 connected peers    |
 | replica-diverge    | depth=2                       | the replica op-node serves its own fork from     |
 |                    |                               | `depth` blocks below its head on (other hashes)  |
+| blob-fee-spike     | fee_gwei=50                   | the L1 endpoints report the blob base fee of the |
+|                    |                               | newest blocks at fee_gwei (anvil never raises    |
+|                    |                               | its own: the proxies rewrite eth_blobBaseFee and |
+|                    |                               | eth_feeHistory's baseFeePerBlobGas)              |
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
     from opwatch_devnet.topology import Devnet
 
 OPS_FAULT_NAMES = ("stuck-batcher-tx", "halt-derivation", "conductor-split", "conductor-pause",
-                   "replica-no-peers", "replica-diverge")
+                   "replica-no-peers", "replica-diverge", "blob-fee-spike")
 
 
 class OpsFaults:
@@ -109,3 +113,14 @@ class OpsFaults:
 
     def _heal_replica_diverge(self, **_recorded: Any) -> None:
         self._replica("replica-diverge").diverged_from = None
+
+    # -- L1 fees ----------------------------------------------------------------------------------
+
+    def _inject_blob_fee_spike(self, fee_gwei: float = 50.0) -> dict[str, Any]:
+        from opwatch_devnet.proxy import ProxyMode
+
+        mode = ProxyMode("blob_spike", blob_fee_wei=int(float(fee_gwei) * 10**9))
+        return {"names": self._set(self.targets("l1"), mode)}  # type: ignore[attr-defined]
+
+    def _heal_blob_fee_spike(self, names: list[str]) -> None:
+        self._reset(names)  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from opwatch_devnet.anvil import LOOPBACK, free_port
 
-ModeKind = Literal["pass", "down", "flaky", "garbage", "wrong_chain"]
+ModeKind = Literal["pass", "down", "flaky", "garbage", "wrong_chain", "blob_spike"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class ProxyMode:
     p: float = 0.0  # flaky: share of requests that fail or are late
     delay: float = 10.0  # flaky: how late a late answer is (past any sane client timeout)
     chain_id: int = 0xDEAD  # wrong_chain: the id eth_chainId answers
+    blob_fee_wei: int = 0  # blob_spike: the blob base fee of the newest blocks (anvil never raises its own)
     latency: float = 0.0  # every mode: added to each answer (a network round trip, for benchmarks)
 
 
@@ -133,6 +134,8 @@ class FaultProxy:
             return 200, self._garble(body, answer)
         if mode.kind == "wrong_chain":
             return status, _rewrite_chain_id(body, answer, mode.chain_id)
+        if mode.kind == "blob_spike":
+            return status, _rewrite_blob_fee(body, answer, mode.blob_fee_wei)
         return status, answer
 
     def _forward(self, body: bytes) -> tuple[int, bytes]:
@@ -199,4 +202,28 @@ def _rewrite_chain_id(body: bytes, answer: bytes, chain_id: int) -> bytes:
     for item in decoded if isinstance(decoded, list) else [decoded]:
         if isinstance(item, dict) and item.get("id") in chain_id_ids and "result" in item:
             item["result"] = hex(chain_id)
+    return json.dumps(decoded).encode()
+
+
+def _rewrite_blob_fee(body: bytes, answer: bytes, fee_wei: int) -> bytes:
+    """The blob base fee a node reports during a blob-fee spike: `eth_blobBaseFee`, and the two
+    newest entries of `eth_feeHistory`'s `baseFeePerBlobGas` (the newest block's and the next
+    block's fee), in the real answers' shape. anvil's excessBlobGas stays 0 however full its
+    blocks are, so its own blob fee never moves: this is the only way the devnet has to show one."""
+    wanted = {item.get("id"): item.get("method") for item in _requests(body)
+              if item.get("method") in ("eth_blobBaseFee", "eth_feeHistory")}
+    if not wanted:
+        return answer
+    try:
+        decoded = json.loads(answer)
+    except ValueError:
+        return answer
+    for item in decoded if isinstance(decoded, list) else [decoded]:
+        if not isinstance(item, dict) or item.get("id") not in wanted or "result" not in item:
+            continue
+        if wanted[item["id"]] == "eth_blobBaseFee":
+            item["result"] = hex(fee_wei)
+        elif isinstance(item["result"], dict) and isinstance(item["result"].get("baseFeePerBlobGas"), list):
+            fees = item["result"]["baseFeePerBlobGas"]
+            fees[-2:] = [hex(fee_wei)] * len(fees[-2:])
     return json.dumps(decoded).encode()
