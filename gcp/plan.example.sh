@@ -343,11 +343,11 @@ if gcloud scheduler jobs describe opwatch-finality --location=europe-west1 --pro
 else
   gcloud scheduler jobs create pubsub opwatch-finality --location=europe-west1 '--schedule=* * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-finality '--message-body={"check": "finality"}' --project=opwatch-example
 fi
-# every 10 min: wallet_runway
+# every 2 min: wallet_runway
 if gcloud scheduler jobs describe opwatch-wallet-runway --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then
-  gcloud scheduler jobs update pubsub opwatch-wallet-runway --location=europe-west1 '--schedule=*/10 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-wallet-runway '--message-body={"check": "wallet_runway"}' --project=opwatch-example
+  gcloud scheduler jobs update pubsub opwatch-wallet-runway --location=europe-west1 '--schedule=*/2 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-wallet-runway '--message-body={"check": "wallet_runway"}' --project=opwatch-example
 else
-  gcloud scheduler jobs create pubsub opwatch-wallet-runway --location=europe-west1 '--schedule=*/10 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-wallet-runway '--message-body={"check": "wallet_runway"}' --project=opwatch-example
+  gcloud scheduler jobs create pubsub opwatch-wallet-runway --location=europe-west1 '--schedule=*/2 * * * *' --time-zone=Etc/UTC --topic=opwatch-tick-wallet-runway '--message-body={"check": "wallet_runway"}' --project=opwatch-example
 fi
 # every 1 min: tx_health
 if gcloud scheduler jobs describe opwatch-tx-health --location=europe-west1 --project=opwatch-example >/dev/null 2>&1; then

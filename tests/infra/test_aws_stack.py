@@ -90,7 +90,7 @@ def test_one_arm64_function_and_schedule_per_configured_check_and_network(templa
     schedules = resources(prod, "AWS::Scheduler::Schedule").values()
     assert len(schedules) == len(expected)  # remedies and the pager are not scheduled
     by_check = {json.loads(s["Properties"]["Target"]["Input"])["check"]: s["Properties"] for s in schedules}
-    assert by_check["wallet_runway"]["ScheduleExpression"] == "rate(10 minutes)"
+    assert by_check["wallet_runway"]["ScheduleExpression"] == "rate(2 minutes)"
     assert by_check["batch_submission"]["ScheduleExpression"] == "rate(2 minutes)"
     assert by_check["sequencer_liveness"]["ScheduleExpression"] == "rate(1 minute)"
     payload = json.loads(by_check["sequencer_liveness"]["Target"]["Input"])

@@ -163,8 +163,8 @@ def test_cli_missing_file_exit_2(tmp_path: Path) -> None:
 def test_schedules_default_per_check_and_reject_sub_minute() -> None:
     config = parse_config(EXAMPLE)
     default = config.section("schedules")
-    assert default.every("sequencer_liveness") == 1 and default.every("wallet_runway") == 10
-    assert default.rate_expression("wallet_runway") == "rate(10 minutes)"
+    assert default.every("sequencer_liveness") == 1 and default.every("snapshot_freshness") == 15
+    assert default.rate_expression("snapshot_freshness") == "rate(15 minutes)"
     assert default.cron("batch_submission") == "*/2 * * * *"
     custom = parse_config(EXAMPLE + '\n[schedules]\ndefault = "2m"\nfast_lane = true\n').section("schedules")
     assert custom.every("rpc_sync") == 2 and custom.fast_lane

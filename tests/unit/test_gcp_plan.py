@@ -85,10 +85,12 @@ def test_every_function_has_a_trigger_and_every_check_a_schedule(config, setting
             assert len(sub) == 1 and any(a.startswith("--dead-letter-topic=") for a in sub[0])
 
 
-def test_wallet_runway_runs_every_ten_minutes_as_configured(plan):
-    job = next(c for c in commands(plan) if c[:6] == ["gcloud", "scheduler", "jobs", "create", "pubsub",
-                                                       "opwatch-wallet-runway"])
-    assert "--schedule=*/10 * * * *" in job
+def test_each_check_runs_on_its_schedule_the_default_or_as_configured(plan):
+    def schedule(name: str) -> list[str]:
+        return next(c for c in commands(plan) if c[:6] == ["gcloud", "scheduler", "jobs", "create", "pubsub", name])
+
+    assert "--schedule=*/2 * * * *" in schedule("opwatch-wallet-runway")  # its default: a drained wallet is urgent
+    assert "--schedule=*/5 * * * *" in schedule("opwatch-proposer-freshness")  # [schedules] in gcp/example.toml
 
 
 def test_pager_filter_routes_every_status_of_configured_networks_and_nothing_else(config, plan):

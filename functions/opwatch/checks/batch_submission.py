@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..chain.node import Node
 from ..findings import Measure, Status
 from . import diagnosis
-from .base import Check, Context, Verdict
+from .base import Check, Context, Hold, Timing, Verdict
 
 TARGET = "batcher"
 # Healthy batchers post every minute or so: a small first read usually finds one.
@@ -87,6 +87,10 @@ CHECK = Check(
     threshold=lambda net: Measure(net.thresholds.batcher_max_submission_age, "s"),
     measure=measure,
     reads_l1=True,
-    # Scans up to max_l1_blocks_scanned L1 blocks for batches: the costliest run, so every other minute.
+    # Scans up to max_l1_blocks_scanned L1 blocks for batches: the costliest run, so every other
+    # minute. The threshold is the patience (no batch for batcher_max_submission_age): one run
+    # over it pages. (With the default hold of 2 runs a stopped batcher paged after a median of
+    # 186 s past the threshold's crossing, the anchor's common setting after 118 s.)
+    timing=Timing(Hold(1), Hold(2), Hold(5, 600.0)),
     every_minutes=2,
 )

@@ -8,7 +8,7 @@ few block times instead of within a minute.
 ```toml
 [schedules]
 default = "1m"
-wallet_runway = "10m"
+snapshot_freshness = "30m"
 fast_lane = true
 fast_lane_every = "5s"
 ```
