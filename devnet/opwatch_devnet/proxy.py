@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -191,27 +192,10 @@ def _rpc_error(body: bytes, code: int, message: str) -> bytes:
     return json.dumps(errors if batch else errors[0]).encode()
 
 
-def _rewrite_chain_id(body: bytes, answer: bytes, chain_id: int) -> bytes:
-    chain_id_ids = {item.get("id") for item in _requests(body) if item.get("method") == "eth_chainId"}
-    if not chain_id_ids:
-        return answer
-    try:
-        decoded = json.loads(answer)
-    except ValueError:
-        return answer
-    for item in decoded if isinstance(decoded, list) else [decoded]:
-        if isinstance(item, dict) and item.get("id") in chain_id_ids and "result" in item:
-            item["result"] = hex(chain_id)
-    return json.dumps(decoded).encode()
-
-
-def _rewrite_blob_fee(body: bytes, answer: bytes, fee_wei: int) -> bytes:
-    """The blob base fee a node reports during a blob-fee spike: `eth_blobBaseFee`, and the two
-    newest entries of `eth_feeHistory`'s `baseFeePerBlobGas` (the newest block's and the next
-    block's fee), in the real answers' shape. anvil's excessBlobGas stays 0 however full its
-    blocks are, so its own blob fee never moves: this is the only way the devnet has to show one."""
-    wanted = {item.get("id"): item.get("method") for item in _requests(body)
-              if item.get("method") in ("eth_blobBaseFee", "eth_feeHistory")}
+def _rewrite_results(body: bytes, answer: bytes, rewrite: dict[str, Callable[[Any], Any]]) -> bytes:
+    """The answer with the result of each request whose method is in `rewrite` replaced by
+    `rewrite[method](result)`; anything that is not a JSON-RPC answer passes unchanged."""
+    wanted = {item.get("id"): item.get("method") for item in _requests(body) if item.get("method") in rewrite}
     if not wanted:
         return answer
     try:
@@ -219,11 +203,25 @@ def _rewrite_blob_fee(body: bytes, answer: bytes, fee_wei: int) -> bytes:
     except ValueError:
         return answer
     for item in decoded if isinstance(decoded, list) else [decoded]:
-        if not isinstance(item, dict) or item.get("id") not in wanted or "result" not in item:
-            continue
-        if wanted[item["id"]] == "eth_blobBaseFee":
-            item["result"] = hex(fee_wei)
-        elif isinstance(item["result"], dict) and isinstance(item["result"].get("baseFeePerBlobGas"), list):
-            fees = item["result"]["baseFeePerBlobGas"]
-            fees[-2:] = [hex(fee_wei)] * len(fees[-2:])
+        if isinstance(item, dict) and item.get("id") in wanted and "result" in item:
+            item["result"] = rewrite[str(wanted[item["id"]])](item["result"])
     return json.dumps(decoded).encode()
+
+
+def _rewrite_chain_id(body: bytes, answer: bytes, chain_id: int) -> bytes:
+    return _rewrite_results(body, answer, {"eth_chainId": lambda _: hex(chain_id)})
+
+
+def _rewrite_blob_fee(body: bytes, answer: bytes, fee_wei: int) -> bytes:
+    """The blob base fee a node reports during a blob-fee spike: `eth_blobBaseFee`, and the two
+    newest entries of `eth_feeHistory`'s `baseFeePerBlobGas` (the newest block's and the next
+    block's fee), in the real answers' shape. anvil's excessBlobGas stays 0 however full its
+    blocks are, so its own blob fee never moves: this is the only way the devnet has to show one."""
+
+    def history(result: Any) -> Any:
+        if isinstance(result, dict) and isinstance(result.get("baseFeePerBlobGas"), list):
+            fees = result["baseFeePerBlobGas"]
+            fees[-2:] = [hex(fee_wei)] * len(fees[-2:])
+        return result
+
+    return _rewrite_results(body, answer, {"eth_blobBaseFee": lambda _: hex(fee_wei), "eth_feeHistory": history})
