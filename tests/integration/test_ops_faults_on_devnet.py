@@ -83,8 +83,9 @@ def test_the_devnet_writes_the_ha_cluster_and_the_replica_and_healthy_fires_none
     net = config.network("devnet")
     assert [e.name for e in net.conductors] == ["conductor-0", "conductor-1", "conductor-2"]
     assert len(net.sequencer_nodes) == 3 and [e.name for e in net.rollup_nodes] == ["replica-0"]
-    # Several runs over about half a minute, memory kept between them: nothing new fires.
-    deadline = time.monotonic() + 30
+    # Runs every 2 s over two minutes (20 times the 6 s tx_max_stuck and 24 times the 5 s
+    # conductor_max_paused of this config), memory kept between them: nothing new fires.
+    deadline = time.monotonic() + 120
     runs = 0
     while time.monotonic() < deadline or runs < 3:
         seen = _run(config, memory, NEW)
