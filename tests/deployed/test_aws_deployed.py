@@ -132,7 +132,7 @@ def lag_run(deployment, devnet, events) -> LagRun:  # type: ignore[no-untyped-de
     destinations = {"PAGERDUTY_BASE_URL": events.base_url}
     devnet.fault("lag-rpc")
     try:
-        for _ in range(8):  # the default holds fire after 5 evaluations; [alerting] asks for 1
+        for _ in range(8):  # the default holds fire after 2 evaluations; [alerting] asks for 1
             deployment.invoke(check, {}, destinations)
             for envelope in receive(deployment, to_pager, wait_s=5):
                 firing = json.loads(envelope["Message"])["status"] == "firing"
@@ -154,7 +154,7 @@ def test_an_rpc_sync_warning_reaches_the_sink_its_route_names(lag_run, events):
 
 
 def test_fire_after_1_in_alerting_pages_on_the_first_firing_finding(lag_run, events):
-    # rpc_sync's default holds for 5 evaluations: only a pager that reads [alerting] pages at the first.
+    # rpc_sync's default holds for 2 evaluations: only a pager that reads [alerting] pages at the first.
     assert events.accepted
     assert lag_run.firing_delivered_before_trigger == 1
 

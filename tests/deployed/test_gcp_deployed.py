@@ -214,7 +214,7 @@ def test_an_rpc_sync_warning_reaches_the_sink_its_route_names_and_fire_after_1_p
 
     policy = parse_config(keyed_config_text).section("alerting")  # what the pager reads: the config secret
     assert policy.route("warning") == ("pagerduty",)
-    assert policy.timing("rpc_sync").fire.evaluations == 1  # the default holds for 5
+    assert policy.timing("rpc_sync").fire.evaluations == 1  # the default holds for 2
     run = run_under_fault(gcp_plan, apis, firestore, events, devnet, tmp_path, "rpc_sync", "lag-rpc", 8,
                           lambda r: ("rpc_sync", "firing") in r.delivered)
     firing = [s for c, s in run.delivered if s == "firing"]
