@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -467,7 +466,7 @@ def _row(fault: str, trials: list[dict[str, Any]]) -> dict[str, Any]:
     finding, page = _values(trials, "opwatch_finding_s"), _values(trials, "opwatch_page_s")
     row: dict[str, Any] = {"fault": fault, "check": check, "anchor_alerts": list(alerts),
                            "opwatch_finding_s": summary(finding), "opwatch_page_s": summary(page),
-                           "opwatch_default_schedule_page_s": _default_schedule(check, finding)}
+                           "opwatch_default_schedule_page_s": _default_schedule(check, fault, finding)}
     deployed = _values(trials, "deployed_topic_s")
     if deployed:
         row["deployed_topic_s"] = summary(deployed)
@@ -484,22 +483,15 @@ def _row(fault: str, trials: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def _default_schedule(check: str, finding: list[float]) -> dict[str, Any]:
-    """opwatch on its default cloud schedule, computed from this run's measured findings: a
-    uniform schedule phase in [0, P) plus the alert hold's extra evaluations, as bench.ttd."""
-    from opwatch.alerting.policy import DEFAULT_TIMINGS
-    from opwatch.deploy.schedules import DEFAULT_MINUTES
+def _default_schedule(check: str, fault: str, finding: list[float]) -> dict[str, Any]:
+    """opwatch on its default cloud schedule, computed from this run's measured findings
+    (bench.recompute.default_schedule)."""
+    from .recompute import URGENT, default_schedule
 
     if not finding:
         return summary([])
-    period = DEFAULT_MINUTES[check] * 60.0
-    hold = DEFAULT_TIMINGS[check].fire
-    extra = (hold.evaluations - 1) * period
-    if hold.seconds is not None:
-        extra = min(extra, math.ceil(hold.seconds / period) * period)
-    rng = random.Random(7)
-    draws = [rng.choice(finding) + rng.uniform(0, period) + extra for _ in range(10_000)]
-    return {**summary(draws), "period_s": period, "hold_s": extra}
+    computed = default_schedule(check, finding, fault in URGENT)
+    return {**computed["page"], "period_s": computed["period_s"], "hold_s": computed["hold_s"]}
 
 
 def table(data: dict[str, Any]) -> str:

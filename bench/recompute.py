@@ -30,14 +30,18 @@ URGENT = {
 }
 
 
-def default_schedule(check: str, fault: str, finding: list[float], seed: int = 7) -> dict[str, Any]:
+def default_schedule(check: str, finding: list[float], urgent: bool, seed: int = 7) -> dict[str, Any]:
+    """opwatch on its default cloud schedule, from measured times to the finding: a uniform
+    schedule phase in [0, P) plus the hold's extra evaluations ("N in a row, or T seconds",
+    whichever an evaluation reaches first); an urgent finding has no hold. The one place
+    bench.ttd, bench.anchor and this module compute it."""
     from opwatch.alerting.policy import DEFAULT_TIMINGS
     from opwatch.deploy.schedules import DEFAULT_MINUTES
 
     period = DEFAULT_MINUTES[check] * 60.0
     hold = DEFAULT_TIMINGS[check].fire
-    extra = 0.0 if fault in URGENT else (hold.evaluations - 1) * period
-    if hold.seconds is not None and fault not in URGENT:
+    extra = 0.0 if urgent else (hold.evaluations - 1) * period
+    if hold.seconds is not None and not urgent:
         extra = min(extra, math.ceil(hold.seconds / period) * period)
     rng = random.Random(seed)
     phases = [rng.choice(finding) + rng.uniform(0, period) for _ in range(10_000)] if finding else []
@@ -52,7 +56,7 @@ def ttd() -> None:
     if data is None:
         return
     for row in data["rows"]:
-        computed = default_schedule(row["check"], row["fault"], row["trials_finding_s"])
+        computed = default_schedule(row["check"], row["trials_finding_s"], row["fault"] in URGENT)
         row.update({"schedule_period_s": computed["period_s"], "alert_hold_s": computed["hold_s"],
                     "extra_evaluations": None if computed["period_s"] == 0 else round(computed["hold_s"]
                                                                                        / computed["period_s"]),
@@ -72,7 +76,7 @@ def anchor() -> None:
     for row in data["rows"]:
         trials = data["raw"][row["fault"]]
         finding = [t["opwatch_finding_s"] for t in trials if t.get("opwatch_finding_s") is not None]
-        computed = default_schedule(row["check"], row["fault"], finding)
+        computed = default_schedule(row["check"], finding, row["fault"] in URGENT)
         row["opwatch_default_schedule_page_s"] = {**computed["page"], "period_s": computed["period_s"],
                                                   "hold_s": computed["hold_s"]}
         sched = computed["page"]["median"]

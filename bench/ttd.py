@@ -15,18 +15,16 @@ defaults (scrape and evaluation every 15 s, a rule `for: 1m`, Alertmanager `grou
 
 from __future__ import annotations
 
-import math
 import random
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from opwatch.alerting.policy import DEFAULT_TIMINGS
 from opwatch.config import load_config
-from opwatch.deploy.schedules import DEFAULT_MINUTES
 
 from .common import summary
+from .recompute import default_schedule
 
 FAULTS = {  # fault -> the check whose alert counts as detection
     "halt-sequencer": "sequencer_liveness", "stop-batcher": "batch_submission", "drain-batcher": "wallet_runway",
@@ -118,16 +116,11 @@ def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[s
     out = []
     for fault, check in chosen.items():
         finding, page = rows[fault]["finding"], rows[fault]["page"]
-        period = DEFAULT_MINUTES[check] * 60.0
-        hold = DEFAULT_TIMINGS[check].fire
-        # An urgent finding (two active sequencers, a wallet that cannot pay) skips the hold.
-        extra_evals = 0 if fault in urgent else hold.evaluations - 1
-        # The hold is "N evaluations in a row, or T seconds": whichever an evaluation reaches first.
-        extra = extra_evals * period
-        if hold.seconds is not None and fault not in urgent:
-            extra = min(extra, math.ceil(hold.seconds / period) * period)
-        finding_sched = [rng.choice(finding) + rng.uniform(0, period) for _ in range(10_000)] if finding else []
-        scheduled = [t + extra for t in finding_sched]
+        # An urgent finding (two active sequencers, a wallet that cannot pay) skips the hold:
+        # as seen in this run's rounds.
+        computed = default_schedule(check, finding, fault in urgent)
+        period, extra = computed["period_s"], computed["hold_s"]
+        extra_evals = round(extra / period)
         fast = [rng.choice(finding) + rng.uniform(0, FAST_LANE_EVERY_S) for _ in range(10_000)] \
             if finding and check == "sequencer_liveness" else []
         prom = [limits[check] + rng.uniform(0, PROM["scrape_s"]) + rng.uniform(0, PROM["eval_s"])
@@ -137,8 +130,8 @@ def run(devnet: Any, trials: int = 5, faults: list[str] | None = None) -> dict[s
                     "trials_page_s": page, "measured_finding_s": summary(finding),
                     "measured_page_s": summary(page), "schedule_period_s": period,
                     "extra_evaluations": extra_evals, "alert_hold_s": extra, "urgent": fault in urgent,
-                    "computed_default_schedule_finding_s": summary(finding_sched),
-                    "computed_default_schedule_s": summary(scheduled),
+                    "computed_default_schedule_finding_s": computed["finding"],
+                    "computed_default_schedule_s": computed["page"],
                     "computed_fast_lane_s": summary(fast) if fast else None,
                     "computed_prometheus_s": summary(prom) if prom else None,
                     "threshold_s": limits.get(fault, limits[check])})
