@@ -180,8 +180,15 @@ def run_under_fault(gcp_plan, apis, firestore, events, devnet, logs, entry_point
     seen = len(apis.messages(topic))
     devnet.fault(fault)
     try:
-        for i in range(ticks):
+        # At least `ticks` ticks, and while the fault has not shown yet, more, a block time apart,
+        # for up to a minute: a run takes milliseconds, a follower falls behind a block a second.
+        deadline = time.monotonic() + 60
+        i = 0
+        while i < ticks or (time.monotonic() < deadline and not done(run)):
+            if i:
+                time.sleep(1.0)
             assert check.tick(plan, f"{entry_point}-{i}") == 200, check.log.read_text()[-4000:]
+            i += 1
             for message in apis.messages(topic)[seen:]:
                 seen += 1
                 if message.attributes["check"] == entry_point and deliver(to_pager, subscription, message):
