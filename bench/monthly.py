@@ -76,7 +76,8 @@ region = "us-east-1"
 """
 
 
-def _aws_counts(config_text: str) -> dict[str, int]:
+def aws_template(config_text: str) -> dict[str, Any]:
+    """The CloudFormation template the CDK app synthesises from `config_text` (one stack)."""
     sys.path.insert(0, str(ROOT))
     from aws_cdk import App
 
@@ -88,7 +89,15 @@ def _aws_counts(config_text: str) -> dict[str, int]:
         assembly = opwatch_app.build(App(outdir=tmp, context={"aws:cdk:bundling-stacks": [],
                                                                 "config": str(path)})).synth()
         (stack,) = assembly.stacks
-        template = json.loads(Path(stack.template_full_path).read_text())
+        template: dict[str, Any] = json.loads(Path(stack.template_full_path).read_text())
+    return template
+
+
+def _aws_counts(config_text: str) -> dict[str, int]:
+    return counts_of(aws_template(config_text))
+
+
+def counts_of(template: dict[str, Any]) -> dict[str, int]:
     kinds: dict[str, int] = {}
     for r in template["Resources"].values():
         kinds[r["Type"]] = kinds.get(r["Type"], 0) + 1
@@ -107,6 +116,60 @@ def _aws_counts(config_text: str) -> dict[str, int]:
             "dashboards": kinds.get("AWS::CloudWatch::Dashboard", 0),
             "secrets": kinds.get("AWS::SecretsManager::Secret", 0),
             "schedules": kinds.get("AWS::Scheduler::Schedule", 0)}
+
+
+def aws_bill(*, invocations: float, findings: float, check_gb_s: float, counts: dict[str, int], metrics: int,
+             log_gb: float, memory_gb: float) -> dict[str, float]:
+    """A month on AWS at list price and after the free tier, from its volumes and the stack's counts."""
+    pager_gb_s = findings * 0.1 * memory_gb  # pager: ~100 ms per finding (state read + write)
+    items = {
+        "lambda_compute": (check_gb_s + pager_gb_s) * AWS["lambda_gb_s_arm"],
+        "lambda_requests": (invocations + findings) * AWS["lambda_request"],
+        "scheduler": invocations * AWS["scheduler_invocation"],
+        "sns": findings * AWS["sns_publish"],
+        "dynamodb": findings * (AWS["dynamodb_write"] + AWS["dynamodb_read"]),
+        "cloudwatch_metrics": metrics * AWS["metric_month"],
+        "cloudwatch_alarms": counts["alarm_metrics"] * AWS["alarm_month"] + counts["composite_alarms"] * 0.50,
+        "cloudwatch_dashboard": counts["dashboards"] * AWS["dashboard_month"],
+        "logs_insights": DASHBOARD_VIEWS * log_gb / 30 * AWS["insights_gb"],
+        "secrets": counts["secrets"] * AWS["secret_month"],
+        "logs": log_gb * AWS["logs_gb"],
+    }
+    free = {
+        "lambda_compute": min(check_gb_s + pager_gb_s, AWS_FREE["lambda_gb_s"]) * AWS["lambda_gb_s_arm"],
+        "lambda_requests": min(invocations + findings, AWS_FREE["lambda_requests"]) * AWS["lambda_request"],
+        "scheduler": min(invocations, AWS_FREE["scheduler_invocations"]) * AWS["scheduler_invocation"],
+        "sns": min(findings, AWS_FREE["sns_publishes"]) * AWS["sns_publish"],
+        "cloudwatch_dashboard": min(counts["dashboards"], AWS_FREE["dashboards"]) * AWS["dashboard_month"],
+        "cloudwatch_metrics": min(metrics, AWS_FREE["metrics"]) * AWS["metric_month"],
+        "cloudwatch_alarms": min(counts["alarm_metrics"], AWS_FREE["alarms"]) * AWS["alarm_month"],
+        "logs": min(log_gb, AWS_FREE["logs_gb"]) * AWS["logs_gb"],
+    }
+    return {"total": round(sum(items.values()), 2),
+            "total_after_free_tier": round(sum(items.values()) - sum(free.values()), 2),
+            **{k: round(v, 3) for k, v in items.items()}}
+
+
+def gcp_bill(*, invocations: float, findings: float, check_busy_s: float, scheduler_jobs: int,
+             conditions: int, series_per_minute: int) -> dict[str, float]:
+    """A month on GCP at list price and after the free tier. `series_per_minute`: the self-watch's
+    upper bound, one series per function (the checks and the pager) and the dead-letter subscription."""
+    vcpu, gib = 0.167, 0.25  # 256 MiB functions get 1/6 vCPU
+    busy = check_busy_s + findings * 0.1  # the pager
+    series = series_per_minute * MINUTES_PER_MONTH
+    items = {"compute": busy * (vcpu * GCP["vcpu_s"] + gib * GCP["gib_s"]),
+             "invocations": (invocations + findings) * GCP["invocation"],
+             "scheduler": scheduler_jobs * GCP["scheduler_job_month"],
+             "secrets": 2 * GCP["secret_version_month"] + invocations * 0.05 * GCP["secret_access"],
+             "monitoring_alerts": conditions * GCP["alert_condition_month"]
+             + series * GCP["alert_series_returned"]}
+    free = {"compute": min(busy * vcpu, GCP_FREE["vcpu_s"]) * GCP["vcpu_s"]
+            + min(busy * gib, GCP_FREE["gib_s"]) * GCP["gib_s"],
+            "invocations": min(invocations + findings, GCP_FREE["invocations"]) * GCP["invocation"],
+            "scheduler": min(scheduler_jobs, GCP_FREE["scheduler_jobs"]) * GCP["scheduler_job_month"]}
+    return {"total": round(sum(items.values()), 2),
+            "total_after_free_tier": round(sum(items.values()) - sum(free.values()), 2),
+            **{k: round(v, 3) for k, v in items.items()}}
 
 
 def run(**_: Any) -> dict[str, Any]:
@@ -139,33 +202,8 @@ def run(**_: Any) -> dict[str, Any]:
         gb_s = sum(runs[c] * seconds[c] for c in checks) * memory_gb
         if fast_lane:  # the sequencer function samples for the whole minute
             gb_s += runs["sequencer_liveness"] * (60.0 - seconds["sequencer_liveness"]) * memory_gb
-        pager_gb_s = findings * 0.1 * memory_gb  # pager: ~100 ms per finding (state read + write)
-        items = {
-            "lambda_compute": (gb_s + pager_gb_s) * AWS["lambda_gb_s_arm"],
-            "lambda_requests": (invocations + findings) * AWS["lambda_request"],
-            "scheduler": invocations * AWS["scheduler_invocation"],
-            "sns": findings * AWS["sns_publish"],
-            "dynamodb": findings * (AWS["dynamodb_write"] + AWS["dynamodb_read"]),
-            "cloudwatch_metrics": metrics * AWS["metric_month"],
-            "cloudwatch_alarms": counts["alarm_metrics"] * AWS["alarm_month"] + counts["composite_alarms"] * 0.50,
-            "cloudwatch_dashboard": counts["dashboards"] * AWS["dashboard_month"],
-            "logs_insights": DASHBOARD_VIEWS * log_gb / 30 * AWS["insights_gb"],
-            "secrets": counts["secrets"] * AWS["secret_month"],
-            "logs": log_gb * AWS["logs_gb"],
-        }
-        free = {
-            "lambda_compute": min(gb_s + pager_gb_s, AWS_FREE["lambda_gb_s"]) * AWS["lambda_gb_s_arm"],
-            "lambda_requests": min(invocations + findings, AWS_FREE["lambda_requests"]) * AWS["lambda_request"],
-            "scheduler": min(invocations, AWS_FREE["scheduler_invocations"]) * AWS["scheduler_invocation"],
-            "sns": min(findings, AWS_FREE["sns_publishes"]) * AWS["sns_publish"],
-            "cloudwatch_dashboard": min(counts["dashboards"], AWS_FREE["dashboards"]) * AWS["dashboard_month"],
-            "cloudwatch_metrics": min(metrics, AWS_FREE["metrics"]) * AWS["metric_month"],
-            "cloudwatch_alarms": min(counts["alarm_metrics"], AWS_FREE["alarms"]) * AWS["alarm_month"],
-            "logs": min(log_gb, AWS_FREE["logs_gb"]) * AWS["logs_gb"],
-        }
-        return {"total": round(sum(items.values()), 2),
-                "total_after_free_tier": round(sum(items.values()) - sum(free.values()), 2),
-                **{k: round(v, 3) for k, v in items.items()}}
+        return aws_bill(invocations=invocations, findings=findings, check_gb_s=gb_s, counts=counts,
+                        metrics=metrics, log_gb=log_gb, memory_gb=memory_gb)
 
     from opwatch.deploy.gcp import GcpSettings
     from opwatch.deploy.gcp_monitoring import conditions
@@ -173,27 +211,11 @@ def run(**_: Any) -> dict[str, Any]:
     gcp_conditions = conditions(GcpSettings())
 
     def gcp(fast_lane: bool) -> dict[str, float]:
-        vcpu, gib = 0.167, 0.25  # 256 MiB functions get 1/6 vCPU
         busy = sum(runs[c] * seconds[c] for c in checks)
         if fast_lane:
             busy += runs["sequencer_liveness"] * (60.0 - seconds["sequencer_liveness"])
-        busy += findings * 0.1  # the pager
-        # Self-watch (deploy/gcp_monitoring.py): its conditions, and at most one series per
-        # function (the checks and the pager) plus the dead-letter subscription per evaluation.
-        series = (len(checks) + 1 + 1) * MINUTES_PER_MONTH
-        items = {"compute": busy * (vcpu * GCP["vcpu_s"] + gib * GCP["gib_s"]),
-                 "invocations": (invocations + findings) * GCP["invocation"],
-                 "scheduler": len(checks) * GCP["scheduler_job_month"],
-                 "secrets": 2 * GCP["secret_version_month"] + invocations * 0.05 * GCP["secret_access"],
-                 "monitoring_alerts": gcp_conditions * GCP["alert_condition_month"]
-                 + series * GCP["alert_series_returned"]}
-        free = {"compute": min(busy * vcpu, GCP_FREE["vcpu_s"]) * GCP["vcpu_s"]
-                + min(busy * gib, GCP_FREE["gib_s"]) * GCP["gib_s"],
-                "invocations": min(invocations + findings, GCP_FREE["invocations"]) * GCP["invocation"],
-                "scheduler": min(len(checks), GCP_FREE["scheduler_jobs"]) * GCP["scheduler_job_month"]}
-        return {"total": round(sum(items.values()), 2),
-                "total_after_free_tier": round(sum(items.values()) - sum(free.values()), 2),
-                **{k: round(v, 3) for k, v in items.items()}}
+        return gcp_bill(invocations=invocations, findings=findings, check_busy_s=busy,
+                        scheduler_jobs=len(checks), conditions=gcp_conditions, series_per_minute=len(checks) + 1 + 1)
 
     result = {"prices_as_of": PRICES_AS_OF, "assumptions": {"rtt_s": RTT_S, "cold_share": COLD_SHARE,
                                                             "memory_gb": memory_gb, "log_bytes_per_event": 2000},
