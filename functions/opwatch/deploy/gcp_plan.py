@@ -26,6 +26,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config import GCP_NAMES, Config, ConfigError
 from ..gcp import filters, roles
@@ -123,19 +124,40 @@ def remedy_networks(config: Config) -> dict[str, list[str]]:
     return out
 
 
+# A subscription filter names the networks it routes while they fit in Pub/Sub's 256 bytes (about
+# five names of six letters). Past that it requires only that a finding names a network, and the
+# receiving function is the routing: the pager and the remedy function refuse, acknowledged and
+# logged, a finding of a network the filter would have left out (gcp/main.py; docs/gcp.md).
+ANY_NETWORK = "attributes:network"
+
+
+def names_networks(expression: str) -> bool:
+    """False when the filter fell back to ANY_NETWORK (the function refuses instead)."""
+    return ANY_NETWORK not in expression.split(" AND ")
+
+
 def remedy_filter(remedy: str, networks: Sequence[str]) -> str:
-    """Only firing findings of the remedy's trigger check on its networks reach it."""
+    """Only firing findings of the remedy's trigger check on its networks reach it (on too many
+    networks to name: of any network, and the remedy function refuses the others)."""
     from ..remedies.request import TRIGGERS
 
     [check] = [c for c, r in TRIGGERS.items() if r == remedy]
-    return filters.all_of(filters.equals("check", check), filters.equals("status", "firing"),
-                          filters.any_of("network", sorted(networks)))
+    base = (filters.equals("check", check), filters.equals("status", "firing"))
+    return filters.narrowest((*base, filters.any_of("network", sorted(networks))), (*base, ANY_NETWORK))
 
 
 def pager_filter(config: Config) -> str:
-    """The pager reads every finding of the configured networks: ok findings resolve incidents."""
-    return filters.all_of(filters.any_of("network", sorted(config.networks)), "attributes:check",
-                          "attributes:status")
+    """The pager reads every finding of the configured networks: ok findings resolve incidents (on
+    too many networks to name: of any network, and the pager refuses the unconfigured ones)."""
+    return filters.narrowest((filters.any_of("network", sorted(config.networks)), "attributes:check",
+                              "attributes:status"), (ANY_NETWORK, "attributes:check", "attributes:status"))
+
+
+def _routing_note(expression: str, who: str) -> str:
+    if names_networks(expression):
+        return ""
+    return (f"; its networks do not fit in a {filters.MAX_FILTER_BYTES}-byte filter, so it passes every network "
+            f"and {who} refuses (acknowledged, logged) a finding of a network not routed to it")
 
 
 _FUNDER_SECRET = re.compile(
@@ -174,8 +196,25 @@ def check_policy_names(config: Config) -> None:
         raise ConfigError(problems)
 
 
+SECRET_PAYLOAD_MAX = 64 * 1024  # Secret Manager's limit on one secret version's payload
+
+
+def check_config_secret_size(config: Config, s: GcpSettings) -> None:
+    """With `config_secret`, the TOML must fit in one secret version: refuse at plan time, not when
+    the operator adds the version. Reads only the size of the file the config came from, if any."""
+    path = Path(config.source) if config.source else None
+    if not s.config_secret or path is None or not path.is_file():
+        return
+    size = path.stat().st_size
+    if size > SECRET_PAYLOAD_MAX:
+        raise ConfigError([f"gcp.config_secret: {path.name} is {size} bytes, over the {SECRET_PAYLOAD_MAX} bytes "
+                           "Secret Manager keeps in one secret version: drop config_secret (the TOML then ships in "
+                           "the functions' source) or split the networks across deployments (another [gcp] prefix)"])
+
+
 def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
     check_policy_names(config)
+    check_config_secret_size(config, s)
     common: list[tuple[str, str]] = []  # the config's location, secret and resource names only
     if s.config_secret:
         config_env = ("OPWATCH_CONFIG_SECRET", s.secret_path(s.config_secret))
@@ -369,11 +408,13 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
             f"--push-auth-token-audience={url}", f"--dead-letter-topic={dead}",
             f"--max-delivery-attempts={s.max_delivery_attempts}", "--ack-deadline=60",
             "--min-retry-delay=10s", "--max-retry-delay=600s")
+    routing = pager_filter(config)
     steps.append(Step(
-        f"push subscription {sub}: findings → pager (the filter is fixed at creation)",
+        f"push subscription {sub}: findings → pager (the filter is fixed at creation)"
+        f"{_routing_note(routing, 'the pager')}",
         describe=gcloud("pubsub", "subscriptions", "describe", sub, settings=s),
         create=gcloud("pubsub", "subscriptions", "create", sub, f"--topic={s.findings_topic}",
-                      f"--message-filter={pager_filter(config)}", *push, settings=s),
+                      f"--message-filter={routing}", *push, settings=s),
         update=gcloud("pubsub", "subscriptions", "update", sub, *push, settings=s)))
     steps.append(Step("Pub/Sub acknowledges from the pager subscription once it dead-letters",
                       create=gcloud("pubsub", "subscriptions", "add-iam-policy-binding", sub, f"--member={agent}",
@@ -385,12 +426,13 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
                  f"--push-auth-token-audience={rurl}", f"--dead-letter-topic={dead}",
                  f"--max-delivery-attempts={s.max_delivery_attempts}", "--ack-deadline=600",
                  "--min-retry-delay=10s", "--max-retry-delay=600s")
+        routing = remedy_filter(remedy, remedy_networks(config)[remedy])
         steps.append(Step(
-            f"push subscription {f.name}: firing findings → {remedy} (the filter is fixed at creation)",
+            f"push subscription {f.name}: firing findings → {remedy} (the filter is fixed at creation)"
+            f"{_routing_note(routing, f'the {remedy} function')}",
             describe=gcloud("pubsub", "subscriptions", "describe", f.name, settings=s),
             create=gcloud("pubsub", "subscriptions", "create", f.name, f"--topic={s.findings_topic}",
-                          f"--message-filter={remedy_filter(remedy, remedy_networks(config)[remedy])}", *rpush,
-                          settings=s),
+                          f"--message-filter={routing}", *rpush, settings=s),
             update=gcloud("pubsub", "subscriptions", "update", f.name, *rpush, settings=s)))
         steps.append(Step(f"Pub/Sub acknowledges from {f.name} once it dead-letters",
                           create=gcloud("pubsub", "subscriptions", "add-iam-policy-binding", f.name,

@@ -10,8 +10,9 @@ Pub/Sub's filter syntax (https://cloud.google.com/pubsub/docs/subscription-messa
     NOT x      x AND y AND ...      x OR y OR ...      ( x )
 
 As in Pub/Sub, AND and OR do not mix without parentheses, and a filter is at most 256
-bytes. Pub/Sub fixes a subscription's filter when it is created; changing one means a new
-subscription (docs/gcp.md).
+bytes: `narrowest` picks the first of several candidate filters that fits (the plan's network
+clause, then none: docs/gcp.md, "Many networks"). Pub/Sub fixes a subscription's filter when
+it is created; changing one means a new subscription (docs/gcp.md).
 """
 
 from __future__ import annotations
@@ -56,6 +57,20 @@ def all_of(*clauses: str) -> str:
     if len(text.encode()) > MAX_FILTER_BYTES:
         raise ValueError(f"filter is {len(text.encode())} bytes, over Pub/Sub's {MAX_FILTER_BYTES}: {text}")
     return text
+
+
+def fits(expression: str) -> bool:
+    return len(expression.encode()) <= MAX_FILTER_BYTES
+
+
+def narrowest(*candidates: Sequence[str]) -> str:
+    """The first candidate (its clauses ANDed) within Pub/Sub's 256 bytes. Callers list the
+    narrowest first and end with one that always fits; ValueError if none does."""
+    for clauses in candidates:
+        text = " AND ".join(c for c in clauses if c)
+        if fits(text):
+            return text
+    return all_of(*candidates[-1])  # raises, naming the size
 
 
 def _check_key(key: str) -> None:

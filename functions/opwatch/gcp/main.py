@@ -179,12 +179,19 @@ def __getattr__(name: str) -> Callable[[Any], None]:
 def pager(event: Any) -> None:
     """A finding from the findings subscription → the alert lifecycle → PagerDuty.
 
-    Any failure other than a malformed message raises: the push gets a 500, Pub/Sub retries
+    A malformed message, or a finding of a network the config does not name, is logged and
+    acknowledged (never paged). Any other failure raises: the push gets a 500, Pub/Sub retries
     with backoff and after `max_delivery_attempts` moves the message to the dead-letter topic."""
     try:
         finding = finding_from(pubsub_message(event["type"], event.data))
     except BadEvent as exc:
         _logger.error(f"pager: ignored a malformed message: {exc}")
+        return
+    if finding.network not in _config().networks:
+        # What the subscription's filter leaves out when it cannot name every network in 256 bytes
+        # (deploy/gcp_plan.py): never paged, and acknowledged, since redelivery would never help.
+        _logger.error(f"pager: refused a finding of network {finding.network[:100]!r}, which the config does "
+                      "not name", labels={"check": finding.check})
         return
     with _lock:  # one evaluation at a time per instance; instances race safely through the store
         transitions = _manager().process([finding])
@@ -256,14 +263,27 @@ def _remedy_request(body: Any, pushed: bool, caller: str) -> Any:
     allowed = [r for r in os.environ.get("OPWATCH_REMEDIES", "").split(",") if r]
     if req.remedy not in allowed:
         raise BadRequest(f"remedy: this function runs {', '.join(allowed) or 'nothing'}, not {req.remedy!r}")
+    if pushed and req.network not in _pushed_networks().get(req.remedy, ()):
+        # What the subscription's filter leaves out when it cannot name the networks in 256 bytes.
+        raise BadEvent(f"network {req.network[:100]!r}: {req.remedy} does not run on GCP for it, so its findings "
+                       "are not routed here")
     return replace(req, caller=caller)
+
+
+@functools.cache
+def _pushed_networks() -> dict[str, list[str]]:
+    """remedy -> the networks its subscription routes: the plan's own rule (deploy/gcp_plan.py)."""
+    from ..deploy.gcp_plan import remedy_networks
+
+    return remedy_networks(_config())
 
 
 @functions_framework.http
 def remedy(request: Any) -> tuple[str, int, dict[str, str]]:
     """A firing finding pushed by the remedy's subscription, or a remedy request POSTed by hand.
 
-    Pushed: a malformed message or a finding this function does not act on is answered 200
+    Pushed: a malformed message or a finding this function does not act on (another check's, or
+    of a network whose remedy does not run on GCP: what its subscription routes) is answered 200
     (acknowledged: redelivering it would never help) and logged. By hand: 400 with the reason.
     A remedy that runs answers 200 with its outcome (done, refused, failed alike: the outcome
     says which). A network whose `runs_on` is not gcp is refused (its caps, claims and lease
