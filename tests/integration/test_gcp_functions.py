@@ -268,3 +268,20 @@ def test_a_finding_of_an_unconfigured_network_is_filtered_out_before_the_pager(c
     other = Published(TOPIC, "9", b"{}", {"network": "other", "check": "sequencer_liveness", "status": "firing",
                                           "severity": "critical"}, "")
     assert not matches(pager_filter(parse_config(config_text)), other.attributes)
+
+
+def test_a_finding_of_an_unconfigured_network_that_reaches_the_pager_is_acknowledged_never_paged(pager_fn, events):
+    """Past about five networks the pager's filter passes any network (deploy/gcp_plan.py,
+    tests/unit/test_gcp_plan_scale.py): the pager itself refuses the ones the config does not name."""
+    from opwatch.findings import Measure, Severity, Status, utc_now_iso
+
+    stray = Finding("other", "sequencer_liveness", "sequencer", Status.FIRING, Severity.CRITICAL,
+                    "head is 60 s old", Measure(60.0, "s"), Measure(3.0, "s"), utc_now_iso())
+    message = Published(TOPIC, "stray-1", stray.to_json().encode(), stray.attributes(), "")
+    before = len(events.actions())
+    body, headers = push(message.envelope(SUBSCRIPTION), "stray-1")
+    for _ in range(2):  # 200 both times: acknowledged, so Pub/Sub neither redelivers nor dead-letters it
+        assert pager_fn.post(body, headers) == 200, pager_fn.log.read_text()
+    assert len(events.actions()) == before
+    refusals = [e for e in pager_fn.logs() if "refused a finding of network 'other'" in str(e["message"])]
+    assert len(refusals) == 2 and {e["severity"] for e in refusals} == {"ERROR"}

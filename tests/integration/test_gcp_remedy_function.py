@@ -240,3 +240,19 @@ def test_a_network_whose_remedies_run_on_aws_is_refused_here(remedy_fn, emulator
     assert code == 200 and out["status"] == "refused" and "runs its remedies on aws" in out["reason"], out
     assert archives(emulator) == before
     assert [r["outcome"] for r in audit_of(remedy_fn, "ops-other-1") if r["step"] == "result"] == ["refused"]
+
+
+@pytest.mark.parametrize("network", ["other", "nowhere"], ids=["remedies-on-aws", "not-configured"])
+def test_a_pushed_firing_finding_of_a_network_not_routed_here_is_acknowledged_and_never_acts(
+        remedy_fn, emulator, network):
+    """Past about five networks a remedy's filter passes any network (deploy/gcp_plan.py): the
+    function refuses a finding of a network whose remedy does not run on GCP, or that is unknown."""
+    before = archives(emulator)
+    envelope = pushed(Status.FIRING, f"2026-11-28T11:00:0{len(network)}Z")
+    finding = Finding.from_dict(json.loads(base64.b64decode(envelope["message"]["data"])) | {"network": network})
+    envelope["message"] |= {"data": base64.b64encode(finding.to_json().encode()).decode(),
+                            "attributes": finding.attributes()}
+    code, out = post(remedy_fn, envelope)
+    assert code == 200 and out["status"] == "rejected", out
+    assert f"network '{network}': snapshot does not run on GCP for it" in out["reason"]
+    assert archives(emulator) == before
