@@ -125,7 +125,7 @@ def remedy_networks(config: Config) -> dict[str, list[str]]:
 
 
 # A subscription filter names the networks it routes while they fit in Pub/Sub's 256 bytes (about
-# five names of six letters). Past that it requires only that a finding names a network, and the
+# five or six names of six letters). Past that it requires only that a finding names a network, and the
 # receiving function is the routing: the pager and the remedy function refuse, acknowledged and
 # logged, a finding of a network the filter would have left out (gcp/main.py; docs/gcp.md).
 ANY_NETWORK = "attributes:network"
