@@ -1,6 +1,6 @@
 """Run the benchmarks and write bench/results/*.json and the tables in docs/benchmarks.md.
 
-    .venv/bin/python -m bench.run [all|cost|scale|ttd|noise|anchor|coldstart|monthly] [--minutes N]
+    .venv/bin/python -m bench.run [all|cost|scale|ttd|noise|anchor|networks|coldstart|monthly] [--minutes N]
 
 Each benchmark that needs a chain starts its own devnet (real anvil nodes) and stops it.
 """
@@ -15,7 +15,7 @@ import time
 
 from .common import save
 
-CHAIN = ("cost", "scale", "ttd", "noise", "anchor")
+CHAIN = ("cost", "scale", "ttd", "noise", "anchor", "networks")
 OFFLINE = ("coldstart", "monthly")
 
 
@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     from . import report
 
     report.write()
+    if "networks" in chosen:  # its own markers (bench.networks.write_doc), as the anchor has
+        from .networks import write_doc
+
+        write_doc()
     return 0
 
 
