@@ -80,9 +80,10 @@ class Heartbeat(Construct):
         else:
             self.bucket = s3.Bucket.from_bucket_name(self, "Bucket", own.bucket)
         for f in (f for f in functions if f.check == WRITER):
-            # Its own network's beat only: a writer can never forge another network's proof of life.
+            # Its own networks' beats only: a writer can never forge another network's proof of life.
             f.function.role.add_to_policy(iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[self.bucket.arn_for_objects(Beat.object_name("aws", f.network))]))
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(Beat.object_name("aws", n)) for n in f.networks]))
 
     def _reader(self, bucket: s3.IBucket) -> iam.User:
         """The principal GCP's heartbeat function reads AWS's beats as (its key is made by hand)."""

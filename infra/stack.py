@@ -8,7 +8,7 @@ from opwatch.config import Config
 from opwatch.deploy.aws import Environment
 
 from .bundling import lambda_code
-from .checks import Checks
+from .checks import Checks, networks_label
 from .dashboard import Dashboard
 from .findings import FindingsTopic
 from .heartbeat import Heartbeat
@@ -24,8 +24,9 @@ from .state import StateTables
 class OpwatchStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: Config, config_text: str, environment: Environment,
                  **kwargs: object) -> None:
+        # CloudFormation caps a description at 1024 bytes: many networks are counted, not listed.
         super().__init__(scope, id, description=f"opwatch watchdog ({environment.name}): "
-                                                f"{', '.join(environment.networks)}", **kwargs)  # type: ignore[arg-type]
+                                                f"{networks_label(environment.networks)}", **kwargs)  # type: ignore[arg-type]
         settings = config.section("aws")
         key = StackKey(self, "Key", env_name=environment.name).key
         code = lambda_code(config_text)
@@ -53,7 +54,7 @@ class OpwatchStack(Stack):
 
         for f in self.checks.functions:
             watch.watch_function(f.function, f.function.name, f.function.function)
-            watch.watch_heartbeat(f.function, f.function.name, f.function.function, f.network, f.check,
+            watch.watch_heartbeat(f.function, f.function.name, f.function.function, f.label, f.check,
                                   f.every_minutes)
             if not settings.check_metrics:  # nothing in the stack reads them: aws/telemetry.py
                 f.function.function.add_environment("POWERTOOLS_METRICS_DISABLED", "true")

@@ -393,7 +393,7 @@ def test_without_an_aws_section_one_environment_agnostic_stack_passes_cdk_nag(tm
     assert stack.environment.account == "unknown-account" and stack.environment.region == "unknown-region"
     names = set(functions_by_name(json.loads(Path(stack.template_full_path).read_text())))
     assert {"opwatch-default-pager", "opwatch-default-remedy-topup", "opwatch-default-remedy-snapshot",
-            "opwatch-default-remedy-failover", "opwatch-default-sepolia-sequencer-liveness"} <= names
+            "opwatch-default-remedy-failover", "opwatch-default-sequencer-liveness"} <= names
     # The restore failover: one instance started, only volumes it tagged detached or deleted, one zone.
     restore = _statements(json.loads(Path(stack.template_full_path).read_text()), "RemediesfailoverRole")
     by_action = {a: s for s in restore for a in _actions(s)}

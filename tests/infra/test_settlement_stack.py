@@ -62,11 +62,14 @@ def scheduled_checks(template: dict[str, Any]) -> list[str]:
 
 def test_a_fault_proof_network_gets_output_root_and_dispute_games(production: dict[str, Any]) -> None:
     fns = functions(production)
-    for check in ("output_root", "dispute_games"):
-        name = f"opwatch-production-fpnet-{check.replace('_', '-')}"
+    # One function per check over the networks it applies to (`[aws] layout = "per_check"`):
+    # output_root runs on both networks, dispute_games on the fault-proof network alone (so its
+    # function keeps that network in its name).
+    for name, check, networks in (("opwatch-production-output-root", "output_root", "mainnet,fpnet"),
+                                  ("opwatch-production-fpnet-dispute-games", "dispute_games", "fpnet")):
         assert name in fns, sorted(fns)
         env = fns[name]["Environment"]["Variables"]
-        assert env["OPWATCH_NETWORK"] == "fpnet" and env["OPWATCH_CHECK"] == check
+        assert env["OPWATCH_NETWORK"] == networks and env["OPWATCH_CHECK"] == check
         # The trusted nodes' real URLs (with their keys) are in the secret, never in the template.
         assert "RPC_ENDPOINTS_SECRET" in env
     assert "placeholder.example" not in json.dumps(fns)
@@ -76,5 +79,7 @@ def test_a_fault_proof_network_gets_output_root_and_dispute_games(production: di
 
 def test_an_oracle_network_gets_output_root_and_no_dispute_games(production: dict[str, Any]) -> None:
     fns = functions(production)
-    assert "opwatch-production-mainnet-output-root" in fns
-    assert "opwatch-production-mainnet-dispute-games" not in fns
+    networks = {p["Environment"]["Variables"]["OPWATCH_CHECK"]: p["Environment"]["Variables"]["OPWATCH_NETWORK"]
+                for p in fns.values() if "OPWATCH_CHECK" in p.get("Environment", {}).get("Variables", {})}
+    assert "mainnet" in networks["output_root"].split(",")
+    assert networks["dispute_games"] == "fpnet"

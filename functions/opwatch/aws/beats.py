@@ -34,11 +34,15 @@ class S3BeatWriter:
         self._kwargs = {k: v for k, v in (("region_name", region), ("endpoint_url", endpoint)) if v}
         self._client = s3_client
 
-    def write(self, beat: Beat) -> None:
+    def client(self) -> Any:
         if self._client is None:
             self._client = client("s3", **self._kwargs)
+        return self._client
+
+    def write(self, beat: Beat) -> None:
+        s3 = self.client()
         key = Beat.object_name(beat.cloud, beat.network)
-        aws_call("s3:PutObject", lambda: self._client.put_object(
+        aws_call("s3:PutObject", lambda: s3.put_object(
             Bucket=self.bucket, Key=key, Body=beat.to_json().encode(), ContentType="application/json",
             CacheControl="no-store"))
 

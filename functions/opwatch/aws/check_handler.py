@@ -1,4 +1,6 @@
-"""Lambda entry point for one check on one network, run by EventBridge Scheduler.
+"""Lambda entry point for one check on its network or networks (`[aws] layout`), run by
+EventBridge Scheduler: the networks are evaluated concurrently, each in its own thread (the
+core's `run_checks`), so a run over many networks lasts about as long as its slowest network.
 
 Scheduler input (or `{}` from a manual invoke) → the check (`run_checks`) → metrics, logs,
 and the findings published to the findings topic → a short reply. With the fast lane
@@ -26,11 +28,14 @@ RESERVE_S = fastlane.RESERVE_S
 @logger.inject_lambda_context(correlation_id_path="execution_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     fn = runtime.check_function()
-    run = ScheduledRun.from_event(event, fn.network, fn.check)
-    logger.append_keys(network=run.network, check=run.check, scheduled_time=run.scheduled_time)
+    run = ScheduledRun.from_event(event, fn.networks, fn.check)
+    label = ",".join(run.networks)
+    # A one-network function logs its network on every line, as it always did; a finding's own
+    # log line (log_findings) names its network either way.
+    logger.append_keys(network=label, check=run.check, scheduled_time=run.scheduled_time)
 
     def once() -> list[Finding]:
-        findings = fn.run(run.network, run.check).findings
+        findings = fn.run(run.networks, run.check).findings
         record_findings(findings)
         return findings
 
@@ -42,15 +47,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                         window_s=fastlane.window_s(context.get_remaining_time_in_millis() / 1000))
     # Only after the findings are out: the heartbeat means "ran and delivered", so a function
     # that measures but cannot publish (KMS, SNS, permissions) goes silent and alarms.
-    heartbeat(run.network, run.check)
-    _write_beat(fn.config(), run.network, run.check, len(lane.published))
-    return {"network": run.network, "check": run.check, "samples": lane.samples, "published": len(lane.published),
-            "status": {f.target: str(f.status) for f in lane.last}}
+    for network in run.networks:
+        heartbeat(network, run.check)
+    _write_beats(fn.config(), run.networks, run.check, lane.published)
+    status = ({f.target: str(f.status) for f in lane.last} if len(run.networks) == 1
+              else {f"{f.network}/{f.target}": str(f.status) for f in lane.last})
+    return {"network": label, "check": run.check, "samples": lane.samples, "published": len(lane.published),
+            "status": status}
 
 
-def _write_beat(config: Any, network: str, check: str, published: int) -> None:
-    """This side's beat for the GCP watchdog's `heartbeat` check (`[heartbeat.aws]`), written by
-    the writer check's function once its findings are out: the same "ran and delivered"."""
+def _write_beats(config: Any, networks: tuple[str, ...], check: str, published: list[Finding]) -> None:
+    """This side's beat per network for the GCP watchdog's `heartbeat` check (`[heartbeat.aws]`),
+    written by the writer check's function once its findings are out: the same "ran and delivered"."""
     from ..checks.heartbeat import WRITER, Beat
 
     own = config.section("heartbeat").own("aws")
@@ -60,4 +68,16 @@ def _write_beat(config: Any, network: str, check: str, published: int) -> None:
 
     from .beats import S3BeatWriter
 
-    S3BeatWriter(own.bucket, own.region, own.endpoint).write(Beat("aws", network, time.time(), published))
+    writer = S3BeatWriter(own.bucket, own.region, own.endpoint)
+
+    def write(network: str) -> None:
+        writer.write(Beat("aws", network, time.time(), sum(f.network == network for f in published)))
+
+    if len(networks) == 1:
+        write(networks[0])
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer.client()  # built once, before the threads (boto3's clients are thread-safe, their creation is not)
+    with ThreadPoolExecutor(max_workers=min(16, len(networks))) as pool:
+        list(pool.map(write, networks))  # every beat is attempted; the first failure then fails the run

@@ -10,7 +10,7 @@ check (from its environment) apply. SNS events are read with Powertools' `SNSEve
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,39 +25,60 @@ _PLACEHOLDERS = {
 }
 
 
-def scheduled_input(network: str, check: str) -> dict[str, str]:
+def scheduled_input(networks: str | Sequence[str], check: str) -> dict[str, str]:
     """The Scheduler target input for one check function (what `ScheduledRun` parses)."""
-    return {"network": network, "check": check, **_PLACEHOLDERS}
+    return {"network": networks if isinstance(networks, str) else ",".join(networks), "check": check,
+            **_PLACEHOLDERS}
+
+
+def network_list(text: str) -> tuple[str, ...]:
+    """`OPWATCH_NETWORK` or an event's `network`: one network name, or several comma-joined."""
+    names = tuple(n.strip() for n in text.split(","))
+    if not names or not all(names) or len(set(names)) != len(names):
+        raise ValueError(f"network: expected names separated by commas, got {text!r}")
+    return names
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduledRun:
-    network: str
+    networks: tuple[str, ...]
     check: str
     execution_id: str = ""
     scheduled_time: str = ""
     attempt: int = 1
 
     @classmethod
-    def from_event(cls, event: Any, network: str, check: str) -> ScheduledRun:
-        """Parse a Scheduler input (or a manual `{}`) for the function of `network`/`check`.
+    def from_event(cls, event: Any, networks: str | Sequence[str], check: str) -> ScheduledRun:
+        """Parse a Scheduler input (or a manual `{}`) for the function of `networks`/`check`.
 
-        Raises ValueError when the event names another network or check: a function runs
-        only what it was deployed (and permitted) for.
+        A manual invoke may name some of the function's networks (`{"network": "mainnet"}`) to
+        run only those. Raises ValueError when the event names another check, or a network this
+        function does not watch: a function runs only what it was deployed (and permitted) for.
         """
         if not isinstance(event, Mapping):
             raise ValueError(f"expected a JSON object, got {type(event).__name__}")
         unknown = set(event) - {"network", "check", *_PLACEHOLDERS}
         if unknown:
             raise ValueError(f"unknown event keys: {', '.join(sorted(unknown))}")
-        for key, mine in (("network", network), ("check", check)):
-            if event.get(key, mine) != mine:
-                raise ValueError(f"this function runs {key} {mine!r}, the event asks for {event[key]!r}")
+        if event.get("check", check) != check:
+            raise ValueError(f"this function runs check {check!r}, the event asks for {event['check']!r}")
+        mine = network_list(networks) if isinstance(networks, str) else tuple(networks)
+        asked = event.get("network")
+        if asked is None:
+            chosen = mine
+        elif not isinstance(asked, str):
+            raise ValueError(f"network: expected a string, got {type(asked).__name__}")
+        else:
+            chosen = network_list(asked)
+            others = [n for n in chosen if n not in mine]
+            if others:
+                raise ValueError(f"this function runs network {','.join(mine)!r}, the event asks for "
+                                 f"{', '.join(map(repr, others))}")
         try:
             attempt = int(event.get("attempt", 1))
         except (TypeError, ValueError):
             raise ValueError(f"attempt: expected a number, got {event.get('attempt')!r}") from None
-        return cls(network, check, str(event.get("execution_id", "")), str(event.get("scheduled_time", "")),
+        return cls(chosen, check, str(event.get("execution_id", "")), str(event.get("scheduled_time", "")),
                    attempt)
 
 

@@ -5,8 +5,9 @@ The environment holds the config's location, secret ARNs and the deployment's ow
 names, never behaviour (that is the config's: `[alerting]`, `[schedules]`, `[remediation]`):
 - every function: `OPWATCH_CONFIG` (the TOML bundled beside the code), optional
   `RPC_ENDPOINTS_SECRET` (the keyed URLs, see `secrets.with_endpoint_urls`);
-- check functions: `OPWATCH_NETWORK`, `OPWATCH_CHECK` (which of the stack's functions this
-  is), `FINDINGS_TOPIC_ARN`, `MEMORY_TABLE` (the alert table: the check's `memory#` partition
+- check functions: `OPWATCH_NETWORK` (its network, or its networks comma-joined: `[aws] layout`),
+  `OPWATCH_CHECK` (which of the stack's functions this is), `FINDINGS_TOPIC_ARN`,
+  `MEMORY_TABLE` (the alert table: the check's `memory#` partition
   only); the fast lane follows `[schedules]` and the check's `fast_lane`
   (`FAST_LANE_EVERY_S`, which the CDK app still sets for its timeout, is not read);
 - pager: `ALERTS_TABLE`, `IDEMPOTENCY_TABLE`, `PAGERDUTY_SECRET`;
@@ -77,7 +78,7 @@ def _rpc_secret() -> Callable[[], str] | None:
 
 @dataclass(frozen=True, slots=True)
 class CheckFunction:
-    network: str
+    networks: tuple[str, ...]
     check: str
     publisher: Any  # SnsPublisher
     rpc_secret: Callable[[], str] | None
@@ -88,19 +89,22 @@ class CheckFunction:
     def config(self) -> Config:
         return config_with_secrets(self.rpc_secret)
 
-    def run(self, network: str, check: str) -> RunResult:
+    def run(self, networks: tuple[str, ...], check: str) -> RunResult:
+        """One evaluation of `check` on `networks`, concurrently (one failing network is `unknown`
+        on its own: the others' findings are unaffected)."""
         from .compose import run_check
 
-        return run_check(self.config(), network, check, registry(), self.resources, self.memory)
+        return run_check(self.config(), networks, check, registry(), self.resources, self.memory)
 
 
 @functools.cache
 def check_function() -> CheckFunction:
     from .compose import fast_lane_every_s, memory_store
+    from .events import network_list
     from .publisher import SnsPublisher
 
     check = _env("OPWATCH_CHECK")
-    return CheckFunction(network=_env("OPWATCH_NETWORK"), check=check,
+    return CheckFunction(networks=network_list(_env("OPWATCH_NETWORK")), check=check,
                          publisher=SnsPublisher(_env("FINDINGS_TOPIC_ARN")), rpc_secret=_rpc_secret(),
                          fast_lane_every_s=fast_lane_every_s(base_config(), check), resources=Resources(),
                          memory=memory_store(os.environ.get("MEMORY_TABLE")))

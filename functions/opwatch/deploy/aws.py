@@ -6,6 +6,7 @@ namespace = "opwatch"                 # CloudWatch metric namespace and resource
 alarm_emails = ["oncall@example.com"] # self-watch alarms (errors, throttles, missing heartbeats, DLQs)
 alarm_https = ["https://events.pagerduty.com/integration/KEY/enqueue"]  # e.g. PagerDuty's CloudWatch integration
 check_metrics = false                 # true: also each check value as a CloudWatch metric (Grafana reads them)
+layout = "per_check"                  # a function per check, over its networks; "per_network": per check and network
 log_retention_days = 30
 runbook_base_url = "https://github.com/example/opwatch/blob/main"   # pages link docs/runbooks/<check>.md there
 
@@ -56,6 +57,11 @@ SECRET_NAMES = ("pagerduty_routing_key", "funder_key", "rpc_endpoints")
 # One function per remedy kind (restore runs in the failover function).
 REMEDY_FUNCTIONS = ("topup", "snapshot", "failover")
 FILTER_KEYS = ("network", "check", "status", "severity")
+# How check functions are cut (docs/benchmarks.md, "Networks in one deployment", measured the two):
+# `per_check`: one function per check, running it over every network of the environment it applies
+# to, concurrently (the core's `run_checks`, as GCP's functions do); `per_network`: one function per
+# check and network (isolation per network: a function, its role and its alarms each serve one).
+LAYOUTS = ("per_check", "per_network")
 _STATUSES = ("ok", "firing", "unknown")
 _SEVERITIES = ("info", "warning", "critical")
 # CloudWatch Logs accepts only these retention periods (days).
@@ -96,6 +102,7 @@ class AwsSettings:
     # dashboard graphs the values from the finding log lines and its alarms read Lambda's
     # free metrics, so they are emitted only when something else (Grafana) reads them.
     check_metrics: bool = False
+    layout: str = "per_check"
 
     def memory_mb(self, function: str) -> int:
         """256 MB by default: checks wait on RPC, they do not compute. Lambda's CPU share grows
@@ -168,7 +175,7 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         problems.append(f"{where}.{path}: {message}")
 
     known = {"namespace", "alarm_emails", "alarm_https", "subscriptions", "memory", "environments",
-             "log_retention_days", "runbook_base_url", "check_metrics"}
+             "log_retention_days", "runbook_base_url", "check_metrics", "layout"}
     for key in table:
         if key not in known:
             fail(key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -203,6 +210,11 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         fail("check_metrics", "expected true or false")
         check_metrics = False
 
+    layout = table.get("layout", "per_check")
+    if layout not in LAYOUTS:
+        fail("layout", f"expected one of {', '.join(LAYOUTS)}")
+        layout = "per_check"
+
     memory = _memory(table.get("memory", {}), fail)
     subscriptions = _subscriptions(table.get("subscriptions", []), config, fail)
     environments = _environments(table.get("environments", {}), config, fail)
@@ -210,7 +222,8 @@ def parse_section(table: Mapping[str, Any], where: str, config: Config) -> AwsSe
         raise ConfigError(problems)
     return AwsSettings(environments=environments, namespace=namespace, alarm_emails=tuple(emails),
                        alarm_https=tuple(https), subscriptions=subscriptions, memory=memory,
-                       log_retention_days=retention, runbook_base_url=runbooks, check_metrics=check_metrics)
+                       log_retention_days=retention, runbook_base_url=runbooks, check_metrics=check_metrics,
+                       layout=layout)
 
 
 def _memory(raw: Any, fail: Any) -> dict[str, int]:
