@@ -211,3 +211,18 @@ def test_a_config_too_large_for_one_secret_version_is_refused_at_plan_time_not_a
     small.write_text(scale_config(30).replace('[gcp]\n', '[gcp]\nconfig_secret = "opwatch-config"\n'))
     config = load_config(small)
     assert render_plan(config, config.section("gcp").with_overrides())
+
+
+@pytest.mark.parametrize("n, instances", [(1, 2), (10, 10), (30, 30), (100, 100)])
+def test_the_pagers_instances_grow_with_the_networks_and_the_checks_do_not(n, instances):
+    """The pager takes one push at a time per instance and every network's findings arrive at the
+    same minute ticks: with two instances at 100 networks, pushes would be refused and retried
+    into the dead-letter topic. The check functions run every network in one invocation."""
+    config = parse_config(scale_config(n))
+    s = config.section("gcp").with_overrides()
+    deploys = {argv[3]: argv for step in render_plan(config, s) for argv in step.argvs()
+               if argv[1:3] == ("functions", "deploy")}
+    def max_instances(name: str) -> int:
+        return int(next(a for a in deploys[name] if a.startswith("--max-instances=")).split("=")[1])
+    assert max_instances(s.name("pager")) == instances
+    assert {max_instances(name) for name in deploys if name != s.name("pager")} == {s.max_instances}

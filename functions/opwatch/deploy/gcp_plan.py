@@ -78,6 +78,7 @@ class FunctionSpec:
     role: str = ""  # the service account's role name, when several functions share an entry point
     timeout_s: int = 0  # 0: the settings' timeout
     ingress: str = "internal-only"
+    max_instances: int = 0  # 0: the settings' max_instances
 
     @property
     def identity(self) -> str:
@@ -232,7 +233,8 @@ def functions(config: Config, s: GcpSettings) -> list[FunctionSpec]:
     # project, so no call depends on what the default credentials happen to belong to.
     out.append(FunctionSpec(s.name("pager"), "pager", s.service_account("pager"), "", (
         *common, config_env, ("OPWATCH_STATE_STORE", f"firestore:{s.project}/{s.firestore_database}"),
-        ("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret)))))
+        ("OPWATCH_PAGERDUTY_SECRET", s.secret_path(s.pagerduty_secret))),
+        max_instances=pager_max_instances(config, s)))
     remediation = config.section("remediation")
     for remedy, networks in remedy_networks(config).items():
         restores = remedy == "failover" and any(remediation.for_network(n).failover.strategy == "restore"
@@ -460,11 +462,24 @@ def render_plan(config: Config, s: GcpSettings) -> list[Step]:
     return steps
 
 
+# The pager takes one push delivery at a time per instance. Each network sends it about 11
+# findings a minute on default schedules (bench/results/monthly.json), arriving together at the
+# minute's ticks, so its instances grow with the networks: one per network, never fewer than
+# `max_instances`, at most Cloud Run's 100 here. Too few, and pushes are refused (429) and
+# retried with backoff: findings late by minutes, then dead-lettered after max_delivery_attempts.
+PAGER_MAX_INSTANCES = 100
+
+
+def pager_max_instances(config: Config, s: GcpSettings) -> int:
+    return min(PAGER_MAX_INSTANCES, max(s.max_instances, len(config.networks)))
+
+
 def deploy_function(f: FunctionSpec, s: GcpSettings) -> tuple[str, ...]:
     env = ",".join(f"{k}={v}" for k, v in f.env)
     args = ["functions", "deploy", f.name, "--gen2", f"--region={s.region}", f"--runtime={s.runtime}",
             f"--source={s.source}", f"--entry-point={f.entry_point}", f"--service-account={f.service_account}",
-            f"--memory={s.memory}", f"--timeout={f.timeout_s or s.timeout_s}s", f"--max-instances={s.max_instances}",
+            f"--memory={s.memory}", f"--timeout={f.timeout_s or s.timeout_s}s",
+            f"--max-instances={f.max_instances or s.max_instances}",
             f"--ingress-settings={f.ingress}", "--no-allow-unauthenticated"]
     if f.trigger_topic:
         # No --retry: a failed run is superseded by the next tick, not replayed late.
