@@ -39,7 +39,7 @@ from opwatch.aws.events import scheduled_input
 from opwatch.aws.memory_store import partition
 from opwatch.checks import CHECKS, Context
 from opwatch.checks.base import why_skipped
-from opwatch.config import Config
+from opwatch.config import Config, ConfigError
 from opwatch.deploy.aws import AwsSettings, Environment, timeout_seconds
 
 from .function import OpwatchFunction
@@ -52,6 +52,8 @@ READS_NO_CHAIN = frozenset({"heartbeat"})
 # What DynamoDBMemoryStore calls. Never Query or Scan: a Scan names no partition key, so a
 # dynamodb:LeadingKeys condition (ForAllValues over an empty set) would not bound it.
 MEMORY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+# Lambda allows 4 KB of environment (names and values); the other variables take about 600 bytes.
+MAX_NETWORK_LIST = 3000
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,11 @@ class Checks(Construct):
                 groups.append((check_id, *names))
         for check_id, *names in groups:
             networks = tuple(names)
+            if len(",".join(networks)) > MAX_NETWORK_LIST:
+                raise ConfigError([f"aws.environments.{environment.name}.networks: {len(networks)} networks' names "
+                                   f"take {len(','.join(networks))} bytes in one function's OPWATCH_NETWORK, over "
+                                   f"the {MAX_NETWORK_LIST} that fit in Lambda's 4 KB of environment beside the rest: "
+                                   "split them across environments (one stack each) or shorten their names"])
             # One network: its own construct scope and name (what the per-network layout always
             # had, so a one-network stack is the same under both layouts); several: `AllNetworks`
             # (no network name has capitals).

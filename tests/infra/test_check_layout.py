@@ -151,3 +151,22 @@ def test_an_unknown_layout_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match=r"aws\.layout: expected one of per_check, per_network"):
         parse_config(config_text(1, "per_region")).section("aws")
+
+
+def test_networks_whose_names_overflow_lambdas_environment_are_a_config_error(tmp_path: Path) -> None:
+    """OPWATCH_NETWORK lists a per_check function's networks; past Lambda's 4 KB of environment the
+    deploy would fail late, so synth refuses it and says what to do."""
+    from opwatch.config import ConfigError
+
+    long_names = config_text(60, None)
+    for i in range(1, 60):
+        long_names = long_names.replace(f"l3-{i:03d}", f"l3-{i:03d}-" + "x" * 50)
+    path = tmp_path / "long.toml"
+    path.write_text(long_names)
+    from aws_cdk import App
+
+    import app as opwatch_app
+
+    with pytest.raises(ConfigError, match="split them across environments"):
+        opwatch_app.build(App(outdir=str(tmp_path / "out"), context={"aws:cdk:bundling-stacks": [],
+                                                                     "config": str(path)}))
