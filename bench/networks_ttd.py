@@ -299,7 +299,7 @@ def measure(devnet: Any, count: int, trials: int, every: str, work: Path) -> dic
 
     names = network_names(count)
     healthy = load_config(devnet.write_config(work / "healthy.toml"))
-    row: dict[str, Any] = {"networks": count}
+    row: dict[str, Any] = {"networks": count, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     with farms(devnet) as urls:
         for lane in (True, False):
             out = work / f"n{count}-{'fast' if lane else 'default'}"
@@ -392,11 +392,14 @@ def main(argv: list[str] | None = None) -> None:
     ratios = {}
     if lo != hi:
         for lane, key in (("fast_lane", "first_network_s"), ("fast_lane", "last_network_s"),
+                          ("fast_lane", "first_network_sampled_s"), ("fast_lane", "last_network_sampled_s"),
                           ("default_schedule", "invocation_s")):
             a, b = by[lo][lane][key]["median"], by[hi][lane][key]["median"]
             if a and b:
                 ratios[f"{lane}.{key}.median_{hi}_vs_{lo}"] = round(b / a, 2)
-    result = {"fast_lane_every": args.every, "farm_round_trip_s": LATENCY_S, "window_s": WINDOW_S, "rows": rows,
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    result = {"commit": commit.stdout.strip(),
+              "fast_lane_every": args.every, "farm_round_trip_s": LATENCY_S, "window_s": WINDOW_S, "rows": rows,
               "ratios": ratios, "layout": "as the synthesized app deploys it (see each row's stack)",
               "load_average": {"before": [round(x, 2) for x in load_before],
                                "after": [round(x, 2) for x in os.getloadavg()]},
