@@ -86,12 +86,17 @@ def config_text(devnet: Any, count: int, farms: dict[str, list[str]], every: str
             l2 = f'{{ url = "{keyless_url("sequencer")}", name = "sequencer" }}'
         else:
             l1, l2 = f'["{farms["l1"][i]}"]', f'"{farms["l2"][i]}"'
-        block = re.sub(r"^l1_rpc = .*$", lambda _, v=l1: f"l1_rpc = {v}", body, flags=re.M)
-        block = re.sub(r"^l2_rpc = .*$", lambda _, v=l2: f"l2_rpc = {v}", block, flags=re.M)
+        block = re.sub(r"^l1_rpc = .*$", _literal(f"l1_rpc = {l1}"), body, flags=re.M)
+        block = re.sub(r"^l2_rpc = .*$", _literal(f"l2_rpc = {l2}"), block, flags=re.M)
         block = re.sub(r"^rollup_rpc = .*$", f'rollup_rpc = "{farms["rollup"][i]}"', block, flags=re.M)
         blocks.append(f"[networks.{name}]\n{block}\n" + ("" if i == 0 else "\n" + thresholds.group(0).replace(
             "[networks.devnet.thresholds]", f"[networks.{name}.thresholds]")))
     return "\n".join(blocks) + "\n" + static
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement taken as is (no group references)."""
+    return lambda _match: text
 
 
 def secret_value(farms: dict[str, list[str]]) -> str:
@@ -315,8 +320,10 @@ def measure(devnet: Any, count: int, trials: int, every: str, work: Path) -> dic
             os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION,
                                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                                "POWERTOOLS_TRACE_DISABLED": "true"})
-            d = AwsDeployment(template, out / "cdk.out",
-                              lambda s, e=endpoint: boto3.client(s, endpoint_url=e, region_name=REGION))
+            def client(service: str, endpoint: str = endpoint) -> Any:
+                return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+
+            d = AwsDeployment(template, out / "cdk.out", client)
             try:
                 d.provision({"opwatch/rpc-endpoints-AbCdEf": secret_value(urls)})
                 functions = [f for n, f in sorted(d.functions().items()) if n.endswith("-sequencer-liveness")]
