@@ -231,28 +231,35 @@ FLOOR_METHOD = {"rollup_rpc": "optimism_syncStatus", "rollup_nodes": "optimism_s
                 "conductors": "conductor_leader", "sequencer_nodes": "admin_sequencerActive"}
 
 
-def _floor(urls: list[str], method: str) -> float:
-    """One thread, non-blocking sockets: one request to every endpoint at once, until all answered."""
+FLOOR_DEADLINE_S = 20.0
+
+
+def _floor(urls: list[str], method: str) -> tuple[float, int]:
+    """One thread, non-blocking sockets: one request to every endpoint at once, until all have
+    answered or FLOOR_DEADLINE_S has passed; returns the time and how many never answered."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": []}).encode()
     request = (b"POST / HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nConnection: close\r\n"
                b"Content-Length: %d\r\n\r\n" % len(body)) + body
     started = time.perf_counter()
+    socks: list[socket.socket] = []
     with selectors.DefaultSelector() as sel:
         for url in urls:
             parts = urlsplit(url)
             sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=10)
             sock.sendall(request)
             sel.register(sock, selectors.EVENT_READ)
+            socks.append(sock)
         pending = len(urls)
-        while pending:
-            for key, _ in sel.select(timeout=10):
+        while pending and time.perf_counter() - started < FLOOR_DEADLINE_S:
+            for key, _ in sel.select(timeout=1):
                 sock = key.fileobj
                 assert isinstance(sock, socket.socket)
                 if not sock.recv(65536):
                     sel.unregister(sock)
-                    sock.close()
                     pending -= 1
-    return time.perf_counter() - started
+    for sock in socks:
+        sock.close()
+    return time.perf_counter() - started, pending
 
 
 def measure(devnet: Any) -> dict[str, Any]:
@@ -270,8 +277,10 @@ def measure(devnet: Any) -> dict[str, Any]:
                 mine = urls[:n * len(urls) // max(COUNTS)]
                 method = FLOOR_METHOD.get(kind, "eth_blockNumber")
                 _floor(mine, method)
+                runs = [_floor(mine, method) for _ in range(TRIALS)]
                 floor[str(n)][kind] = {"endpoints": len(mine), "method": method,
-                                       "wall_s": summary([_floor(mine, method) for _ in range(TRIALS)])}
+                                       "wall_s": summary([w for w, _ in runs]),
+                                       "unanswered_at_deadline": max(u for _, u in runs)}
             for check in checks:
                 row = _in_child(config_text, names, check)
                 print(f"bench.networks: {n} networks, {check}: {row['wall_s']['median']} s median, "
@@ -417,7 +426,9 @@ def table(r: dict[str, Any]) -> str:
         f = {n: floor[n][kind] for n in counts}
         lines.append(f"| floor: `{kind}` (`{f[counts[0]]['method']}` to each of its endpoints at once, one thread) | "
                      + " | ".join(f"{f[n]['wall_s']['median']:.3f} / {f[n]['wall_s']['p95']:.3f} s "
-                                  f"({f[n]['endpoints']})" for n in counts)
+                                  f"({f[n]['endpoints']}"
+                                  + (f", {f[n]['unanswered_at_deadline']} unanswered at {FLOOR_DEADLINE_S:g} s"
+                                     if f[n].get("unanswered_at_deadline") else "") + ")" for n in counts)
                      + f" | {f[counts[-1]]['wall_s']['median'] / f[counts[0]]['wall_s']['median']:.2f}× | — | — |")
     lines.append("")
     if r["measured"]["not_applicable_on_devnet"]:
