@@ -286,10 +286,12 @@ def default_schedule_trial(deployment: Any, functions: Sequence[Any], devnet: An
     try:
         time.sleep(limit_s + 2.0)  # the head past its limit, with a block time to spare
         queue.drain()  # what earlier runs left
+        cpu_before = _cpu_s(deployment, functions)
         started, started_epoch = time.monotonic(), time.time()
         for t in _invoke_all(deployment, functions, 60.0):
             t.join(120)
         wall = time.monotonic() - started
+        cpu = _cpu_s(deployment, functions) - cpu_before
     finally:
         devnet.heal()
     statuses: dict[str, str] = {}
@@ -301,7 +303,17 @@ def default_schedule_trial(deployment: Any, functions: Sequence[Any], devnet: An
         print(f"  default schedule: {sum(s == 'firing' for s in statuses.values())} firing of {len(names)}",
               flush=True)
         return None
-    return {"invocation_s": wall, "until_last_finding_logged_s": max(sampled.values())}
+    return {"invocation_s": wall, "until_last_finding_logged_s": max(sampled.values()), "cpu_s": cpu}
+
+
+def _cpu_s(deployment: Any, functions: Sequence[Any]) -> float:
+    """The CPU time (user + system) the functions' warm worker processes have used so far: what
+    Lambda's share of a vCPU at the function's memory size would have to supply."""
+    total = 0
+    for fn in functions:
+        fields = Path(f"/proc/{deployment.workers[fn.name].proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def measure(devnet: Any, count: int, trials: int, every: str, work: Path) -> dict[str, Any]:
@@ -376,7 +388,7 @@ def measure(devnet: Any, count: int, trials: int, every: str, work: Path) -> dic
                               f"{run and {k: round(v, 3) for k, v in run.items()}}", flush=True)
                         if run is not None:
                             runs.append(run)
-                    keys = ("invocation_s", "until_last_finding_logged_s")
+                    keys = ("invocation_s", "until_last_finding_logged_s", "cpu_s")
                     row["default_schedule"] = {"stack": stack, "trials": trials, "head_age_limit_s": limit_s,
                                                **{key: summary([r[key] for r in runs]) for key in keys}}
             finally:
