@@ -398,7 +398,7 @@ def table(r: dict[str, Any]) -> str:
         return (f"{c['functions']} / {c['alarms']} / {c['resources']}{over} / {c['dashboards']} "
                 f"({c.get('dashboard_widgets', '—')}) / {synth}")
 
-    for n in aws["per_check"]:
+    for n in sorted(aws["per_check"], key=int):
         plan = r["gcp_counts"].get(n)
         gcp_cell = ("—" if plan is None
                     else plan["error"] if "error" in plan
@@ -414,13 +414,15 @@ def table(r: dict[str, Any]) -> str:
               f"{r['latency_s'] * 1000:.0f} ms round trip; RPC requests per run; peak RSS of the fresh interpreter):",
               "", "| check | " + " | ".join(f"{n} network(s)" for n in counts)
               + f" | {counts[-1]} ÷ 1 | requests at 1 / {counts[-1]} |"
-              f" peak RSS at 1 / {counts[-1]} |", "|---|" + "---|" * (len(counts) + 3)]
+              f" peak RSS at 1 / {counts[-1]} | unknown findings at 1 / {counts[-1]} |",
+              "|---|" + "---|" * (len(counts) + 4)]
     for c, row in per.items():
         cells = [f"{row[n]['wall_s']['median']:.3f} / {row[n]['wall_s']['p95']:.3f} s" for n in counts]
         ratio = row[counts[-1]]["wall_s"]["median"] / row[counts[0]]["wall_s"]["median"]
         lines.append(f"| {c} | " + " | ".join(cells) + f" | {ratio:.2f}× | {row[counts[0]]['rpc_requests']} / "
                      f"{row[counts[-1]]['rpc_requests']} | {row[counts[0]]['peak_rss_mib']:.0f} / "
-                     f"{row[counts[-1]]['peak_rss_mib']:.0f} MiB |")
+                     f"{row[counts[-1]]['peak_rss_mib']:.0f} MiB | {_unknown(row[counts[0]])} / "
+                     f"{_unknown(row[counts[-1]])} |")
     floor = r["measured"]["floor"]
     for kind in floor[counts[0]]:
         f = {n: floor[n][kind] for n in counts}
@@ -429,7 +431,7 @@ def table(r: dict[str, Any]) -> str:
                                   f"({f[n]['endpoints']}"
                                   + (f", {f[n]['unanswered_at_deadline']} unanswered at {FLOOR_DEADLINE_S:g} s"
                                      if f[n].get("unanswered_at_deadline") else "") + ")" for n in counts)
-                     + f" | {f[counts[-1]]['wall_s']['median'] / f[counts[0]]['wall_s']['median']:.2f}× | — | — |")
+                     + f" | {f[counts[-1]]['wall_s']['median'] / f[counts[0]]['wall_s']['median']:.2f}× | — | — | — |")
     lines.append("")
     if r["measured"]["not_applicable_on_devnet"]:
         lines += ["Not run (their inputs are not on the devnet's network): "
@@ -454,6 +456,11 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _unknown(row: dict[str, Any]) -> str:
+    total = sum(row["statuses"].values())
+    return f"{row['statuses'].get('unknown', 0)} of {total}"
+
+
 def _ttd_part() -> str:
     data = load("networks-ttd")
     if data is None:
@@ -461,7 +468,9 @@ def _ttd_part() -> str:
                 "fault to page through the deployed handler, is written by its own bench).")
     if "table" in data:
         return str(data["table"])
-    return "**Time to detect at 100 networks against 1**: see bench/results/networks-ttd.json."
+    ratios = ", ".join(f"`{k}` {v}×" for k, v in sorted(data.get("ratios", {}).items()))
+    return (f"**Time to detect, 100 networks ÷ 1** (bench/results/networks-ttd.json, `{data.get('command')}`, "
+            f"its own bench and section): {ratios or 'see the file'}.")
 
 
 def write_doc() -> None:
