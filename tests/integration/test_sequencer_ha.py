@@ -193,6 +193,23 @@ def test_no_leader_is_critical(cluster: ConductorCluster, store: SqliteMemorySto
     assert "no conductor is the leader" in finding.summary
 
 
+def test_a_silent_member_may_be_the_leader_so_no_leader_among_the_others_is_unknown(
+        cluster: ConductorCluster, store: SqliteMemoryStore) -> None:
+    """The leader's conductor endpoint unreachable from the watchdog (a slow or overloaded RPC, a
+    network path) while the followers answer: the cluster has a leader, this run cannot see it.
+    Found at 100 networks, where overloaded conductor endpoints made the check page "no leader"."""
+    leader = next(name for name, m in cluster.members.items() if m.believes_leader)
+    cluster.unreachable(leader)
+    finding = run(cluster, Clock(), store, nodes=False)
+    assert finding.status is Status.UNKNOWN, finding.summary
+    assert f"{leader} did not answer" in finding.summary and "http://" not in finding.summary
+    # Every member answering and none leading is still a cluster without a leader.
+    cluster.heal()
+    for m in cluster.members.values():
+        m.believes_leader = False
+    assert run(cluster, Clock(), store, nodes=False).status is Status.FIRING
+
+
 def test_skipped_without_conductors_or_sequencer_nodes() -> None:
     net = parse_config("""
 [networks.devnet]

@@ -12,11 +12,13 @@ Invariant (target `cluster`), over the op-conductor RPCs in `conductors` (op-con
 and over the op-node RPCs in `sequencer_nodes`, exactly one answers `admin_sequencerActive`
 true.
 Fires: critical for two leaders or two active sequencers (a split brain reorgs user
-transactions), for no leader, and for no active sequencer among nodes that all answered; a
+transactions), for no leader among conductors that all answered, and for no active sequencer
+among nodes that all answered; a
 warning for the rest (the conductor repairs a disagreement itself, or sequencer_liveness pages
 the outage it causes).
 Unknown: fewer than a majority of the conductors answer (or of the sequencer nodes, when no
-two of those that answered are active); a member paused with no readable memory of since when
+two of those that answered are active); no answering conductor leads while one did not answer
+(it may be the leader); a member paused with no readable memory of since when
 (a first run knows it is paused, not for how long: it never fires on that alone).
 Remedy: none automatic. A split brain is an operator's call: stop one sequencer
 (docs/runbooks/sequencer_ha.md).
@@ -181,8 +183,15 @@ def measure(ctx: Context, _shared: object, target: str) -> Verdict:
         if net.sequencer_nodes and len(actives) - len(silent_nodes) < _majority(len(actives)):
             raise NoHealthyEndpoint("sequencer_nodes", [ChainError(n, str(actives[n])) for n in silent_nodes])
     remember = _held(ctx, members, problems)
-    if net.conductors and answered and not leaders:
+    silent = [m.name for m in members if m.error is not None]
+    if net.conductors and answered and not leaders and not silent:
         problems.add(Severity.CRITICAL, "no conductor is the leader: nothing will be sequenced")
+    elif net.conductors and answered and not leaders:
+        # The leader may be the member that did not answer us (a slow or unreachable endpoint
+        # is not a cluster without a leader): cannot tell, as for the sequencer nodes below.
+        named = sorted({m.leader_id for m in answered if m.leader_id})
+        problems.blind.append(f"no answering conductor is the leader; {', '.join(silent)} did not answer"
+                              + (f" (the others name {', '.join(named)})" if named else ""))
     ids = sorted({m.leader_id for m in answered if m.leader_id})
     if len(ids) > 1:
         problems.add(Severity.WARNING, f"members disagree on the leader: {', '.join(ids)}")
