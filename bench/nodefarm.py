@@ -7,6 +7,9 @@ holds every JSON-RPC request for `latency` seconds (the network round trip), the
 with what a real node (one of the devnet's anvil followers, round-robin) answered. Prints one
 JSON line with the URLs, then serves until stdin closes or SIGTERM. `--slow-first` makes node 0
 answer after that many seconds instead; `--hang-first` makes it read requests and never answer.
+`--upstream-connections K` keeps at most K connections open to each upstream: the devnet's
+op-node, conductor and replica stand-ins are single-process Python servers (a listen backlog of
+5), which a hundred simultaneous connections overflow; real nodes are a hundred machines.
 
 Why not the devnet's `proxyfarm`: it serves each request on a thread of a threaded Python HTTP
 server and forwards it with urllib, about a millisecond of its one process's CPU per request.
@@ -31,35 +34,51 @@ _MAX_BODY = 8 * 1024 * 1024
 
 
 class Upstream:
-    """Kept-alive HTTP/1.1 connections to one real node, reused request after request."""
+    """Kept-alive HTTP/1.1 connections to one real node, reused request after request; at most
+    `connections` open at once when given (requests beyond wait their turn in the farm)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connections: int = 0) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._slots = asyncio.Semaphore(connections) if connections > 0 else None
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
-        conn = self._idle.pop() if self._idle else await asyncio.open_connection(self.host, self.port)
-        reader, writer = conn
-        try:
-            writer.write(b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % (self.host.encode(), len(body)) + body)
-            status, headers, answer = await _read_message(reader, response=True)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            writer.close()
-            return 502, b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"nodefarm: upstream failed"}}'
-        if headers.get(b"connection", b"").lower() == b"close":
-            writer.close()
-        else:
-            self._idle.append(conn)
-        return status, answer
+        if self._slots is None:
+            return await self._post(body)
+        async with self._slots:
+            return await self._post(body)
+
+    async def _post(self, body: bytes) -> tuple[int, bytes]:
+        # A kept-alive connection the upstream closed meanwhile fails at once: then one more try
+        # on a fresh connection, as HTTP clients do (the request never reached the node).
+        for reused in ((True, False) if self._idle else (False,)):
+            try:
+                reader, writer = self._idle.pop() if reused else await asyncio.open_connection(self.host, self.port)
+            except OSError:
+                break
+            try:
+                writer.write(b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % (self.host.encode(), len(body)) + body)
+                status, headers, answer = await _read_message(reader, response=True)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                writer.close()
+                continue
+            # HTTP/1.0 servers (Python's http.server by default: the devnet's stand-ins) close
+            # after each answer whether or not they say so.
+            if headers.get(b"connection", b"").lower() == b"close" or headers.get(b":version") == b"HTTP/1.0":
+                writer.close()
+            else:
+                self._idle.append((reader, writer))
+            return status, answer
+        return 502, b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"nodefarm: upstream failed"}}'
 
 
 async def _read_message(reader: asyncio.StreamReader, response: bool) -> tuple[int, dict[bytes, bytes], bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = int(lines[0].split()[1]) if response else 0
-    headers = {}
+    headers = {b":version": lines[0].split()[0]} if response else {}
     for line in lines[1:]:
         if b":" in line:
             key, value = line.split(b":", 1)
@@ -95,7 +114,7 @@ def _serve(upstream: Upstream, latency: float | None):  # type: ignore[no-untype
 
 
 async def _main(args: argparse.Namespace) -> None:
-    upstreams = [Upstream(u) for u in args.upstreams]
+    upstreams = [Upstream(u, args.upstream_connections) for u in args.upstreams]
     servers = []
     for i in range(args.count):
         latency = None if i == 0 and args.hang_first else args.slow_first if i == 0 and args.slow_first \
@@ -120,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument("--slow-first", type=float, default=0.0, help="latency of node 0 instead")
     parser.add_argument("--hang-first", action="store_true", help="node 0 never answers")
+    parser.add_argument("--upstream-connections", type=int, default=0,
+                        help="at most this many connections open to each upstream (default: no limit); for "
+                             "upstreams that are one-process stand-ins with a small listen backlog")
     asyncio.run(_main(parser.parse_args(argv)))
     return 0
 
