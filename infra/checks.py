@@ -4,8 +4,9 @@
 network of the environment it applies to, concurrently; `per_network` one Lambda per check and
 network. docs/benchmarks.md ("Networks in one deployment") measured both at 1 to 100 networks:
 per network, a stack grows by a function, role, schedule and three alarms per check and network
-(CloudFormation's 500 resources per stack end it within ten networks), while one run over 100
-networks lasts about as long as one over a single network (the slowest network bounds it).
+(about 110 resources a network: CloudFormation's 500 resources per stack hold 4 networks), while
+one run over 100 networks, the networks side by side, lasts about as long as its slowest network
+(the measured run times are in that section).
 A function serving one network keeps that network in its name (`opwatch-<env>-<network>-<check>`),
 one serving several is `opwatch-<env>-<check>`; `OPWATCH_NETWORK` holds its networks, comma-joined.
 
