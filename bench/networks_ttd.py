@@ -22,10 +22,11 @@ the queue as an ok for every network; the sequencer is halted; the time from the
 first firing finding of the FIRST network and of the LAST network is recorded three ways: as
 the function logged it (the sample that saw it, just before the publish), as SQS stamped its
 arrival from the topic, and as received from the queue (the headline, as in bench.fastlane);
-heal; wait for ok. Default schedule (no fast
-lane, a second synth with `fast_lane = false`): after the halt has had time to show (the head
-older than its limit), the function is invoked once, and the invocation's wall time (what one
-scheduled run adds to detection) is recorded, with every network's finding asserted firing.
+heal; wait for ok. Default schedule (no fast lane, a second synth with `fast_lane = false`):
+after the halt has had time to show (the head older than its limit), the function is invoked
+once, and the invocation's wall time (what one scheduled run adds to detection) is recorded,
+with every network's finding asserted firing, the part before its last finding's log line (the
+sample) and the worker's CPU time.
 Nothing is computed: each figure is a halt and a message received, or an invocation timed.
 Writes bench/results/networks-ttd.json.
 """
