@@ -3,6 +3,7 @@ test_fastlane.py), RPC URLs from a secret, and SNS batching (with a recording st
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -139,9 +140,47 @@ class RecordingSns:
 def test_publisher_batches_by_ten_with_filterable_attributes() -> None:
     sns = RecordingSns()
     assert SnsPublisher("arn:topic", client=sns).publish([finding("firing", f"t{i}") for i in range(23)]) == 23
-    assert [len(c["PublishBatchRequestEntries"]) for c in sns.calls] == [10, 10, 3]
+    assert sorted(len(c["PublishBatchRequestEntries"]) for c in sns.calls) == [3, 10, 10]
+    sent = [json.loads(e["Message"])["target"] for c in sns.calls for e in c["PublishBatchRequestEntries"]]
+    assert sorted(sent) == sorted(f"t{i}" for i in range(23))  # each finding once
     entry = sns.calls[0]["PublishBatchRequestEntries"][0]
     assert entry["MessageAttributes"]["status"] == {"DataType": "String", "StringValue": "firing"}
     assert set(entry["MessageAttributes"]) == {"network", "check", "status", "severity"}
     with pytest.raises(PublishError, match="KMSAccessDenied"):
         SnsPublisher("arn:topic", client=RecordingSns(refuse=True)).publish([finding("ok")])
+
+
+def test_a_hundred_networks_findings_go_out_side_by_side_and_a_refusal_still_fails_the_run() -> None:
+    """Ten batches (a function over 100 networks): sent side by side, not one round trip after
+    another. The stand-in holds each call at a barrier that only three calls in flight at once
+    pass: sent in turn, the first call times out there (whatever the machine's speed)."""
+    import threading
+
+    barrier = threading.Barrier(3, timeout=10)
+    lock, started = threading.Lock(), []
+
+    class Concurrent(RecordingSns):
+        def publish_batch(self, **kwargs: object) -> dict:
+            with lock:  # exactly the first three calls meet at the barrier
+                started.append(1)
+                first_three = len(started) <= 3
+            if first_three:
+                barrier.wait()
+            return super().publish_batch(**kwargs)
+
+    sns = Concurrent()
+    assert SnsPublisher("arn:topic", client=sns).publish([finding("ok", f"t{i}") for i in range(100)]) == 100
+    assert len(sns.calls) == 10
+
+    class RefusesOne(RecordingSns):
+        def publish_batch(self, **kwargs: object) -> dict:
+            entries = kwargs["PublishBatchRequestEntries"]
+            if any(json.loads(e["Message"])["target"] == "t42" for e in entries):  # type: ignore[attr-defined]
+                self.calls.append(kwargs)
+                return {"Successful": [], "Failed": [{"Id": "0", "Code": "Throttled", "Message": "slow down"}]}
+            return super().publish_batch(**kwargs)
+
+    refuses = RefusesOne()
+    with pytest.raises(PublishError, match=r"1 of 10 batches not published \(90 findings were\).*Throttled"):
+        SnsPublisher("arn:topic", client=refuses).publish([finding("ok", f"t{i}") for i in range(100)])
+    assert len(refuses.calls) == 10  # every batch was attempted
