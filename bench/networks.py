@@ -233,6 +233,9 @@ def _in_child(config_text: str, networks: list[str], check: str) -> dict[str, An
 # A method each endpoint kind answers, for the floor (what the checks ask them most).
 FLOOR_METHOD = {"rollup_rpc": "optimism_syncStatus", "rollup_nodes": "optimism_syncStatus",
                 "conductors": "conductor_leader", "sequencer_nodes": "admin_sequencerActive"}
+# And output_root's own question of op-node, which the stand-in answers by reading a state proof
+# and a block from anvil (several round trips per answer): floor name -> (kind, method, params).
+EXTRA_FLOORS = {"rollup_rpc: output at block": ("rollup_rpc", "optimism_outputAtBlock", ["0x1"])}
 
 
 FLOOR_DEADLINE_S = 20.0
@@ -241,10 +244,10 @@ FLOOR_DEADLINE_S = 20.0
 STAND_IN_CONNECTIONS = 4
 
 
-def _floor(urls: list[str], method: str) -> tuple[float, int]:
+def _floor(urls: list[str], method: str, params: list[Any] | None = None) -> tuple[float, int]:
     """One thread, non-blocking sockets: one request to every endpoint at once, until all have
     answered or FLOOR_DEADLINE_S has passed; returns the time and how many never answered."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": []}).encode()
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
     request = (b"POST / HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nConnection: close\r\n"
                b"Content-Length: %d\r\n\r\n" % len(body)) + body
     started = time.perf_counter()
@@ -280,12 +283,14 @@ def measure(devnet: Any) -> dict[str, Any]:
         for n in COUNTS:
             config_text, names = devnet_networks(text, farms, n)
             floor[str(n)] = {}
-            for kind, urls in farms.items():
+            floors = {kind: (kind, FLOOR_METHOD.get(kind, "eth_blockNumber"), []) for kind in farms}
+            floors.update({name: spec for name, spec in EXTRA_FLOORS.items() if spec[0] in farms})
+            for name, (kind, method, params) in floors.items():
+                urls = farms[kind]
                 mine = urls[:n * len(urls) // max(COUNTS)]
-                method = FLOOR_METHOD.get(kind, "eth_blockNumber")
-                _floor(mine, method)
-                runs = [_floor(mine, method) for _ in range(TRIALS)]
-                floor[str(n)][kind] = {"endpoints": len(mine), "method": method,
+                _floor(mine, method, params)
+                runs = [_floor(mine, method, params) for _ in range(TRIALS)]
+                floor[str(n)][name] = {"endpoints": len(mine), "method": method,
                                        "wall_s": summary([w for w, _ in runs]),
                                        "unanswered_at_deadline": max(u for _, u in runs)}
             for check in checks:
@@ -475,9 +480,29 @@ def _ttd_part() -> str:
                 "fault to page through the deployed handler, is written by its own bench).")
     if "table" in data:
         return str(data["table"])
+
+    def cell(part: dict[str, Any], key: str) -> str:
+        v = part.get(key) or {}
+        return f"{v['median']:.2f} / {v['p95']:.2f} s" if "median" in v else "—"
+
+    lines = [f"**Time to detect, a halted sequencer, through the deployed AWS `sequencer_liveness` function** "
+             f"(`.venv/bin/{data.get('command', '').replace('python', 'python', 1)}`; bench/results/networks-ttd.json; "
+             f"one per_check function over every network, each network behind the farm, 5 trials; seconds from the "
+             f"halt, median / p95):", "",
+             "| networks | fast lane (1 s): first network's firing finding on the queue | last network's on the queue "
+             "| last network's sampled in the function | last network's received by the bench "
+             "| default schedule: one invocation | its CPU time |",
+             "|---|---|---|---|---|---|---|"]
+    for row in data.get("rows", []):
+        fl, ds = row.get("fast_lane", {}), row.get("default_schedule", {})
+        lines.append(f"| {row.get('networks')} | {cell(fl, 'first_network_queued_s')} | {cell(fl, 'last_network_queued_s')} "
+                     f"| {cell(fl, 'last_network_sampled_s')} | {cell(fl, 'last_network_s')} "
+                     f"| {cell(ds, 'invocation_s')} | {cell(ds, 'cpu_s')} |")
     ratios = ", ".join(f"`{k}` {v}×" for k, v in sorted(data.get("ratios", {}).items()))
-    return (f"**Time to detect, 100 networks ÷ 1** (bench/results/networks-ttd.json, `{data.get('command')}`, "
-            f"its own bench and section): {ratios or 'see the file'}.")
+    load_avg = data.get("load_average", {})
+    lines += ["", f"100 networks ÷ 1, medians: {ratios}. Load average {load_avg.get('before', ['?'])[0]} at the "
+              f"start, {load_avg.get('after', ['?'])[0]} at the end; commit {data.get('commit', '?')}."]
+    return "\n".join(lines)
 
 
 def write_doc() -> None:
