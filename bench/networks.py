@@ -486,7 +486,7 @@ def _ttd_part() -> str:
         return f"{v['median']:.2f} / {v['p95']:.2f} s" if "median" in v else "—"
 
     lines = [f"**Time to detect, a halted sequencer, through the deployed AWS `sequencer_liveness` function** "
-             f"(`.venv/bin/{data.get('command', '').replace('python', 'python', 1)}`; bench/results/networks-ttd.json; "
+             f"(`.venv/bin/{data.get('command', '')}`; bench/results/networks-ttd.json; "
              f"one per_check function over every network, each network behind the farm, 5 trials; seconds from the "
              f"halt, median / p95):", "",
              "| networks | fast lane (1 s): first network's firing finding on the queue | last network's on the queue "
@@ -495,7 +495,8 @@ def _ttd_part() -> str:
              "|---|---|---|---|---|---|---|"]
     for row in data.get("rows", []):
         fl, ds = row.get("fast_lane", {}), row.get("default_schedule", {})
-        lines.append(f"| {row.get('networks')} | {cell(fl, 'first_network_queued_s')} | {cell(fl, 'last_network_queued_s')} "
+        lines.append(f"| {row.get('networks')} | {cell(fl, 'first_network_queued_s')} "
+                     f"| {cell(fl, 'last_network_queued_s')} "
                      f"| {cell(fl, 'last_network_sampled_s')} | {cell(fl, 'last_network_s')} "
                      f"| {cell(ds, 'invocation_s')} | {cell(ds, 'cpu_s')} |")
     ratios = ", ".join(f"`{k}` {v}×" for k, v in sorted(data.get("ratios", {}).items()))
