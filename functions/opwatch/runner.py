@@ -10,10 +10,11 @@ from typing import Any
 
 from .chain.rpc import Transport
 from .checks import CHECKS, Context, evaluate
-from .checks.base import Check, Resources, why_skipped
+from .checks.base import Check, Resources, failed, why_skipped
 from .config import Config
 from .findings import Finding
 from .memory import MemoryStore
+from .redact import redact_text
 from .registry import Registry
 
 
@@ -26,6 +27,24 @@ class RunResult:
     wall_s: float = 0.0
     # (network, check id) -> seconds its evaluation took (for the service's metrics).
     durations: dict[tuple[str, str], float] = field(default_factory=dict)
+    # (network, check id, error): evaluations that failed inside opwatch (a defect, not the
+    # chain): their targets are `unknown` in `findings`, every other evaluation's findings stand,
+    # and the runtime then fails the run (after publishing) so its error alarm says so.
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def raise_errors(self) -> None:
+        """Raise EvaluationError if any evaluation failed (call after the findings are out)."""
+        if self.errors:
+            raise EvaluationError(self.errors)
+
+
+class EvaluationError(RuntimeError):
+    def __init__(self, errors: list[tuple[str, str, str]]) -> None:
+        self.errors = list(errors)
+        shown = "; ".join(f"{c} on {n}: {e}" for n, c, e in self.errors[:5])
+        more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
+        super().__init__(f"{len(self.errors)} evaluation(s) failed inside opwatch, their targets published as "
+                         f"unknown: {shown}{more}")
 
 
 def select_checks(ids: Iterable[str] | None) -> list[str]:
@@ -62,11 +81,15 @@ def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids:
                 jobs.append((ctx, CHECKS[cid]))
     findings: list[Finding] = []
     durations: dict[tuple[str, str], float] = {}
+    errors: list[tuple[str, str, str]] = []
 
     def timed(job: tuple[Context, Check]) -> list[Finding]:
         begun = time.monotonic()
         try:
             return evaluate(job[1], job[0])
+        except Exception as exc:  # a defect in one evaluation must not cost the others their findings
+            errors.append((job[0].network.name, job[1].id, redact_text(f"{type(exc).__name__}: {exc}")[:300]))
+            return failed(job[1], job[0], exc)
         finally:
             durations[(job[0].network.name, job[1].id)] = time.monotonic() - begun
 
@@ -76,4 +99,4 @@ def run_checks(config: Config, networks: Iterable[str] | None = None, check_ids:
                 findings.extend(batch)
     return RunResult(findings=findings, skipped=skipped,
                      rpc_requests=sum(ctx.requests_made() for ctx in contexts),
-                     wall_s=time.monotonic() - started, durations=durations)
+                     wall_s=time.monotonic() - started, durations=durations, errors=errors)

@@ -129,3 +129,38 @@ def test_a_dead_network_does_not_hold_the_others_past_the_rpc_deadline(devnet, a
     assert statuses(drain(aws, everything)) == {"devnet": "ok", "l3": "ok", "dark": "unknown"}
     # The hung network's 2 s deadline, not one deadline per network or per request in turn.
     assert 2.0 <= took < 2.0 + 3.0, took
+
+
+def test_a_defect_on_one_network_publishes_the_others_then_fails_the_run(devnet, aws, tmp_path, monkeypatch):
+    """A defect in one network's evaluation (not the chain's answer: opwatch's own bug) is that
+    network's `unknown`; the others' findings are published, and then the invocation fails, so
+    the function's Errors alarm says a network went unwatched (no heartbeat for it)."""
+    import dataclasses
+
+    from opwatch.aws import check_handler, runtime
+    from opwatch.checks import CHECKS
+    from opwatch.runner import EvaluationError
+
+    original = CHECKS["sequencer_liveness"]
+
+    def measure(ctx, shared, target):
+        if ctx.network.name == "l3":
+            raise IndexError("list index out of range")
+        return original.measure(ctx, shared, target)
+
+    monkeypatch.setitem(CHECKS, "sequencer_liveness", dataclasses.replace(original, measure=measure))
+    config = tmp_path / "opwatch.toml"
+    config.write_text(three_networks(devnet))
+    topic = aws("sns").create_topic(Name="opwatch-findings-defect")["TopicArn"]
+    everything = subscribe_queue(aws, topic, "defect-all", None)
+    for name, value in {"OPWATCH_CONFIG": str(config), "OPWATCH_NETWORK": "devnet,l3",
+                        "OPWATCH_CHECK": "sequencer_liveness", "FINDINGS_TOPIC_ARN": topic}.items():
+        monkeypatch.setenv(name, value)
+    heal_sequencer(devnet, config)
+    runtime.reset()
+    with pytest.raises(EvaluationError, match="sequencer_liveness on l3: IndexError"):
+        check_handler.handler({}, LambdaContext())
+    envelopes = drain(aws, everything)
+    assert statuses(envelopes) == {"devnet": "ok", "l3": "unknown"}
+    [l3] = [json.loads(e["Message"]) for e in envelopes if json.loads(e["Message"])["network"] == "l3"]
+    assert "opwatch failed evaluating sequencer_liveness (IndexError)" in l3["summary"]

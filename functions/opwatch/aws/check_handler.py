@@ -34,10 +34,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # log line (log_findings) names its network either way.
     logger.append_keys(network=label, check=run.check, scheduled_time=run.scheduled_time)
 
+    errors: dict[tuple[str, str], str] = {}  # (network, check) -> the error, over every sample
+
     def once() -> list[Finding]:
-        findings = fn.run(run.networks, run.check).findings
-        record_findings(findings)
-        return findings
+        result = fn.run(run.networks, run.check)
+        errors.update({(n, c): e for n, c, e in result.errors})
+        record_findings(result.findings)
+        return result.findings
 
     def publish(findings: list[Finding]) -> None:
         log_findings(findings)
@@ -47,9 +50,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                         window_s=fastlane.window_s(context.get_remaining_time_in_millis() / 1000))
     # Only after the findings are out: the heartbeat means "ran and delivered", so a function
     # that measures but cannot publish (KMS, SNS, permissions) goes silent and alarms.
-    for network in run.networks:
+    # A network whose evaluation failed inside opwatch did not run and deliver: no heartbeat or beat.
+    delivered = tuple(n for n in run.networks if (n, run.check) not in errors)
+    for network in delivered:
         heartbeat(network, run.check)
-    _write_beats(fn.config(), run.networks, run.check, lane.published)
+    _write_beats(fn.config(), delivered, run.check, lane.published)
+    if errors:  # after every other network's findings are out: the run fails, its Errors alarm says so
+        from ..runner import EvaluationError
+
+        raise EvaluationError([(n, c, e) for (n, c), e in errors.items()])
     status = ({f.target: str(f.status) for f in lane.last} if len(run.networks) == 1
               else {f"{f.network}/{f.target}": str(f.status) for f in lane.last})
     return {"network": label, "check": run.check, "samples": lane.samples, "published": len(lane.published),
@@ -62,7 +71,7 @@ def _write_beats(config: Any, networks: tuple[str, ...], check: str, published: 
     from ..checks.heartbeat import WRITER, Beat
 
     own = config.section("heartbeat").own("aws")
-    if check != WRITER or own is None:
+    if check != WRITER or own is None or not networks:
         return
     import time
 

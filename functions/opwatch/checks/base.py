@@ -267,6 +267,25 @@ def _finding(check: Check, ctx: Context, target: str, verdict: Verdict) -> Findi
     )
 
 
+def failed(check: Check, ctx: Context, exc: BaseException) -> list[Finding]:
+    """The findings of an evaluation that failed inside opwatch (a defect, not the chain's
+    answer): `unknown` for each target, naming only the error's type (its text may quote an
+    endpoint; the runtime logs it redacted). One network's failure is then that network's
+    `unknown`, never the loss of every other network's findings in the same run."""
+    ctx = ctx.for_check(check.id)
+    try:
+        targets = list(check.targets(ctx.network)) or [check.id]
+        threshold = check.threshold(ctx.network)
+    except Exception:  # the same defect may be in the targets or the threshold
+        targets, threshold = [check.id], Measure(None, "")
+    verdict = Verdict(status=Status.UNKNOWN,
+                      summary=f"cannot tell: opwatch failed evaluating {check.id} ({type(exc).__name__}); "
+                              "see the function's log",
+                      observed=Measure(None, threshold.unit), threshold=threshold,
+                      details={"error": type(exc).__name__, "internal": True})
+    return [_finding(check, ctx, target, verdict) for target in targets]
+
+
 def _unknown(check: Check, ctx: Context, target: str, exc: ChainError) -> Finding:
     threshold = check.threshold(ctx.network)
     verdict = Verdict(

@@ -141,6 +141,8 @@ def _check(config, args) -> int:  # type: ignore[no-untyped-def]
         print(f"\n{render.tally(result.findings)}  ({result.wall_s:.2f} s, {result.rpc_requests} RPC requests)")
         if result.skipped:
             print("\n" + render.skipped(result.skipped))
+    for network, check_id, error in result.errors:  # their targets are in the findings, as unknown
+        render.err(f"{network}/{check_id} failed inside opwatch: {error}")
     unrunnable = _named_but_not_run(args, list(config.networks), result.skipped)
     for network, check_id, why in unrunnable:
         render.err(f"{network}/{check_id} cannot run here: {why}")

@@ -175,6 +175,8 @@ class Service:
             self.log.error(f"checks {', '.join(due)} could not run: {redact_text(f'{type(exc).__name__}: {exc}')}")
             return
         self._skipped(result)
+        for network, check_id, error in result.errors:  # their targets are unknown in the findings
+            self.log.error(f"{check_id} on {network} failed inside opwatch: {error}", network=network, check=check_id)
         if self.exporter is not None:
             self.exporter.record(result, time.time())
         self._print(result.findings, first)

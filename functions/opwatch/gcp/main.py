@@ -133,16 +133,23 @@ def run_check(check_id: str, event: Any) -> list[Finding]:
         _logger.info(f"{cid} skipped on {network}: {why}", labels={"network": network, "check": cid})
     from ..checks.heartbeat import WRITER
 
+    # An evaluation that failed inside opwatch (its targets published as unknown) did not run and
+    # deliver on its network: no beat there, and the run fails once the rest is out.
+    errors = {(n, c): e for r in runs for n, c, e in r.errors}
     writer = _beat_writer() if check_id == WRITER else None
     if writer is not None:  # only after the findings are out: a beat means "ran and delivered"
         from ..checks.heartbeat import Beat
         from .beats import CLOUD
 
-        for network in sorted({f.network for f in findings}):
+        for network in sorted({f.network for f in findings if (f.network, check_id) not in errors}):
             writer.write(Beat(CLOUD, network, time.time(), sum(f.network == network for f in findings)))
     _logger.info(f"{check_id}: {len(lane.published)} findings published from {lane.samples} samples",
                  labels={"check": check_id}, wall_s=round(time.monotonic() - started, 3),
                  rpc_requests=sum(r.rpc_requests for r in runs))
+    if errors:
+        from ..runner import EvaluationError
+
+        raise EvaluationError([(n, c, e) for (n, c), e in errors.items()])
     return findings
 
 
