@@ -26,16 +26,14 @@ import json
 import os
 import re
 import resource
-import selectors
-import socket
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
+from . import nodefarm
 from .common import ROOT, load, summary
 
 COUNTS = (1, 10, 30, 100)
@@ -171,27 +169,14 @@ def _farms(devnet: Any, n_max: int) -> Iterator[dict[str, list[str]]]:
     direct = {p.url: p.upstream for p in devnet.proxies.values()}
     network = devnet.config_text().partition("[networks.devnet.thresholds]")[0]
     kinds = {line.split("=", 1)[0].strip(): _URL.findall(line) for line in network.splitlines() if _URL.search(line)}
-    procs: dict[str, subprocess.Popen[str]] = {}
-    try:
-        for key, urls in kinds.items():
-            # The op-node, conductor and replica stand-ins are one-process Python servers (a listen
-            # backlog of 5): a hundred networks' requests at once overflowed them and the run measured
-            # the devnet, not the watchdog. Their farms queue requests over a few connections instead.
-            limit = ["--upstream-connections", str(STAND_IN_CONNECTIONS)] if key in FLOOR_METHOD else []
-            procs[key] = subprocess.Popen(
-                [sys.executable, "-m", "bench.nodefarm", "--count", str(n_max * len(urls)),
-                 "--latency", str(LATENCY_S), *limit, *[direct.get(u, u) for u in urls]],
-                cwd=str(ROOT), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        farms = {}
-        for key, proc in procs.items():
-            assert proc.stdout is not None
-            farms[key] = json.loads(proc.stdout.readline())["urls"]
-        yield farms
-    finally:
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
-            proc.wait(timeout=30)
+    with contextlib.ExitStack() as stack:
+        # The op-node, conductor and replica stand-ins are one-process Python servers (a listen
+        # backlog of 5): a hundred networks' requests at once overflowed them and the run measured
+        # the devnet, not the watchdog. Their farms queue requests over a few connections instead.
+        yield {key: stack.enter_context(nodefarm.running(
+                   [direct.get(u, u) for u in urls], count=n_max * len(urls), latency=LATENCY_S,
+                   upstream_connections=STAND_IN_CONNECTIONS if key in FLOOR_METHOD else 0))
+               for key, urls in kinds.items()}
 
 
 def _child() -> int:
@@ -245,31 +230,8 @@ STAND_IN_CONNECTIONS = 4
 
 
 def _floor(urls: list[str], method: str, params: list[Any] | None = None) -> tuple[float, int]:
-    """One thread, non-blocking sockets: one request to every endpoint at once, until all have
-    answered or FLOOR_DEADLINE_S has passed; returns the time and how many never answered."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    request = (b"POST / HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nConnection: close\r\n"
-               b"Content-Length: %d\r\n\r\n" % len(body)) + body
-    started = time.perf_counter()
-    socks: list[socket.socket] = []
-    with selectors.DefaultSelector() as sel:
-        for url in urls:
-            parts = urlsplit(url)
-            sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=10)
-            sock.sendall(request)
-            sel.register(sock, selectors.EVENT_READ)
-            socks.append(sock)
-        pending = len(urls)
-        while pending and time.perf_counter() - started < FLOOR_DEADLINE_S:
-            for key, _ in sel.select(timeout=1):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                if not sock.recv(65536):
-                    sel.unregister(sock)
-                    pending -= 1
-    for sock in socks:
-        sock.close()
-    return time.perf_counter() - started, pending
+    return nodefarm.floor(urls, body, FLOOR_DEADLINE_S)
 
 
 def measure(devnet: Any) -> dict[str, Any]:

@@ -47,12 +47,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import nodefarm
 from .common import ROOT, save, summary
 from .scale import LATENCY_S, _farm
 
 WINDOW_S = 30.0  # the fast lane's sampling window per invocation (a Lambda's time left, minus its reserve)
 CHECK = "sequencer_liveness"
-_UPSTREAM_CONNECTS = 4  # concurrent connections to the op-node stand-in (see serve_closing_farm)
+_UPSTREAM_CONNECTS = 4  # concurrent connections to the op-node stand-in (see farms)
 L2 = "devnet"  # the first network: the devnet's own endpoints, as tests/deployed deploys it
 # Lines of the devnet's network block that name endpoints the other networks do not have
 # (sequencer_liveness reads the sequencer and, when it fires, the op-node).
@@ -112,55 +113,15 @@ def farms(devnet: Any) -> Iterator[dict[str, list[str]]]:
     themselves. Every network, the first included, reads through them, so a network costs the
     same round trips at every N. Not through the devnet's fault proxies: at 100 networks some of
     their answers came back HTTP 502 from the farm (`unknown` findings), as the op-node stand-in's
-    did (see serve_closing_farm)."""
+    did. The op-node stand-in, an HTTP/1.0 server with a listen backlog of 5, is reached over at
+    most `_UPSTREAM_CONNECTS` connections at a time (bench.nodefarm's `--upstream-connections`):
+    a queue the farm adds, counted in the figures against opwatch. Real op-nodes are a hundred
+    machines."""
     with contextlib.ExitStack() as stack:
         yield {"l1": stack.enter_context(_farm([devnet.l1_url], "fast")),
                "l2": stack.enter_context(_farm([devnet.l2_url], "fast")),
-               "rollup": stack.enter_context(_closing_farm(devnet.rollup_url))}
-
-
-@contextlib.contextmanager
-def _closing_farm(upstream: str) -> Iterator[list[str]]:
-    farm = subprocess.Popen([sys.executable, "-m", "bench.networks_ttd", "--serve-closing-farm", "--count", "100",
-                             "--latency", str(LATENCY_S), upstream], cwd=str(ROOT),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert farm.stdout is not None
-        yield json.loads(farm.stdout.readline())["urls"]
-    finally:
-        farm.terminate()
-        farm.wait(timeout=30)
-
-
-def serve_closing_farm(argv: list[str]) -> int:
-    """bench.nodefarm in front of an upstream that closes every connection after one answer.
-
-    The devnet's op-node stand-in is an HTTP/1.0 server (http.server's ThreadingHTTPServer): it
-    answers once per connection, without a `Connection: close` header, and listens with a backlog
-    of 5. nodefarm keeps an upstream connection for reuse unless told it closes, so at 100
-    networks about one op-node read in five came back HTTP 502 (a reused, closed connection; the
-    finding still fired, its diagnosis said "op-node down"). Here each request opens its own
-    connection, at most `_UPSTREAM_CONNECTS` at a time so the backlog is not overrun: a queue
-    this farm adds (milliseconds at 100 networks; the stand-in answers in about one), counted in
-    the figures against opwatch. Real op-nodes are a hundred machines.
-    """
-    import asyncio
-
-    from . import nodefarm
-
-    class OneShot(nodefarm.Upstream):
-        gate: asyncio.Semaphore | None = None
-
-        async def post(self, body: bytes) -> tuple[int, bytes]:
-            if OneShot.gate is None:
-                OneShot.gate = asyncio.Semaphore(_UPSTREAM_CONNECTS)
-            async with OneShot.gate:
-                while self._idle:
-                    self._idle.pop()[1].close()
-                return await super().post(body)
-
-    nodefarm.Upstream = OneShot  # type: ignore[misc]  # the farm's one seam for its upstream
-    return nodefarm.main(argv)
+               "rollup": stack.enter_context(nodefarm.running([devnet.rollup_url], count=100, latency=LATENCY_S,
+                                                              upstream_connections=_UPSTREAM_CONNECTS))}
 
 
 class Queue:
@@ -400,8 +361,6 @@ def measure(devnet: Any, count: int, trials: int, every: str, work: Path) -> dic
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--serve-closing-farm"]:
-        raise SystemExit(serve_closing_farm(argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--networks", type=int, nargs="+", default=[1, 100])

@@ -25,9 +25,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import selectors
 import signal
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
 _MAX_BODY = 8 * 1024 * 1024
@@ -130,6 +137,52 @@ async def _main(args: argparse.Namespace) -> None:
     await stop.wait()
     for server in servers:
         server.close()
+
+
+def floor(urls: Sequence[str], body: bytes, deadline_s: float = 60.0) -> tuple[float, int]:
+    """The farm's own floor, for a bench to report beside opwatch's figure: one thread,
+    non-blocking sockets, the same JSON-RPC body to every node at once, until all have answered
+    or `deadline_s` has passed. Returns the time and how many never answered."""
+    request = (b"POST / HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nConnection: close\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+    started = time.perf_counter()
+    socks: list[socket.socket] = []
+    with selectors.DefaultSelector() as sel:
+        for url in urls:
+            parts = urlsplit(url)
+            sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=10)
+            sock.sendall(request)
+            sel.register(sock, selectors.EVENT_READ)
+            socks.append(sock)
+        pending = len(urls)
+        while pending and time.perf_counter() - started < deadline_s:
+            for key, _ in sel.select(timeout=1):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                if not sock.recv(65536):
+                    sel.unregister(sock)
+                    pending -= 1
+    for sock in socks:
+        sock.close()
+    return time.perf_counter() - started, pending
+
+
+@contextlib.contextmanager
+def running(upstreams: Sequence[str], *, count: int, latency: float, upstream_connections: int = 0,
+            extra: Sequence[str] = ()) -> Iterator[list[str]]:
+    """This farm in a process of its own, for a bench: yields its `count` node URLs, stops it after."""
+    args = ["--count", str(count), "--latency", str(latency), *extra]
+    if upstream_connections:
+        args += ["--upstream-connections", str(upstream_connections)]
+    farm = subprocess.Popen([sys.executable, "-m", "bench.nodefarm", *args, *upstreams],
+                            cwd=str(Path(__file__).resolve().parents[1]),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert farm.stdout is not None
+        yield json.loads(farm.stdout.readline())["urls"]
+    finally:
+        farm.terminate()
+        farm.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:

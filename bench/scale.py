@@ -18,22 +18,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from opwatch.chain.rpc import RpcClient
 from opwatch.checks.base import Resources
 from opwatch.config import Endpoint, parse_config
 from opwatch.runner import run_checks
 
-from .common import ROOT, summary
+from . import nodefarm
+from .common import summary
 
 COUNTS = (1, 10, 50, 100)
 LATENCY_S = 0.05  # a round trip to a node in another region
@@ -46,42 +42,17 @@ HUNG_TRIALS = 3  # each lasts the RPC timeout (5 s by default)
 @contextlib.contextmanager
 def _farm(upstreams: Sequence[str], variant: str) -> Iterator[list[str]]:
     extra = {"fast": [], "slow": ["--slow-first", str(SLOW_S)], "hung": ["--hang-first"]}[variant]
-    farm = subprocess.Popen([sys.executable, "-m", "bench.nodefarm", "--count", str(max(COUNTS)),
-                             "--latency", str(LATENCY_S), *extra, *upstreams], cwd=str(ROOT),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert farm.stdout is not None
-        yield json.loads(farm.stdout.readline())["urls"]
-    finally:
-        farm.terminate()
-        farm.wait(timeout=30)
+    with nodefarm.running(upstreams, count=max(COUNTS), latency=LATENCY_S, extra=extra) as urls:
+        yield urls
 
 
 def _floor(urls: Sequence[str], height: int) -> float:
-    """One thread, non-blocking sockets: the same batch a node read sends, to every node at once."""
+    """The same batch a node read sends, to every node at once (bench.nodefarm.floor)."""
     body = json.dumps([{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
                        {"jsonrpc": "2.0", "id": 2, "method": "eth_getBlockByNumber", "params": ["latest", False]},
                        {"jsonrpc": "2.0", "id": 3, "method": "eth_getBlockByNumber",
                         "params": [hex(height), False]}]).encode()
-    request = (b"POST / HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nConnection: close\r\n"
-               b"Content-Length: %d\r\n\r\n" % len(body)) + body
-    started = time.perf_counter()
-    with selectors.DefaultSelector() as sel:
-        for url in urls:
-            parts = urlsplit(url)
-            sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=10)
-            sock.sendall(request)
-            sel.register(sock, selectors.EVENT_READ)
-        open_socks = len(urls)
-        while open_socks:
-            for key, _ in sel.select(timeout=10):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                if not sock.recv(65536):
-                    sel.unregister(sock)
-                    sock.close()
-                    open_socks -= 1
-    return time.perf_counter() - started
+    return nodefarm.floor(urls, body)[0]
 
 
 def run(devnet: Any) -> dict[str, Any]:
