@@ -44,19 +44,29 @@ def statuses(envelopes: list[dict]) -> dict[str, str]:
     return out
 
 
-def test_one_function_watches_each_network_on_its_own(devnet, aws, tmp_path, monkeypatch):
-    from opwatch.aws import check_handler, runtime
+def deploy(devnet, aws, monkeypatch, config, text: str, name: str, networks: str) -> tuple[str, str]:
+    """The check function's environment as the CDK app sets it (its networks comma-joined), its
+    findings topic with a queue receiving everything, the sequencer healthy; returns the topic
+    and the queue."""
+    from opwatch.aws import runtime
 
-    config = tmp_path / "opwatch.toml"
-    config.write_text(three_networks(devnet))
-    topic = aws("sns").create_topic(Name="opwatch-findings-networks")["TopicArn"]
-    everything = subscribe_queue(aws, topic, "networks-all", None)
-    only_l3 = subscribe_queue(aws, topic, "networks-l3", {"network": ["l3"]})
-    for name, value in {"OPWATCH_CONFIG": str(config), "OPWATCH_NETWORK": "devnet,l3,dark",
-                        "OPWATCH_CHECK": "sequencer_liveness", "FINDINGS_TOPIC_ARN": topic}.items():
-        monkeypatch.setenv(name, value)
+    config.write_text(text)
+    topic = aws("sns").create_topic(Name=f"opwatch-findings-{name}")["TopicArn"]
+    everything = subscribe_queue(aws, topic, f"{name}-all", None)
+    for key, value in {"OPWATCH_CONFIG": str(config), "OPWATCH_NETWORK": networks,
+                       "OPWATCH_CHECK": "sequencer_liveness", "FINDINGS_TOPIC_ARN": topic}.items():
+        monkeypatch.setenv(key, value)
     heal_sequencer(devnet, config)
     runtime.reset()
+    return topic, everything
+
+
+def test_one_function_watches_each_network_on_its_own(devnet, aws, tmp_path, monkeypatch):
+    from opwatch.aws import check_handler
+
+    config = tmp_path / "opwatch.toml"
+    topic, everything = deploy(devnet, aws, monkeypatch, config, three_networks(devnet), "networks", "devnet,l3,dark")
+    only_l3 = subscribe_queue(aws, topic, "networks-l3", {"network": ["l3"]})
 
     reply = check_handler.handler({}, LambdaContext())
     assert reply["network"] == "devnet,l3,dark"
@@ -88,7 +98,7 @@ def test_a_dead_network_does_not_hold_the_others_past_the_rpc_deadline(devnet, a
     import socket
     import threading
 
-    from opwatch.aws import check_handler, runtime
+    from opwatch.aws import check_handler
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -107,15 +117,8 @@ def test_a_dead_network_does_not_hold_the_others_past_the_rpc_deadline(devnet, a
     holder = threading.Thread(target=hold, daemon=True)
     holder.start()
     text = three_networks(devnet).replace(f'l2_rpc = "{DEAD}"', f'l2_rpc = "http://127.0.0.1:{silent.getsockname()[1]}"')
-    config = tmp_path / "opwatch.toml"
-    config.write_text(text + '\n[rpc]\ntimeout = "2s"\nretries = 0\n')
-    topic = aws("sns").create_topic(Name="opwatch-findings-hung")["TopicArn"]
-    everything = subscribe_queue(aws, topic, "hung-all", None)
-    for name, value in {"OPWATCH_CONFIG": str(config), "OPWATCH_NETWORK": "devnet,l3,dark",
-                        "OPWATCH_CHECK": "sequencer_liveness", "FINDINGS_TOPIC_ARN": topic}.items():
-        monkeypatch.setenv(name, value)
-    heal_sequencer(devnet, config)
-    runtime.reset()
+    _, everything = deploy(devnet, aws, monkeypatch, tmp_path / "opwatch.toml",
+                           text + '\n[rpc]\ntimeout = "2s"\nretries = 0\n', "hung", "devnet,l3,dark")
     try:
         started = time.monotonic()
         reply = check_handler.handler({}, LambdaContext())
@@ -137,7 +140,7 @@ def test_a_defect_on_one_network_publishes_the_others_then_fails_the_run(devnet,
     the function's Errors alarm says a network went unwatched (no heartbeat for it)."""
     import dataclasses
 
-    from opwatch.aws import check_handler, runtime
+    from opwatch.aws import check_handler
     from opwatch.checks import CHECKS
     from opwatch.runner import EvaluationError
 
@@ -149,15 +152,8 @@ def test_a_defect_on_one_network_publishes_the_others_then_fails_the_run(devnet,
         return original.measure(ctx, shared, target)
 
     monkeypatch.setitem(CHECKS, "sequencer_liveness", dataclasses.replace(original, measure=measure))
-    config = tmp_path / "opwatch.toml"
-    config.write_text(three_networks(devnet))
-    topic = aws("sns").create_topic(Name="opwatch-findings-defect")["TopicArn"]
-    everything = subscribe_queue(aws, topic, "defect-all", None)
-    for name, value in {"OPWATCH_CONFIG": str(config), "OPWATCH_NETWORK": "devnet,l3",
-                        "OPWATCH_CHECK": "sequencer_liveness", "FINDINGS_TOPIC_ARN": topic}.items():
-        monkeypatch.setenv(name, value)
-    heal_sequencer(devnet, config)
-    runtime.reset()
+    _, everything = deploy(devnet, aws, monkeypatch, tmp_path / "opwatch.toml", three_networks(devnet), "defect",
+                           "devnet,l3")
     with pytest.raises(EvaluationError, match="sequencer_liveness on l3: IndexError"):
         check_handler.handler({}, LambdaContext())
     envelopes = drain(aws, everything)

@@ -79,14 +79,14 @@ def test_timeouts_follow_rpc_settings_and_the_fast_lane() -> None:
 
 
 def test_scheduler_input_round_trips_and_a_function_runs_only_its_own_check() -> None:
-    event = scheduled_input("mainnet", "batcher_lag") | {"execution_id": "e-1", "attempt": "2"}
-    run = ScheduledRun.from_event(event, "mainnet", "batcher_lag")
+    event = scheduled_input(("mainnet",), "batcher_lag") | {"execution_id": "e-1", "attempt": "2"}
+    run = ScheduledRun.from_event(event, ("mainnet",), "batcher_lag")
     assert (run.execution_id, run.attempt) == ("e-1", 2)
-    assert ScheduledRun.from_event({}, "mainnet", "batcher_lag").check == "batcher_lag"
+    assert ScheduledRun.from_event({}, ("mainnet",), "batcher_lag").check == "batcher_lag"
     with pytest.raises(ValueError, match="check"):
-        ScheduledRun.from_event({"check": "rpc_sync"}, "mainnet", "batcher_lag")
+        ScheduledRun.from_event({"check": "rpc_sync"}, ("mainnet",), "batcher_lag")
     with pytest.raises(ValueError, match="unknown event keys"):
-        ScheduledRun.from_event({"url": "http://x"}, "mainnet", "batcher_lag")
+        ScheduledRun.from_event({"url": "http://x"}, ("mainnet",), "batcher_lag")
 
 
 def finding(status: str, target: str = "sequencer", at: str = "2026-01-01T00:00:00Z") -> Finding:

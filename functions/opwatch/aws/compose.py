@@ -34,13 +34,12 @@ def fast_lane_every_s(config: Config, check: str) -> float | None:
     return schedules.fast_lane_every_s if schedules.fast_lane and CHECKS[check].fast_lane else None
 
 
-def run_check(config: Config, networks: str | Sequence[str], check: str, aws: Registry, resources: Resources,
+def run_check(config: Config, networks: Sequence[str], check: str, aws: Registry, resources: Resources,
               memory: MemoryStore | None = None) -> RunResult:
     """One evaluation of `check` on `networks` (concurrently), its seams from this runtime
     (snapshot stores kept on AWS, built once per container in `resources`; its memory in the
     alert table)."""
-    names = [networks] if isinstance(networks, str) else list(networks)
-    return run_checks(config, names, [check], registry=aws, cloud="aws", resources=resources, memory=memory)
+    return run_checks(config, networks, [check], registry=aws, cloud="aws", resources=resources, memory=memory)
 
 
 def memory_store(memory_table: str | None) -> MemoryStore | None:

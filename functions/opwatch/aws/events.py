@@ -25,10 +25,9 @@ _PLACEHOLDERS = {
 }
 
 
-def scheduled_input(networks: str | Sequence[str], check: str) -> dict[str, str]:
+def scheduled_input(networks: Sequence[str], check: str) -> dict[str, str]:
     """The Scheduler target input for one check function (what `ScheduledRun` parses)."""
-    return {"network": networks if isinstance(networks, str) else ",".join(networks), "check": check,
-            **_PLACEHOLDERS}
+    return {"network": ",".join(networks), "check": check, **_PLACEHOLDERS}
 
 
 def network_list(text: str) -> tuple[str, ...]:
@@ -48,7 +47,7 @@ class ScheduledRun:
     attempt: int = 1
 
     @classmethod
-    def from_event(cls, event: Any, networks: str | Sequence[str], check: str) -> ScheduledRun:
+    def from_event(cls, event: Any, networks: Sequence[str], check: str) -> ScheduledRun:
         """Parse a Scheduler input (or a manual `{}`) for the function of `networks`/`check`.
 
         A manual invoke may name some of the function's networks (`{"network": "mainnet"}`) to
@@ -62,7 +61,7 @@ class ScheduledRun:
             raise ValueError(f"unknown event keys: {', '.join(sorted(unknown))}")
         if event.get("check", check) != check:
             raise ValueError(f"this function runs check {check!r}, the event asks for {event['check']!r}")
-        mine = network_list(networks) if isinstance(networks, str) else tuple(networks)
+        mine = tuple(networks)
         asked = event.get("network")
         if asked is None:
             chosen = mine
